@@ -96,7 +96,7 @@ fn main() {
         .allowlist_function("rte_lcore_(count|index|is_enabled)|rte_get_main_lcore|rte_socket_id")
         .allowlist_function("rte_strerror|rte_version|rte_get_tsc_hz")
         .allowlist_function(
-            "rte_eth_(dev_count_avail|dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close|dev_info_get|dev_socket_id|dev_get_port_by_name|dev_get_name_by_port|link_get_nowait|stats_get|stats_reset|xstats_get|xstats_get_names|macaddr_get|promiscuous_enable|allmulticast_enable|dev_set_mtu|dev_get_mtu|find_next_owned_by)",
+            "rte_eth_(dev_count_avail|dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close|dev_info_get|dev_socket_id|dev_get_port_by_name|dev_get_name_by_port|link_get_nowait|dev_default_mac_addr_set|stats_get|stats_reset|xstats_get|xstats_get_names|macaddr_get|promiscuous_enable|allmulticast_enable|dev_set_mtu|dev_get_mtu|find_next_owned_by)",
         )
         .allowlist_function("rte_pktmbuf_pool_create|rte_pktmbuf_free_bulk|rte_mempool_free|rte_mempool_avail_count|rte_mempool_in_use_count")
         .allowlist_function("rte_ring_create|rte_ring_free")

@@ -204,6 +204,17 @@ impl Port {
         a.addr_bytes
     }
 
+    /// Sets the port's MAC address (before or after start).
+    pub fn set_mac(&self, mac: [u8; 6]) -> Result<()> {
+        let mut a = ffi::rte_ether_addr { addr_bytes: mac };
+        // SAFETY: valid port id; a is a valid pointer for the duration of the call.
+        let ret = unsafe { ffi::rte_eth_dev_default_mac_addr_set(self.inner.id, &mut a) };
+        if ret != 0 {
+            return Err(DpdkError::from_ret("rte_eth_dev_default_mac_addr_set", ret));
+        }
+        Ok(())
+    }
+
     /// Link state without waiting.
     pub fn link(&self) -> LinkStatus {
         // SAFETY: rte_eth_link is plain data; zeroed is valid.

@@ -1,0 +1,336 @@
+//! The local control socket: a Unix stream socket that answers one JSON request per
+//! connection (`{"cmd":"status"}`) with one JSON document. `espgw status` is its client.
+//!
+//! The status is assembled off the hot path from single-writer counters, DPDK port stats and
+//! a snapshot of control-plane state the control loop refreshes every 100 ms.
+
+use crate::config::Config;
+use crate::control::ControlPlane;
+use crate::drop::DropReason;
+use crate::route::L3Port;
+use crate::stats::WorkerStats;
+use arc_swap::ArcSwap;
+use dpdk_sys::Port;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Control-plane facts refreshed by the control loop.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ControlSnapshot {
+    pub fib_generation: u64,
+    pub neighbours: Vec<NeighbourStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NeighbourStatus {
+    pub port: String,
+    pub ip: String,
+    pub mac: Option<String>,
+    pub state: String,
+    pub pending: usize,
+}
+
+/// Everything the API thread reads.
+pub struct StatusSource {
+    cfg: Config,
+    config_path: String,
+    ports: Vec<Port>,
+    l3: Vec<L3Port>,
+    workers: Vec<(u32, Arc<WorkerStats>)>,
+    control: Arc<WorkerStats>,
+    /// (port index, queue, lcore, worker, position in that worker's rx list)
+    queues: Vec<(u8, u16, u32, usize, usize)>,
+    snapshot: ArcSwap<ControlSnapshot>,
+    started: Instant,
+}
+
+impl StatusSource {
+    pub fn new(
+        cfg: Config,
+        config_path: String,
+        ports: Vec<Port>,
+        l3: Vec<L3Port>,
+        workers: Vec<(u32, Arc<WorkerStats>)>,
+        control: Arc<WorkerStats>,
+        queues: Vec<(u8, u16, u32, usize, usize)>,
+    ) -> Self {
+        StatusSource {
+            cfg,
+            config_path,
+            ports,
+            l3,
+            workers,
+            control,
+            queues,
+            snapshot: ArcSwap::from_pointee(ControlSnapshot::default()),
+            started: Instant::now(),
+        }
+    }
+
+    /// Called by the control loop.
+    pub fn update_control(&self, cp: &ControlPlane) {
+        let names: Vec<&str> = self.l3.iter().map(|p| p.name.as_str()).collect();
+        let neighbours = cp
+            .neighbours()
+            .into_iter()
+            .map(|n| NeighbourStatus {
+                port: names.get(n.port as usize).map_or_else(|| n.port.to_string(), |s| s.to_string()),
+                ip: n.ip.to_string(),
+                mac: n.mac.map(|m| m.to_string()),
+                state: n.state.to_string(),
+                pending: n.pending,
+            })
+            .collect();
+        self.snapshot.store(Arc::new(ControlSnapshot { fib_generation: cp.generation(), neighbours }));
+    }
+
+    pub fn status(&self) -> Status {
+        let snap = self.snapshot.load_full();
+        let ports = self
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let st = p.stats();
+                let link = p.link();
+                let queues = self
+                    .queues
+                    .iter()
+                    .filter(|q| q.0 as usize == i)
+                    .map(|&(_, queue, lcore, w, pos)| {
+                        let t = &self.workers[w].1.rx_queues[pos];
+                        QueueStatus { queue, lcore, rx_packets: t.packets.get(), rx_bytes: t.bytes.get() }
+                    })
+                    .collect();
+                let (tx_packets, tx_bytes) = self
+                    .workers
+                    .iter()
+                    .map(|(_, s)| (s.tx_ports[i].packets.get(), s.tx_ports[i].bytes.get()))
+                    .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+                PortStatus {
+                    name: self.l3[i].name.clone(),
+                    device: self.cfg.ports[i].device.clone(),
+                    dpdk_port: p.id(),
+                    mac: self.l3[i].mac.to_string(),
+                    mtu: self.l3[i].mtu,
+                    link_up: link.up,
+                    speed_mbps: link.speed_mbps,
+                    addresses: self.l3[i].addresses.iter().map(|a| a.to_string()).collect(),
+                    rx_packets: st.rx_packets,
+                    rx_bytes: st.rx_bytes,
+                    tx_packets: st.tx_packets,
+                    tx_bytes: st.tx_bytes,
+                    rx_missed: st.rx_missed,
+                    rx_errors: st.rx_errors,
+                    tx_errors: st.tx_errors,
+                    rx_nombuf: st.rx_nombuf,
+                    forwarded_tx_packets: tx_packets,
+                    forwarded_tx_bytes: tx_bytes,
+                    queues,
+                    xstats: p.xstats().into_iter().map(|x| (x.name, x.value)).collect(),
+                }
+            })
+            .collect();
+        let workers = self
+            .workers
+            .iter()
+            .map(|(lcore, s)| {
+                let total = s.total_tsc.get();
+                WorkerStatus {
+                    lcore: *lcore,
+                    polls: s.polls.get(),
+                    idle_polls: s.idle_polls.get(),
+                    busy_percent: if total == 0 {
+                        0.0
+                    } else {
+                        100.0 * s.busy_tsc.get() as f64 / total as f64
+                    },
+                    punted: s.punted.get(),
+                    injected: s.injected.get(),
+                }
+            })
+            .collect();
+        let drops = DropReason::ALL
+            .iter()
+            .map(|r| {
+                let n = self.control.drops[*r as usize].get()
+                    + self.workers.iter().map(|(_, s)| s.drops[*r as usize].get()).sum::<u64>();
+                DropCount { reason: r.name().to_string(), packets: n }
+            })
+            .collect();
+        let routes = self
+            .cfg
+            .routes
+            .iter()
+            .map(|r| RouteStatus {
+                prefix: r.prefix.to_string(),
+                via: r.via.map(|v| v.to_string()),
+                port: r.port.clone(),
+            })
+            .collect();
+        Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            config: self.config_path.clone(),
+            pid: std::process::id(),
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            fib_generation: snap.fib_generation,
+            ports,
+            workers,
+            drops,
+            neighbours: snap.neighbours.clone(),
+            routes,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub config: String,
+    pub pid: u32,
+    pub uptime_s: f64,
+    pub fib_generation: u64,
+    pub ports: Vec<PortStatus>,
+    pub workers: Vec<WorkerStatus>,
+    pub drops: Vec<DropCount>,
+    pub neighbours: Vec<NeighbourStatus>,
+    pub routes: Vec<RouteStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PortStatus {
+    pub name: String,
+    pub device: String,
+    pub dpdk_port: u16,
+    pub mac: String,
+    pub mtu: u16,
+    pub link_up: bool,
+    pub speed_mbps: u32,
+    pub addresses: Vec<String>,
+    /// Device counters (DPDK `rte_eth_stats`).
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_nombuf: u64,
+    /// Packets the workers handed to this port's TX queues (forwarded plus control replies).
+    pub forwarded_tx_packets: u64,
+    pub forwarded_tx_bytes: u64,
+    pub queues: Vec<QueueStatus>,
+    pub xstats: Vec<(String, u64)>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QueueStatus {
+    pub queue: u16,
+    pub lcore: u32,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub lcore: u32,
+    pub polls: u64,
+    pub idle_polls: u64,
+    pub busy_percent: f64,
+    pub punted: u64,
+    pub injected: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DropCount {
+    pub reason: String,
+    pub packets: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RouteStatus {
+    pub prefix: String,
+    pub via: Option<String>,
+    pub port: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Request {
+    cmd: String,
+}
+
+/// Binds the socket (replacing a stale one) and serves it until `stop`.
+pub fn spawn(
+    path: &Path,
+    source: Arc<StatusSource>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("control socket directory {}: {e}", dir.display()))?;
+    }
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(format!("control socket {} is in use: is another espgw running?", path.display()));
+        }
+        let _ = std::fs::remove_file(path);
+    }
+    let listener = UnixListener::bind(path).map_err(|e| format!("control socket {}: {e}", path.display()))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("espgw-api".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => serve(stream, &source),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        })
+        .map_err(|e| e.to_string())
+}
+
+fn serve(stream: UnixStream, source: &StatusSource) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut line = String::new();
+    let mut reader = BufReader::new(&stream);
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let reply = match serde_json::from_str::<Request>(&line) {
+        Ok(r) if r.cmd == "status" => serde_json::to_string(&source.status()).unwrap_or_default(),
+        Ok(r) => serde_json::json!({ "error": format!("unknown command {:?}", r.cmd) }).to_string(),
+        Err(e) => serde_json::json!({ "error": format!("bad request: {e}") }).to_string(),
+    };
+    let mut w = &stream;
+    let _ = w.write_all(reply.as_bytes());
+    let _ = w.write_all(b"\n");
+}
+
+/// Client side: sends `cmd` and returns the JSON reply.
+pub fn request(path: &Path, cmd: &str) -> Result<String, String> {
+    let mut s = UnixStream::connect(path).map_err(|e| {
+        format!(
+            "cannot reach espgw at {}: {e} (is `espgw run` running with this control socket?)",
+            path.display()
+        )
+    })?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let req = serde_json::json!({ "cmd": cmd }).to_string();
+    s.write_all(req.as_bytes()).and_then(|_| s.write_all(b"\n")).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    BufReader::new(&s).read_line(&mut out).map_err(|e| e.to_string())?;
+    if out.trim().is_empty() {
+        return Err("empty reply from espgw".into());
+    }
+    Ok(out)
+}

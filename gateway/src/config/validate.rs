@@ -1,0 +1,670 @@
+//! Semantic validation: everything that deserialization alone cannot check.
+//!
+//! Every problem is recorded as an [`Issue`] against a field path; the caller
+//! locates the paths in the source and reports the earliest one.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::net::{IpAddr, SocketAddr};
+
+use super::model::{Config, EalConfig, PortConfig, RawConfig, RouteConfig, WorkerConfig};
+use super::types::{family, IpPrefix, MacAddr, PortQueue};
+
+/// A validation problem: the offending field path and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Highest lcore id accepted for `main_lcore` and workers.
+pub const MAX_LCORE: u32 = 127;
+/// Most ports a gateway may have.
+pub const MAX_PORTS: usize = 32;
+
+/// Applies dependent defaults and checks `raw`. Returns the resulting
+/// configuration together with all problems found (empty when valid).
+pub(crate) fn validate(raw: RawConfig) -> (Config, Vec<Issue>) {
+    let mut v = Validator::default();
+    let eal = raw.eal.unwrap_or_default();
+    let ports = raw.ports;
+    let routes = raw.routes.unwrap_or_default();
+    let control = raw.control.unwrap_or_default();
+    let dataplane = raw.dataplane.unwrap_or_default();
+
+    v.check_eal(&eal);
+    v.check_ports(&ports);
+    v.check_routes(&routes, &ports);
+    let workers = match raw.workers {
+        Some(workers) => {
+            v.check_workers(&workers, &ports, eal.main_lcore);
+            workers
+        }
+        None => v.default_workers(&ports, eal.main_lcore),
+    };
+
+    let socket = control.socket.to_string_lossy();
+    if !socket.starts_with('/') {
+        v.issue("control.socket", format!("`{socket}` is not an absolute path (e.g. /run/espgw/espgw.sock)"));
+    } else if socket.ends_with('/') {
+        v.issue("control.socket", format!("`{socket}` names a directory, not a socket file"));
+    } else if socket.len() > 107 {
+        v.issue(
+            "control.socket",
+            format!("path is {} bytes long; UNIX socket paths are limited to 107", socket.len()),
+        );
+    }
+
+    let metrics = v.check_metrics(raw.metrics.and_then(|m| m.listen));
+
+    v.range("dataplane.burst", dataplane.burst, 1, 256);
+    v.range("dataplane.mbufs", dataplane.mbufs, 1024, 1_048_576);
+    v.range("dataplane.idle_sleep_max_us", dataplane.idle_sleep_max_us, 0, 100_000);
+
+    let config = Config { eal, ports, routes, workers, control, metrics, dataplane };
+    (config, v.issues)
+}
+
+#[derive(Default)]
+struct Validator {
+    issues: Vec<Issue>,
+}
+
+/// EAL options that espgw derives from other settings itself.
+const RESERVED_EAL_ARGS: &[(&str, &str)] = &[
+    ("--file-prefix", "eal.file_prefix"),
+    ("-l", "workers and eal.main_lcore"),
+    ("--lcores", "workers and eal.main_lcore"),
+    ("-c", "workers and eal.main_lcore"),
+    ("--main-lcore", "eal.main_lcore"),
+    ("--master-lcore", "eal.main_lcore"),
+    ("--vdev", "ports[].device"),
+    ("-m", "eal.memory_mb"),
+    ("--no-huge", "eal.no_huge"),
+];
+
+impl Validator {
+    fn issue(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.issues.push(Issue { path: path.into(), reason: reason.into() });
+    }
+
+    fn range<T: PartialOrd + Display>(&mut self, path: &str, value: T, lo: T, hi: T) -> bool {
+        if value < lo || value > hi {
+            self.issue(path, format!("{value} is out of range {lo}..={hi}"));
+            false
+        } else {
+            true
+        }
+    }
+
+    fn check_eal(&mut self, eal: &EalConfig) {
+        self.range("eal.main_lcore", eal.main_lcore, 0, MAX_LCORE);
+        self.range("eal.memory_mb", eal.memory_mb, 64, 65_536);
+        let p = &eal.file_prefix;
+        if p.is_empty()
+            || p.len() > 32
+            || !p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        {
+            self.issue(
+                "eal.file_prefix",
+                format!("`{p}` must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"),
+            );
+        }
+        for (i, arg) in eal.extra_args.iter().enumerate() {
+            let path = format!("eal.extra_args[{i}]");
+            if arg.trim().is_empty() {
+                self.issue(path, "empty EAL argument");
+                continue;
+            }
+            if let Some((opt, source)) = RESERVED_EAL_ARGS.iter().find(|(opt, _)| is_option(arg, opt)) {
+                self.issue(path, format!("`{arg}` is not allowed: espgw sets {opt} itself from {source}"));
+            }
+        }
+    }
+
+    fn check_ports(&mut self, ports: &[PortConfig]) {
+        if ports.is_empty() {
+            self.issue("ports", "at least one port is required");
+        } else if ports.len() > MAX_PORTS {
+            self.issue("ports", format!("{} ports given, at most {MAX_PORTS} are supported", ports.len()));
+        }
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut devices: HashMap<String, usize> = HashMap::new();
+        let mut macs: HashMap<MacAddr, usize> = HashMap::new();
+        // (address, port index, address index) of every address seen so far.
+        let mut seen_addrs: Vec<(IpPrefix, usize, usize)> = Vec::new();
+
+        for (i, port) in ports.iter().enumerate() {
+            let base = format!("ports[{i}]");
+            let name = port.name.as_str();
+            if !valid_port_name(name) {
+                self.issue(
+                    format!("{base}.name"),
+                    format!("`{name}` must be 1 to 15 characters of a-z, 0-9, '_' or '-'"),
+                );
+            } else if let Some(first) = names.get(name) {
+                self.issue(
+                    format!("{base}.name"),
+                    format!("duplicate port name `{name}` (already used by ports[{first}])"),
+                );
+            } else {
+                names.insert(name, i);
+            }
+
+            match parse_device(&port.device) {
+                Err(e) => self.issue(format!("{base}.device"), e),
+                Ok(key) => {
+                    if let Some(first) = devices.get(&key) {
+                        let what = if key.starts_with("net_") {
+                            format!("duplicate vdev name `{key}`")
+                        } else {
+                            format!("duplicate PCI device {key}")
+                        };
+                        self.issue(
+                            format!("{base}.device"),
+                            format!("{what} (already used by ports[{first}] `{}`)", ports[*first].name),
+                        );
+                    } else {
+                        devices.insert(key, i);
+                    }
+                }
+            }
+
+            if self.range(&format!("{base}.mtu"), port.mtu, 576, 9000)
+                && port.mtu < 1280
+                && port.addresses.iter().any(IpPrefix::is_ipv6)
+            {
+                self.issue(
+                    format!("{base}.mtu"),
+                    format!(
+                        "{} is too small for a port with IPv6 addresses (IPv6 needs at least 1280)",
+                        port.mtu
+                    ),
+                );
+            }
+
+            if let Some(mac) = port.mac {
+                if self.check_mac(&format!("{base}.mac"), mac) {
+                    if let Some(first) = macs.get(&mac) {
+                        self.issue(
+                            format!("{base}.mac"),
+                            format!("MAC address {mac} is already used by ports[{first}]"),
+                        );
+                    } else {
+                        macs.insert(mac, i);
+                    }
+                }
+            }
+
+            if port.addresses.is_empty() {
+                self.issue(format!("{base}.addresses"), "at least one interface address is required");
+            }
+            for (j, addr) in port.addresses.iter().enumerate() {
+                let path = format!("{base}.addresses[{j}]");
+                if let Err(e) = check_interface_address(addr) {
+                    self.issue(path, e);
+                    continue;
+                }
+                let net = addr.network();
+                if let Some((_, pi, aj)) = seen_addrs.iter().find(|(a, ..)| a.addr == addr.addr) {
+                    self.issue(
+                        path,
+                        format!("address {} is already assigned at ports[{pi}].addresses[{aj}]", addr.addr),
+                    );
+                } else if let Some((other, pi, _)) =
+                    seen_addrs.iter().find(|(a, pi, _)| *pi != i && a.network().overlaps(&net))
+                {
+                    self.issue(
+                        path,
+                        format!(
+                            "subnet {net} overlaps subnet {} of port `{}`",
+                            other.network(),
+                            ports[*pi].name
+                        ),
+                    );
+                }
+                seen_addrs.push((*addr, i, j));
+            }
+
+            self.check_neighbours(&base, port);
+            self.range(&format!("{base}.rx_queues"), port.rx_queues, 1, 16);
+        }
+    }
+
+    /// Checks that `mac` is a usable station address; true when it is.
+    fn check_mac(&mut self, path: &str, mac: MacAddr) -> bool {
+        if mac.is_zero() {
+            self.issue(path, "the all-zero MAC address is not allowed");
+            false
+        } else if mac.is_multicast() {
+            self.issue(
+                path,
+                format!("{mac} is a multicast address (lowest bit of the first octet set); a unicast address is required"),
+            );
+            false
+        } else {
+            true
+        }
+    }
+
+    fn check_neighbours(&mut self, base: &str, port: &PortConfig) {
+        let mut seen: HashMap<IpAddr, usize> = HashMap::new();
+        for (k, n) in port.neighbours.iter().enumerate() {
+            let path = format!("{base}.neighbours[{k}]");
+            if !port.addresses.iter().any(|a| a.contains(n.ip)) {
+                self.issue(
+                    format!("{path}.ip"),
+                    format!(
+                        "neighbour {} is not inside any subnet of port `{}` ({})",
+                        n.ip,
+                        port.name,
+                        list_subnets(port.addresses.iter().copied(), None)
+                    ),
+                );
+            } else if port.addresses.iter().any(|a| a.addr == n.ip) {
+                self.issue(format!("{path}.ip"), format!("{} is the port's own address", n.ip));
+            } else if let Some(first) = seen.get(&n.ip) {
+                self.issue(
+                    format!("{path}.ip"),
+                    format!("duplicate neighbour {} (already at {base}.neighbours[{first}])", n.ip),
+                );
+            } else {
+                seen.insert(n.ip, k);
+            }
+            self.check_mac(&format!("{path}.mac"), n.mac);
+        }
+    }
+
+    fn check_routes(&mut self, routes: &[RouteConfig], ports: &[PortConfig]) {
+        let mut seen: HashMap<IpPrefix, usize> = HashMap::new();
+        for (i, route) in routes.iter().enumerate() {
+            let base = format!("routes[{i}]");
+            let prefix = route.prefix;
+            if !prefix.is_network() {
+                self.issue(
+                    format!("{base}.prefix"),
+                    format!(
+                        "{prefix} has host bits set; a route needs a network prefix: did you mean {}?",
+                        prefix.network()
+                    ),
+                );
+            } else if let Some(first) = seen.get(&prefix) {
+                self.issue(
+                    format!("{base}.prefix"),
+                    format!("duplicate route for {prefix} (already at routes[{first}])"),
+                );
+            } else {
+                seen.insert(prefix, i);
+            }
+
+            if route.via.is_none() && route.port.is_none() {
+                self.issue(base.clone(), "a route needs `via`, `port` or both");
+            }
+
+            let port = match &route.port {
+                Some(name) => match ports.iter().find(|p| &p.name == name) {
+                    Some(p) => Some(p),
+                    None => {
+                        self.issue(
+                            format!("{base}.port"),
+                            format!("unknown port `{name}` (known ports: {})", port_names(ports)),
+                        );
+                        continue;
+                    }
+                },
+                None => None,
+            };
+
+            let Some(via) = route.via else { continue };
+            let path = format!("{base}.via");
+            if via.is_ipv4() != prefix.is_ipv4() {
+                self.issue(
+                    path,
+                    format!(
+                        "next hop {via} is {} but prefix {prefix} is {}",
+                        family(&via),
+                        family(&prefix.addr)
+                    ),
+                );
+                continue;
+            }
+            if ports.iter().flat_map(|p| &p.addresses).any(|a| a.addr == via) {
+                self.issue(path, format!("next hop {via} is one of the gateway's own addresses"));
+                continue;
+            }
+            let connected_port = ports.iter().find(|p| p.addresses.iter().any(|a| a.contains(via)));
+            match (port, connected_port) {
+                (Some(p), Some(c)) if p.name != c.name => self.issue(
+                    path,
+                    format!(
+                        "next hop {via} is not in a subnet of port `{}` (it is connected via port `{}`)",
+                        p.name, c.name
+                    ),
+                ),
+                (Some(p), None) => self.issue(
+                    path,
+                    format!(
+                        "next hop {via} is not in a subnet of port `{}` ({})",
+                        p.name,
+                        list_subnets(p.addresses.iter().copied(), Some(via))
+                    ),
+                ),
+                (None, None) => self.issue(
+                    path,
+                    format!(
+                        "next hop {via} is not in any connected subnet ({})",
+                        list_subnets(ports.iter().flat_map(|p| p.addresses.iter().copied()), Some(via))
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn check_workers(&mut self, workers: &[WorkerConfig], ports: &[PortConfig], main_lcore: u32) {
+        if workers.is_empty() {
+            self.issue(
+                "workers",
+                "at least one worker is required (omit `workers` to get the default worker)",
+            );
+            return;
+        }
+        let issues_before = self.issues.len();
+        let mut lcores: HashMap<u32, usize> = HashMap::new();
+        // (port, queue) -> (worker index, rx index)
+        let mut polled: HashMap<(&str, u16), (usize, usize)> = HashMap::new();
+        for (i, w) in workers.iter().enumerate() {
+            let base = format!("workers[{i}]");
+            let lcore_path = format!("{base}.lcore");
+            let in_range = self.range(&lcore_path, w.lcore, 0, MAX_LCORE);
+            if !in_range {
+                // Already reported as out of range.
+            } else if w.lcore == main_lcore {
+                self.issue(
+                    lcore_path,
+                    format!("lcore {} is eal.main_lcore, which runs the control thread", w.lcore),
+                );
+            } else if let Some(first) = lcores.get(&w.lcore) {
+                self.issue(lcore_path, format!("lcore {} is already used by workers[{first}]", w.lcore));
+            } else {
+                lcores.insert(w.lcore, i);
+            }
+
+            if w.rx.is_empty() {
+                self.issue(format!("{base}.rx"), "a worker must poll at least one rx queue");
+            }
+            for (j, q) in w.rx.iter().enumerate() {
+                let path = format!("{base}.rx[{j}]");
+                let Some(port) = ports.iter().find(|p| p.name == q.port) else {
+                    self.issue(
+                        path,
+                        format!("unknown port `{}` in `{q}` (known ports: {})", q.port, port_names(ports)),
+                    );
+                    continue;
+                };
+                if q.queue >= port.rx_queues {
+                    self.issue(
+                        path,
+                        format!(
+                            "port `{}` has rx_queues: {}, so queue {} does not exist",
+                            port.name, port.rx_queues, q.queue
+                        ),
+                    );
+                    continue;
+                }
+                if let Some((wi, rj)) = polled.get(&(port.name.as_str(), q.queue)) {
+                    self.issue(
+                        path,
+                        format!(
+                            "queue {q} is already polled by workers[{wi}] (lcore {}, rx[{rj}]); each queue needs exactly one worker",
+                            workers[*wi].lcore
+                        ),
+                    );
+                } else {
+                    polled.insert((port.name.as_str(), q.queue), (i, j));
+                }
+            }
+        }
+        if self.issues.len() > issues_before {
+            // A queue left unpolled is likely a consequence of the problem
+            // already reported.
+            return;
+        }
+        let mut missing = Vec::new();
+        for port in ports {
+            for q in 0..port.rx_queues {
+                if !polled.contains_key(&(port.name.as_str(), q)) {
+                    missing.push(format!("{}:{q}", port.name));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let (noun, verb) = if missing.len() == 1 { ("queue", "is") } else { ("queues", "are") };
+            self.issue("workers", format!("port {noun} {} {verb} polled by no worker", missing.join(", ")));
+        }
+    }
+
+    /// The default: one worker on `main_lcore + 1` polling queue 0 of every
+    /// port. Ports with more queues then need an explicit `workers` list.
+    fn default_workers(&mut self, ports: &[PortConfig], main_lcore: u32) -> Vec<WorkerConfig> {
+        let lcore = main_lcore.saturating_add(1);
+        if main_lcore <= MAX_LCORE && lcore > MAX_LCORE {
+            self.issue(
+                "eal.main_lcore",
+                format!(
+                    "no lcore above {main_lcore} is left for the default worker; add a `workers` section"
+                ),
+            );
+        }
+        for (i, port) in ports.iter().enumerate() {
+            if port.rx_queues > 1 && port.rx_queues <= 16 {
+                self.issue(
+                    format!("ports[{i}].rx_queues"),
+                    format!(
+                        "queues 1..{} of port `{}` would be polled by no worker: the default worker polls queue 0 only; add a `workers` section",
+                        port.rx_queues, port.name
+                    ),
+                );
+            }
+        }
+        vec![WorkerConfig {
+            lcore,
+            rx: ports.iter().map(|p| PortQueue { port: p.name.clone(), queue: 0 }).collect(),
+        }]
+    }
+
+    fn check_metrics(&mut self, listen: Option<String>) -> Option<SocketAddr> {
+        let listen = listen?;
+        let listen = listen.trim();
+        if listen.is_empty() {
+            return None;
+        }
+        match listen.parse::<SocketAddr>() {
+            Ok(addr) if addr.port() == 0 => {
+                self.issue("metrics.listen", format!("`{listen}` has port 0; give a fixed port"));
+                None
+            }
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.issue(
+                    "metrics.listen",
+                    format!("`{listen}` is not a socket address; expected IP:PORT such as 127.0.0.1:9520 or [::1]:9520 (\"\" disables metrics)"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// True when `arg` is the option `opt`, with or without an attached value
+/// (`--vdev=...`, `-l0-3`, `-m 512` as one string).
+fn is_option(arg: &str, opt: &str) -> bool {
+    let arg = arg.trim();
+    if arg == opt {
+        return true;
+    }
+    let Some(rest) = arg.strip_prefix(opt) else {
+        return false;
+    };
+    if opt.starts_with("--") {
+        rest.starts_with('=') || rest.starts_with(' ')
+    } else {
+        // Short options take their value attached or after a space.
+        !rest.is_empty()
+    }
+}
+
+fn valid_port_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
+}
+
+/// Validates a port device and returns the key that must be unique across
+/// ports: the vdev name or the lower-cased PCI address.
+fn parse_device(dev: &str) -> Result<String, String> {
+    let help = "expected a vdev spec net_<driver><n>[,key=value...] (e.g. net_af_packet0,iface=gw-lan) or a PCI address DDDD:BB:DD.F (e.g. 0000:03:00.0)";
+    if dev.starts_with("net_") {
+        let mut parts = dev.split(',');
+        let name = parts.next().unwrap_or_default();
+        let body = &name[4..];
+        let driver = body.trim_end_matches(|c: char| c.is_ascii_digit());
+        let instance = &body[driver.len()..];
+        if driver.is_empty()
+            || instance.is_empty()
+            || !driver.starts_with(|c: char| c.is_ascii_lowercase())
+            || !driver.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+        {
+            return Err(format!("invalid vdev name `{name}` in `{dev}`: {help}"));
+        }
+        for kv in parts {
+            let ok = kv.split_once('=').is_some_and(|(k, v)| {
+                !k.is_empty()
+                    && k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                    && !v.is_empty()
+                    && !v.contains(char::is_whitespace)
+            });
+            if !ok {
+                return Err(format!("invalid vdev argument `{kv}` in `{dev}`: arguments must be key=value"));
+            }
+        }
+        return Ok(name.to_string());
+    }
+    if is_pci_address(dev) {
+        return Ok(dev.to_ascii_lowercase());
+    }
+    Err(format!("`{dev}` is not a valid device: {help}"))
+}
+
+fn is_pci_address(s: &str) -> bool {
+    let hex = |p: &str, n: usize| p.len() == n && p.bytes().all(|c| c.is_ascii_hexdigit());
+    let parts: Vec<&str> = s.split(':').collect();
+    let [domain, bus, devfn] = parts[..] else {
+        return false;
+    };
+    let Some((dev, func)) = devfn.split_once('.') else {
+        return false;
+    };
+    hex(domain, 4)
+        && hex(bus, 2)
+        && hex(dev, 2)
+        && u8::from_str_radix(dev, 16).is_ok_and(|d| d <= 0x1f)
+        && func.len() == 1
+        && matches!(func.as_bytes()[0], b'0'..=b'7')
+}
+
+/// Checks an interface address (host address plus prefix length).
+fn check_interface_address(a: &IpPrefix) -> Result<(), String> {
+    let ip = a.addr;
+    if ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() {
+        return Err(format!("{ip} is not a usable unicast interface address"));
+    }
+    if a.len == 0 {
+        return Err(format!("{a}: prefix length /0 is not usable for an interface address"));
+    }
+    if let IpAddr::V4(v4) = ip {
+        if v4.is_broadcast() {
+            return Err(format!("{ip} is not a usable unicast interface address"));
+        }
+        if a.len < 31 {
+            let net = a.network();
+            if net.addr == ip {
+                return Err(format!("{ip} is the network address of {net}; use a host address inside it"));
+            }
+            if a.broadcast() == Some(v4) {
+                return Err(format!("{ip} is the broadcast address of {net}; use a host address inside it"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn port_names(ports: &[PortConfig]) -> String {
+    let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Comma-separated connected subnets, limited to the family of `like`.
+fn list_subnets(addrs: impl Iterator<Item = IpPrefix>, like: Option<IpAddr>) -> String {
+    let nets: Vec<String> = addrs
+        .filter(|a| like.is_none_or(|l| l.is_ipv4() == a.is_ipv4()))
+        .map(|a| a.network().to_string())
+        .collect();
+    if nets.is_empty() {
+        "none of that family configured".to_string()
+    } else {
+        format!("connected: {}", nets.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices() {
+        assert_eq!(parse_device("net_af_packet0,iface=gw-lan").unwrap(), "net_af_packet0");
+        assert_eq!(parse_device("net_tap12").unwrap(), "net_tap12");
+        assert_eq!(parse_device("0000:03:1F.7").unwrap(), "0000:03:1f.7");
+        for bad in [
+            "net_af_packet",
+            "net_0",
+            "net_af_packet0,iface",
+            "net_af_packet0,=x",
+            "eth0",
+            "0000:03:00",
+            "03:00.0",
+            "0000:03:20.0",
+            "0000:03:00.8",
+        ] {
+            assert!(parse_device(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn options() {
+        assert!(is_option("--vdev=net_tap0", "--vdev"));
+        assert!(is_option("-l", "-l"));
+        assert!(is_option("-l0-3", "-l"));
+        assert!(is_option("-m 512", "-m"));
+        assert!(!is_option("--log-level=8", "-l"));
+        assert!(!is_option("--lcores-extra", "--lcores"));
+    }
+
+    #[test]
+    fn interface_addresses() {
+        let ok = |s: &str| check_interface_address(&s.parse().unwrap());
+        assert!(ok("192.0.2.1/24").is_ok());
+        assert!(ok("192.0.2.0/31").is_ok());
+        assert!(ok("192.0.2.7/32").is_ok());
+        assert!(ok("2001:db8::/64").is_ok());
+        assert!(ok("192.0.2.0/24").unwrap_err().contains("network address"));
+        assert!(ok("192.0.2.255/24").unwrap_err().contains("broadcast address"));
+        assert!(ok("224.0.0.1/24").is_err());
+        assert!(ok("::/64").is_err());
+    }
+}

@@ -1,0 +1,562 @@
+//! The control path: everything a worker punts. Answers ARP and neighbour solicitations for
+//! the gateway's addresses, resolves next hops (holding packets meanwhile), answers pings to
+//! the gateway, and sends the ICMP errors routers send (time exceeded, unreachable,
+//! fragmentation needed / packet too big), rate limited.
+//!
+//! Sans-I/O: [`ControlPlane::handle_frame`] and [`ControlPlane::tick`] take bytes and the
+//! current time and return frames to transmit; the runtime moves them between mbufs and rings.
+//! When the set of resolved neighbours changes, the FIB is rebuilt and published to workers.
+
+pub mod neighbour;
+pub mod packet;
+
+use crate::config::{IpPrefix, MacAddr};
+use crate::drop::DropReason;
+use crate::forward::{self, Decision, Punt};
+use crate::route::{Fib, FibInput, L3Port, Neighbour, StaticRoute};
+use crate::stats::WorkerStats;
+use crate::tables::{PortL2, SharedTables, Tables};
+use crate::wire::{arp, ethernet, ipv4, ipv6, EtherType, IpProtocol};
+use neighbour::{Changes, Enqueue, Key, NeighbourTable, NeighbourView, Probe};
+use packet::*;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A frame for the runtime to send out of port `port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub port: u8,
+    pub frame: Vec<u8>,
+}
+
+/// A punted frame waiting for its next hop: (ingress port, bytes).
+type Pending = (u8, Vec<u8>);
+
+/// ICMP error rate limit: a token bucket shared by all error types.
+struct TokenBucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Option<Instant>,
+}
+
+impl TokenBucket {
+    fn allow(&mut self, now: Instant) -> bool {
+        if let Some(last) = self.last {
+            self.tokens =
+                (self.tokens + now.saturating_duration_since(last).as_secs_f64() * self.rate).min(self.burst);
+        }
+        self.last = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+pub struct ControlPlane {
+    ports: Vec<L3Port>,
+    link_local: Vec<Ipv6Addr>,
+    routes: Vec<StaticRoute>,
+    neigh: NeighbourTable<Pending>,
+    tables: SharedTables,
+    generation: u64,
+    icmp_errors: TokenBucket,
+    stats: Arc<WorkerStats>,
+    last_tick: Option<Instant>,
+}
+
+impl ControlPlane {
+    /// Builds the control plane, installs static neighbours and publishes the first FIB.
+    pub fn new(
+        ports: Vec<L3Port>,
+        routes: Vec<StaticRoute>,
+        static_neighbours: &[Neighbour],
+        tables: SharedTables,
+        stats: Arc<WorkerStats>,
+    ) -> ControlPlane {
+        let mut neigh = NeighbourTable::default();
+        for n in static_neighbours {
+            neigh.add_static(Key { port: n.port, ip: n.ip }, n.mac);
+        }
+        let link_local = ports.iter().map(|p| link_local_from_mac(p.mac)).collect();
+        let mut cp = ControlPlane {
+            ports,
+            link_local,
+            routes,
+            neigh,
+            tables,
+            generation: 0,
+            icmp_errors: TokenBucket { tokens: 100.0, rate: 100.0, burst: 100.0, last: None },
+            stats,
+            last_tick: None,
+        };
+        cp.publish();
+        cp
+    }
+
+    /// Builds the initial tables without a control plane (used before workers start).
+    pub fn initial_tables(ports: &[L3Port], routes: &[StaticRoute], neighbours: &[Neighbour]) -> Tables {
+        Tables {
+            fib: Fib::build(&FibInput { ports, routes, neighbours }, 0),
+            ports: ports.iter().map(|p| PortL2 { mac: p.mac.0, mtu: p.mtu }).collect(),
+        }
+    }
+
+    fn publish(&mut self) {
+        self.generation += 1;
+        let neighbours: Vec<Neighbour> =
+            self.neigh.resolved().map(|(k, mac)| Neighbour { port: k.port, ip: k.ip, mac }).collect();
+        let fib = Fib::build(
+            &FibInput { ports: &self.ports, routes: &self.routes, neighbours: &neighbours },
+            self.generation,
+        );
+        let ports = self.ports.iter().map(|p| PortL2 { mac: p.mac.0, mtu: p.mtu }).collect();
+        self.tables.store(Arc::new(Tables { fib, ports }));
+    }
+
+    /// FIB generation currently published.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn neighbours(&self) -> Vec<NeighbourView> {
+        self.neigh.view()
+    }
+
+    pub fn ports(&self) -> &[L3Port] {
+        &self.ports
+    }
+
+    pub fn routes(&self) -> &[StaticRoute] {
+        &self.routes
+    }
+
+    fn count(&self, r: DropReason) {
+        self.stats.count_drop(r, 1);
+    }
+
+    /// Handles one punted frame received on `in_port`.
+    pub fn handle_frame(&mut self, in_port: u8, frame: &[u8], now: Instant, out: &mut Vec<Transmit>) {
+        if in_port as usize >= self.ports.len() {
+            self.count(DropReason::NotForUs);
+            return;
+        }
+        let decision = forward::classify(frame, in_port, &self.tables.load());
+        match decision {
+            Decision::Drop(r) => self.count(r),
+            Decision::Forward { port, dst, v6 } => {
+                // Resolved since the worker punted it.
+                let mut f = frame.to_vec();
+                forward::rewrite(&mut f, self.ports[port as usize].mac.0, dst, v6);
+                out.push(Transmit { port, frame: f });
+            }
+            Decision::Punt(p) => match p {
+                Punt::Arp => self.handle_arp(in_port, frame, now, out),
+                Punt::Ipv6Multicast | Punt::Local => self.handle_local(in_port, frame, now, out),
+                Punt::NoRoute => {
+                    self.count(DropReason::NoRoute);
+                    self.icmp_error(in_port, frame, IcmpError::NoRoute, now, out);
+                }
+                Punt::TtlExceeded => {
+                    self.count(DropReason::TtlExceeded);
+                    self.icmp_error(in_port, frame, IcmpError::TimeExceeded, now, out);
+                }
+                Punt::TooBig { mtu } => {
+                    self.count(DropReason::MtuExceeded);
+                    self.icmp_error(in_port, frame, IcmpError::TooBig(mtu), now, out);
+                }
+                Punt::Resolve { port, next_hop } => {
+                    let key = Key { port, ip: next_hop };
+                    match self.neigh.enqueue(key, (in_port, frame.to_vec()), now) {
+                        Enqueue::Ready(mac, (_, mut f)) => {
+                            let v6 = next_hop.is_ipv6();
+                            forward::rewrite(&mut f, self.ports[port as usize].mac.0, mac.0, v6);
+                            out.push(Transmit { port, frame: f });
+                        }
+                        Enqueue::Queued(probe) => {
+                            if let Some(p) = probe {
+                                self.send_probe(p, out);
+                            }
+                        }
+                        Enqueue::Full(_) => self.count(DropReason::NeighbourQueueFull),
+                    }
+                }
+            },
+        }
+    }
+
+    /// Drives neighbour retries and aging. Cheap to call often; acts at most every 100 ms.
+    pub fn tick(&mut self, now: Instant, out: &mut Vec<Transmit>) {
+        if self.last_tick.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_millis(100)) {
+            return;
+        }
+        self.last_tick = Some(now);
+        let ch = self.neigh.tick(now);
+        self.apply(ch, now, out);
+    }
+
+    fn apply(&mut self, ch: Changes<Pending>, now: Instant, out: &mut Vec<Transmit>) {
+        if ch.table_changed {
+            self.publish();
+        }
+        for p in ch.probes {
+            self.send_probe(p, out);
+        }
+        for (_, _, (in_port, frame)) in ch.ready {
+            self.handle_frame(in_port, &frame, now, out);
+        }
+        for (_, (in_port, frame)) in ch.failed {
+            self.count(DropReason::NeighbourUnresolved);
+            self.icmp_error(in_port, &frame, IcmpError::HostUnreachable, now, out);
+        }
+    }
+
+    /// Our address on `port` to use as the source towards `peer` (same subnet first).
+    fn source_for(&self, port: u8, peer: IpAddr) -> Option<IpAddr> {
+        let p = self.ports.get(port as usize)?;
+        let same_family = |a: &&IpPrefix| a.addr.is_ipv4() == peer.is_ipv4();
+        p.addresses
+            .iter()
+            .find(|a| a.contains(peer))
+            .or_else(|| p.addresses.iter().find(same_family))
+            .map(|a| a.addr)
+            .or_else(|| if peer.is_ipv6() { Some(IpAddr::V6(self.link_local[port as usize])) } else { None })
+    }
+
+    fn is_ours(&self, port: u8, ip: IpAddr) -> bool {
+        if let IpAddr::V6(a) = ip {
+            if self.link_local.get(port as usize) == Some(&a) {
+                return true;
+            }
+        }
+        self.ports.iter().any(|p| p.addresses.iter().any(|a| a.addr == ip))
+    }
+
+    fn is_ours_on(&self, port: u8, ip: IpAddr) -> bool {
+        if let IpAddr::V6(a) = ip {
+            if self.link_local.get(port as usize) == Some(&a) {
+                return true;
+            }
+        }
+        self.ports.get(port as usize).is_some_and(|p| p.addresses.iter().any(|a| a.addr == ip))
+    }
+
+    fn on_link(&self, port: u8, ip: IpAddr) -> bool {
+        self.ports.get(port as usize).is_some_and(|p| p.addresses.iter().any(|a| a.contains(ip)))
+    }
+
+    fn send_probe(&mut self, p: Probe, out: &mut Vec<Transmit>) {
+        let port = &self.ports[p.key.port as usize];
+        match p.key.ip {
+            IpAddr::V4(target) => {
+                let Some(IpAddr::V4(src)) = self.source_for(p.key.port, p.key.ip) else { return };
+                let f = arp_frame(arp::Operation::REQUEST, port.mac, src, p.unicast, MacAddr([0; 6]), target);
+                out.push(Transmit { port: p.key.port, frame: f });
+            }
+            IpAddr::V6(target) => {
+                let Some(IpAddr::V6(src)) = self.source_for(p.key.port, p.key.ip) else { return };
+                let (dst_ip, dst_mac) = match p.unicast {
+                    Some(m) => (target, m),
+                    None => (solicited_node(target), ipv6_multicast_mac(solicited_node(target))),
+                };
+                let mut body = Vec::with_capacity(24);
+                body.extend_from_slice(&target.octets());
+                body.extend_from_slice(&lladdr_option(ND_OPT_SOURCE_LLADDR, port.mac));
+                let f =
+                    icmp6_frame(port.mac, dst_mac, src, dst_ip, 255, ND_NEIGHBOR_SOLICIT, 0, [0; 4], &body);
+                out.push(Transmit { port: p.key.port, frame: f });
+            }
+        }
+    }
+
+    fn handle_arp(&mut self, in_port: u8, frame: &[u8], now: Instant, out: &mut Vec<Transmit>) {
+        let Some(payload) = frame.get(ethernet::HEADER_LEN..) else {
+            return self.count(DropReason::ArpMalformed);
+        };
+        let parsed = arp::Packet::new_checked(payload).and_then(|p| arp::Repr::parse(&p));
+        let Ok(a) = parsed else { return self.count(DropReason::ArpMalformed) };
+        let sender = IpAddr::V4(a.sender_protocol_addr);
+        let target = IpAddr::V4(a.target_protocol_addr);
+        let ours = self.is_ours_on(in_port, target);
+        let mac = MacAddr(a.sender_hardware_addr.0);
+        if mac.is_unicast()
+            && !mac.is_zero()
+            && self.on_link(in_port, sender)
+            && !self.is_ours(in_port, sender)
+        {
+            let ch = self.neigh.learn(Key { port: in_port, ip: sender }, mac, ours, now);
+            self.apply(ch, now, out);
+        }
+        if a.operation == arp::Operation::REQUEST {
+            if ours {
+                let me = self.ports[in_port as usize].mac;
+                let f = arp_frame(
+                    arp::Operation::REPLY,
+                    me,
+                    a.target_protocol_addr,
+                    Some(mac),
+                    mac,
+                    a.sender_protocol_addr,
+                );
+                out.push(Transmit { port: in_port, frame: f });
+            } else {
+                self.count(DropReason::ArpNotForUs);
+            }
+        }
+    }
+
+    fn handle_local(&mut self, in_port: u8, frame: &[u8], now: Instant, out: &mut Vec<Transmit>) {
+        let Ok(eth) = ethernet::Packet::new_checked(frame) else { return self.count(DropReason::Runt) };
+        let src_mac = MacAddr(eth.src_addr().0);
+        match eth.ethertype() {
+            EtherType::IPV4 => self.local_v4(in_port, src_mac, eth.payload(), out),
+            EtherType::IPV6 => self.local_v6(in_port, src_mac, eth.payload(), now, out),
+            _ => self.count(DropReason::LocalUnhandled),
+        }
+    }
+
+    fn local_v4(&mut self, in_port: u8, src_mac: MacAddr, bytes: &[u8], out: &mut Vec<Transmit>) {
+        let Ok(ip) = ipv4::Packet::new_checked(bytes) else { return self.count(DropReason::Ipv4Malformed) };
+        if ip.protocol() != IpProtocol::ICMP || ip.more_frags() || ip.frag_offset() != 0 {
+            return self.count(DropReason::LocalUnhandled);
+        }
+        let m = ip.payload();
+        if m.len() < 8 || crate::wire::checksum::checksum(m) != 0 {
+            return self.count(DropReason::IcmpMalformed);
+        }
+        if m[0] != ICMP4_ECHO_REQUEST || m[1] != 0 {
+            return self.count(DropReason::LocalUnhandled);
+        }
+        let me = self.ports[in_port as usize].mac;
+        let rest = [m[4], m[5], m[6], m[7]];
+        let f = icmp4_frame(me, src_mac, ip.dst_addr(), ip.src_addr(), ICMP4_ECHO_REPLY, 0, rest, &m[8..]);
+        out.push(Transmit { port: in_port, frame: f });
+    }
+
+    fn local_v6(
+        &mut self,
+        in_port: u8,
+        src_mac: MacAddr,
+        bytes: &[u8],
+        now: Instant,
+        out: &mut Vec<Transmit>,
+    ) {
+        let Ok(ip) = ipv6::Packet::new_checked(bytes) else { return self.count(DropReason::Ipv6Malformed) };
+        if ip.next_header() != IpProtocol::ICMPV6 {
+            return self.count(DropReason::LocalUnhandled);
+        }
+        let (src, dst, m) = (ip.src_addr(), ip.dst_addr(), ip.payload());
+        if m.len() < 8 || !icmp6_checksum_ok(src, dst, m) {
+            return self.count(DropReason::IcmpMalformed);
+        }
+        let me = self.ports[in_port as usize].mac;
+        match m[0] {
+            ICMP6_ECHO_REQUEST if !dst.is_multicast() && self.is_ours(in_port, IpAddr::V6(dst)) => {
+                let rest = [m[4], m[5], m[6], m[7]];
+                let f = icmp6_frame(me, src_mac, dst, src, DEFAULT_TTL, ICMP6_ECHO_REPLY, 0, rest, &m[8..]);
+                out.push(Transmit { port: in_port, frame: f });
+            }
+            ND_NEIGHBOR_SOLICIT => self.neighbour_solicit(in_port, &ip, m, now, out),
+            ND_NEIGHBOR_ADVERT => self.neighbour_advert(in_port, &ip, m, now, out),
+            _ => self.count(DropReason::LocalUnhandled),
+        }
+    }
+
+    /// RFC 4861 §7.1.1 checks, then learn the sender and answer if the target is ours.
+    fn neighbour_solicit(
+        &mut self,
+        in_port: u8,
+        ip: &ipv6::Packet<&[u8]>,
+        m: &[u8],
+        now: Instant,
+        out: &mut Vec<Transmit>,
+    ) {
+        if ip.hop_limit() != 255 || m[1] != 0 || m.len() < 24 {
+            return self.count(DropReason::NdMalformed);
+        }
+        let target = Ipv6Addr::from(<[u8; 16]>::try_from(&m[8..24]).unwrap_or([0; 16]));
+        if target.is_multicast() {
+            return self.count(DropReason::NdMalformed);
+        }
+        let Some(opts) = parse_nd_options(&m[24..]) else { return self.count(DropReason::NdMalformed) };
+        let src = ip.src_addr();
+        let dad = src.is_unspecified();
+        if dad && opts.source.is_some() {
+            return self.count(DropReason::NdMalformed);
+        }
+        let ours = self.is_ours_on(in_port, IpAddr::V6(target));
+        if let Some(mac) = opts.source {
+            if self.on_link(in_port, IpAddr::V6(src)) {
+                let ch = self.neigh.learn(Key { port: in_port, ip: IpAddr::V6(src) }, mac, ours, now);
+                self.apply(ch, now, out);
+            }
+        }
+        if !ours {
+            return self.count(DropReason::LocalUnhandled);
+        }
+        let me = self.ports[in_port as usize].mac;
+        let (dst_ip, dst_mac, flags) = if dad {
+            let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+            (all_nodes, ipv6_multicast_mac(all_nodes), 0xa0u8) // Router | Override
+        } else {
+            let eth_src = opts.source.unwrap_or(MacAddr([0; 6]));
+            let mac = if eth_src.is_zero() {
+                self.neigh.lookup(&Key { port: in_port, ip: IpAddr::V6(src) })
+            } else {
+                Some(eth_src)
+            };
+            let Some(mac) = mac else { return self.count(DropReason::NdMalformed) };
+            (src, mac, 0xe0u8) // Router | Solicited | Override
+        };
+        let mut body = Vec::with_capacity(24);
+        body.extend_from_slice(&target.octets());
+        body.extend_from_slice(&lladdr_option(ND_OPT_TARGET_LLADDR, me));
+        let f = icmp6_frame(me, dst_mac, target, dst_ip, 255, ND_NEIGHBOR_ADVERT, 0, [flags, 0, 0, 0], &body);
+        out.push(Transmit { port: in_port, frame: f });
+    }
+
+    fn neighbour_advert(
+        &mut self,
+        in_port: u8,
+        ip: &ipv6::Packet<&[u8]>,
+        m: &[u8],
+        now: Instant,
+        out: &mut Vec<Transmit>,
+    ) {
+        if ip.hop_limit() != 255 || m[1] != 0 || m.len() < 24 {
+            return self.count(DropReason::NdMalformed);
+        }
+        let target = Ipv6Addr::from(<[u8; 16]>::try_from(&m[8..24]).unwrap_or([0; 16]));
+        let Some(opts) = parse_nd_options(&m[24..]) else { return self.count(DropReason::NdMalformed) };
+        if target.is_multicast() {
+            return self.count(DropReason::NdMalformed);
+        }
+        if let Some(mac) = opts.target {
+            if self.on_link(in_port, IpAddr::V6(target)) && !self.is_ours(in_port, IpAddr::V6(target)) {
+                let ch = self.neigh.learn(Key { port: in_port, ip: IpAddr::V6(target) }, mac, false, now);
+                self.apply(ch, now, out);
+            }
+        }
+    }
+
+    fn icmp_error(
+        &mut self,
+        in_port: u8,
+        frame: &[u8],
+        kind: IcmpError,
+        now: Instant,
+        out: &mut Vec<Transmit>,
+    ) {
+        let Ok(eth) = ethernet::Packet::new_checked(frame) else { return };
+        let peer_mac = MacAddr(eth.src_addr().0);
+        let me = self.ports[in_port as usize].mac;
+        let payload = eth.payload();
+        match eth.ethertype() {
+            EtherType::IPV4 => {
+                let Ok(ip) = ipv4::Packet::new_checked(payload) else { return };
+                // RFC 1812 §4.3.2.7: never about ICMP errors or non-first fragments.
+                if ip.frag_offset() != 0 {
+                    return;
+                }
+                if ip.protocol() == IpProtocol::ICMP {
+                    let t = ip.payload().first().copied().unwrap_or(0);
+                    if !matches!(t, ICMP4_ECHO_REQUEST | ICMP4_ECHO_REPLY | 13 | 14) {
+                        return;
+                    }
+                }
+                let (t, code, rest) = match kind {
+                    IcmpError::NoRoute => (ICMP4_DST_UNREACHABLE, 0, [0; 4]),
+                    IcmpError::HostUnreachable => (ICMP4_DST_UNREACHABLE, 1, [0; 4]),
+                    IcmpError::TimeExceeded => (ICMP4_TIME_EXCEEDED, 0, [0; 4]),
+                    IcmpError::TooBig(mtu) => {
+                        if !ip.dont_frag() {
+                            return; // fragmentation is not done here yet: counted as mtu_exceeded
+                        }
+                        let m = mtu.to_be_bytes();
+                        (ICMP4_DST_UNREACHABLE, 4, [0, 0, m[0], m[1]])
+                    }
+                };
+                let Some(IpAddr::V4(src)) = self.source_for(in_port, IpAddr::V4(ip.src_addr())) else {
+                    return;
+                };
+                if !self.icmp_errors.allow(now) {
+                    return self.count(DropReason::IcmpRateLimited);
+                }
+                let quoted_len = (ip.total_len() as usize).min(payload.len());
+                let quote = &payload[..quoted_len.min(ICMP4_ERROR_MAX - ipv4::HEADER_LEN - 8)];
+                out.push(Transmit {
+                    port: in_port,
+                    frame: icmp4_frame(me, peer_mac, src, ip.src_addr(), t, code, rest, quote),
+                });
+            }
+            EtherType::IPV6 => {
+                let Ok(ip) = ipv6::Packet::new_checked(payload) else { return };
+                if ip.next_header() == IpProtocol::ICMPV6 && ip.payload().first().is_some_and(|&t| t < 128) {
+                    return;
+                }
+                let (t, code, rest) = match kind {
+                    IcmpError::NoRoute => (ICMP6_DST_UNREACHABLE, 0, [0; 4]),
+                    IcmpError::HostUnreachable => (ICMP6_DST_UNREACHABLE, 3, [0; 4]),
+                    IcmpError::TimeExceeded => (ICMP6_TIME_EXCEEDED, 0, [0; 4]),
+                    IcmpError::TooBig(mtu) => (ICMP6_PACKET_TOO_BIG, 0, (mtu as u32).to_be_bytes()),
+                };
+                let Some(IpAddr::V6(src)) = self.source_for(in_port, IpAddr::V6(ip.src_addr())) else {
+                    return;
+                };
+                if !self.icmp_errors.allow(now) {
+                    return self.count(DropReason::IcmpRateLimited);
+                }
+                let total = (ipv6::HEADER_LEN + ip.payload_len() as usize).min(payload.len());
+                let quote = &payload[..total.min(ICMP6_ERROR_MAX - ipv6::HEADER_LEN - 8)];
+                let f = icmp6_frame(me, peer_mac, src, ip.src_addr(), DEFAULT_TTL, t, code, rest, quote);
+                out.push(Transmit { port: in_port, frame: f });
+            }
+            _ => {}
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum IcmpError {
+    NoRoute,
+    HostUnreachable,
+    TimeExceeded,
+    TooBig(u16),
+}
+
+#[derive(Default)]
+struct NdOptions {
+    source: Option<MacAddr>,
+    target: Option<MacAddr>,
+}
+
+/// Walks ND options (RFC 4861 §4.6); `None` if any option has length 0 or overruns.
+fn parse_nd_options(mut b: &[u8]) -> Option<NdOptions> {
+    let mut o = NdOptions::default();
+    while !b.is_empty() {
+        if b.len() < 2 {
+            return None;
+        }
+        let len = b[1] as usize * 8;
+        if len == 0 || len > b.len() {
+            return None;
+        }
+        if len == 8 {
+            let mac = MacAddr([b[2], b[3], b[4], b[5], b[6], b[7]]);
+            match b[0] {
+                ND_OPT_SOURCE_LLADDR => o.source = Some(mac),
+                ND_OPT_TARGET_LLADDR => o.target = Some(mac),
+                _ => {}
+            }
+        }
+        b = &b[len..];
+    }
+    Some(o)
+}
+
+#[cfg(test)]
+mod tests;

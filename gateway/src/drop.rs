@@ -1,0 +1,71 @@
+//! Why a packet was dropped. Every drop in the data plane and the control path is counted
+//! under exactly one of these reasons; the enum value is the counter index.
+
+macro_rules! drop_reasons {
+    ($($variant:ident => $name:literal, $help:literal;)*) => {
+        /// A named drop reason; `reason as usize` indexes the drop counters.
+        #[repr(u8)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum DropReason { $($variant,)* }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant,)*];
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// Stable snake_case name used in status output and metrics labels.
+            pub fn name(self) -> &'static str {
+                match self { $(DropReason::$variant => $name,)* }
+            }
+
+            /// One-line explanation for operators.
+            pub fn help(self) -> &'static str {
+                match self { $(DropReason::$variant => $help,)* }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    Runt => "runt", "frame shorter than an Ethernet header";
+    MultiSegment => "multi_segment", "chained mbuf; jumbo frames spanning segments are not supported";
+    NotForUs => "not_for_us", "destination MAC is neither the port's nor broadcast/multicast";
+    UnsupportedEthertype => "unsupported_ethertype", "EtherType other than IPv4, IPv6 or ARP";
+    Ipv4Malformed => "ipv4_malformed", "IPv4 header fails length/version checks";
+    Ipv4BadChecksum => "ipv4_bad_checksum", "IPv4 header checksum wrong";
+    Ipv6Malformed => "ipv6_malformed", "IPv6 header fails length/version checks";
+    MartianSource => "martian_source", "source address is multicast, loopback or unspecified";
+    MulticastNotForwarded => "multicast_not_forwarded", "IPv4 broadcast/multicast is not routed";
+    TtlExceeded => "ttl_exceeded", "TTL/hop limit reached zero (ICMP time exceeded sent)";
+    NoRoute => "no_route", "no route to the destination (ICMP unreachable sent)";
+    MtuExceeded => "mtu_exceeded", "packet larger than the egress MTU (ICMP too-big sent when DF/IPv6)";
+    NeighbourUnresolved => "neighbour_unresolved", "ARP/ND for the next hop got no answer";
+    NeighbourQueueFull => "neighbour_queue_full", "too many packets waiting for one next hop";
+    PuntRingFull => "punt_ring_full", "control path busy: punt ring full";
+    InjectRingFull => "inject_ring_full", "worker busy: control-path transmit ring full";
+    TxFull => "tx_full", "port TX queue did not accept the packet";
+    ArpMalformed => "arp_malformed", "ARP packet malformed or not Ethernet/IPv4";
+    ArpNotForUs => "arp_not_for_us", "ARP request for an address that is not the gateway's";
+    NdMalformed => "nd_malformed", "ICMPv6 neighbour discovery message malformed";
+    IcmpMalformed => "icmp_malformed", "ICMP message to the gateway malformed or bad checksum";
+    IcmpRateLimited => "icmp_rate_limited", "ICMP error suppressed by the rate limit";
+    LocalUnhandled => "local_unhandled", "packet to the gateway for a protocol it does not serve";
+    MbufExhausted => "mbuf_exhausted", "no mbuf available to build a reply";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_indices_dense() {
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::COUNT);
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+            assert!(r.name().chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The forwarding information base: an immutable snapshot mapping destination prefixes to
+//! adjacencies, rebuilt by the control thread and published to workers with an RCU pointer
+//! swap (arc-swap). Workers load it once per burst.
+//!
+//! Built from (in increasing precedence for equal prefixes):
+//! - connected subnets of each port → [`Adjacency::Glean`] (resolve the destination itself),
+//! - static routes → [`Adjacency::Forward`] when the next hop is resolved, else
+//!   [`Adjacency::Resolve`]; routes with a port and no next hop are on-link (Glean),
+//! - resolved neighbours → host routes with [`Adjacency::Forward`] (as VPP does: one lookup
+//!   gives the rewrite),
+//! - the gateway's own addresses → [`Adjacency::Local`].
+
+use super::lpm::{Lpm, LpmBuilder};
+use crate::config::{IpPrefix, MacAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// What to do with a packet whose destination matched a prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adjacency {
+    /// Addressed to the gateway: hand to the control path.
+    Local,
+    /// On-link destination on `port` whose MAC is not known yet: control path resolves it.
+    Glean { port: u8 },
+    /// Route via `via` on `port`, next hop not yet resolved: control path resolves it.
+    Resolve { port: u8, via: IpAddr },
+    /// Rewrite the Ethernet header to `dst` and send out of `port`.
+    Forward { port: u8, dst: MacAddr },
+}
+
+/// A port as L3 sees it.
+#[derive(Clone, Debug)]
+pub struct L3Port {
+    pub name: String,
+    pub mac: MacAddr,
+    pub mtu: u16,
+    pub addresses: Vec<IpPrefix>,
+}
+
+/// A configured static route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticRoute {
+    pub prefix: IpPrefix,
+    pub via: Option<IpAddr>,
+    pub port: Option<u8>,
+}
+
+/// A resolved neighbour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    pub port: u8,
+    pub ip: IpAddr,
+    pub mac: MacAddr,
+}
+
+pub struct FibInput<'a> {
+    pub ports: &'a [L3Port],
+    pub routes: &'a [StaticRoute],
+    pub neighbours: &'a [Neighbour],
+}
+
+/// The published snapshot.
+pub struct Fib {
+    v4: Lpm<4>,
+    v6: Lpm<16>,
+    adjacencies: Vec<Adjacency>,
+    /// Incremented by the control thread on every rebuild.
+    pub generation: u64,
+}
+
+impl Fib {
+    /// Builds the FIB. Static routes whose next hop lies in no connected subnet are skipped
+    /// (configuration validation rejects them up front).
+    pub fn build(input: &FibInput<'_>, generation: u64) -> Fib {
+        let mut adj: Vec<Adjacency> = Vec::new();
+        let mut intern = |a: Adjacency| -> u32 {
+            if let Some(i) = adj.iter().position(|x| *x == a) {
+                i as u32
+            } else {
+                adj.push(a);
+                (adj.len() - 1) as u32
+            }
+        };
+        let mut v4 = LpmBuilder::<4>::new();
+        let mut v6 = LpmBuilder::<16>::new();
+        let mut add = |prefix: IpAddr, len: u8, a: u32| match prefix {
+            IpAddr::V4(p) => v4.insert(p.octets(), len, a),
+            IpAddr::V6(p) => v6.insert(p.octets(), len, a),
+        };
+
+        for (i, p) in input.ports.iter().enumerate() {
+            for a in &p.addresses {
+                add(a.network().addr, a.len, intern(Adjacency::Glean { port: i as u8 }));
+            }
+        }
+        for r in input.routes {
+            let port = r.port.or_else(|| r.via.and_then(|v| connected_port(input.ports, v)));
+            let Some(port) = port else { continue };
+            let a = match r.via {
+                None => Adjacency::Glean { port },
+                Some(via) => match input.neighbours.iter().find(|n| n.port == port && n.ip == via) {
+                    Some(n) => Adjacency::Forward { port, dst: n.mac },
+                    None => Adjacency::Resolve { port, via },
+                },
+            };
+            add(r.prefix.network().addr, r.prefix.len, intern(a));
+        }
+        for n in input.neighbours {
+            let full = if n.ip.is_ipv4() { 32 } else { 128 };
+            add(n.ip, full, intern(Adjacency::Forward { port: n.port, dst: n.mac }));
+        }
+        for p in input.ports {
+            for a in &p.addresses {
+                let full = if a.addr.is_ipv4() { 32 } else { 128 };
+                add(a.addr, full, intern(Adjacency::Local));
+            }
+        }
+        Fib { v4: v4.build(), v6: v6.build(), adjacencies: adj, generation }
+    }
+
+    #[inline]
+    pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<Adjacency> {
+        self.v4.lookup(&dst.octets()).and_then(|i| self.adjacencies.get(i as usize).copied())
+    }
+
+    #[inline]
+    pub fn lookup_v6(&self, dst: Ipv6Addr) -> Option<Adjacency> {
+        self.v6.lookup(&dst.octets()).and_then(|i| self.adjacencies.get(i as usize).copied())
+    }
+
+    pub fn lookup(&self, dst: IpAddr) -> Option<Adjacency> {
+        match dst {
+            IpAddr::V4(a) => self.lookup_v4(a),
+            IpAddr::V6(a) => self.lookup_v6(a),
+        }
+    }
+
+    /// Prefix counts (IPv4, IPv6).
+    pub fn prefix_counts(&self) -> (usize, usize) {
+        (self.v4.len(), self.v6.len())
+    }
+}
+
+/// The port whose connected subnet contains `ip`.
+pub fn connected_port(ports: &[L3Port], ip: IpAddr) -> Option<u8> {
+    ports.iter().position(|p| p.addresses.iter().any(|a| a.contains(ip))).map(|i| i as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pfx(s: &str) -> IpPrefix {
+        s.parse().unwrap()
+    }
+    fn mac(b: u8) -> MacAddr {
+        MacAddr([2, 0, 0, 0, 0, b])
+    }
+    fn ports() -> Vec<L3Port> {
+        vec![
+            L3Port {
+                name: "lan".into(),
+                mac: mac(1),
+                mtu: 1500,
+                addresses: vec![pfx("192.0.2.1/24"), pfx("2001:db8:1::1/64")],
+            },
+            L3Port {
+                name: "wan".into(),
+                mac: mac(2),
+                mtu: 1500,
+                addresses: vec![pfx("198.51.100.1/24"), pfx("2001:db8:2::1/64")],
+            },
+        ]
+    }
+
+    #[test]
+    fn connected_local_static_and_neighbour_entries() {
+        let ports = ports();
+        let routes = vec![
+            StaticRoute {
+                prefix: pfx("203.0.113.0/24"),
+                via: Some("198.51.100.254".parse().unwrap()),
+                port: None,
+            },
+            StaticRoute { prefix: pfx("0.0.0.0/0"), via: Some("192.0.2.254".parse().unwrap()), port: None },
+        ];
+        let neigh = vec![
+            Neighbour { port: 1, ip: "198.51.100.254".parse().unwrap(), mac: mac(0xfe) },
+            Neighbour { port: 0, ip: "192.0.2.2".parse().unwrap(), mac: mac(0x22) },
+        ];
+        let fib = Fib::build(&FibInput { ports: &ports, routes: &routes, neighbours: &neigh }, 1);
+        let l = |s: &str| fib.lookup(s.parse().unwrap());
+        assert_eq!(l("192.0.2.1"), Some(Adjacency::Local));
+        assert_eq!(l("2001:db8:2::1"), Some(Adjacency::Local));
+        assert_eq!(l("192.0.2.2"), Some(Adjacency::Forward { port: 0, dst: mac(0x22) }));
+        assert_eq!(l("192.0.2.3"), Some(Adjacency::Glean { port: 0 }));
+        assert_eq!(l("2001:db8:1::9"), Some(Adjacency::Glean { port: 0 }));
+        assert_eq!(l("203.0.113.9"), Some(Adjacency::Forward { port: 1, dst: mac(0xfe) }));
+        assert_eq!(
+            l("8.8.8.8"),
+            Some(Adjacency::Resolve { port: 0, via: "192.0.2.254".parse().unwrap() }),
+            "default route via an unresolved next hop"
+        );
+        assert_eq!(l("2001:db8:3::1"), None, "no IPv6 default route");
+    }
+}

@@ -1,0 +1,287 @@
+//! Bringing the gateway up and down: EAL arguments from the config, the mbuf pool, ports and
+//! queues, the punt/inject rings, worker lcores, the control loop (on the main lcore) and the
+//! status API thread. [`run`] returns when SIGINT/SIGTERM arrives, after every worker stopped
+//! and every DPDK resource was released (the EAL's runtime directory included).
+
+use crate::api::{self, StatusSource};
+use crate::config::Config;
+use crate::control::ControlPlane;
+use crate::drop::DropReason;
+use crate::route::{L3Port, Neighbour, StaticRoute};
+use crate::stats::WorkerStats;
+use crate::tables::SharedTables;
+use crate::worker::Worker;
+use arc_swap::ArcSwap;
+use dpdk_sys::{mbuf_ring, Burst, Eal, Mempool, Port, PortConfig, RingProducer};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Punt and inject ring sizes (per worker).
+const RING_SIZE: u32 = 4096;
+
+/// The EAL command line for `cfg`.
+pub fn eal_args(cfg: &Config) -> Vec<String> {
+    let mut lcores = vec![cfg.eal.main_lcore];
+    lcores.extend(cfg.workers.iter().map(|w| w.lcore));
+    let lcore_list = lcores.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",");
+    let mut a = vec![
+        "-l".to_string(),
+        lcore_list,
+        format!("--main-lcore={}", cfg.eal.main_lcore),
+        "-m".into(),
+        cfg.eal.memory_mb.to_string(),
+        format!("--file-prefix={}", cfg.eal.file_prefix),
+        "--log-level=lib.eal:warning".into(),
+    ];
+    if cfg.eal.no_huge {
+        a.push("--no-huge".into());
+    }
+    let mut any_pci = false;
+    for p in &cfg.ports {
+        if is_pci(&p.device) {
+            any_pci = true;
+            a.push(format!("--allow={}", p.device));
+        } else {
+            a.push(format!("--vdev={}", p.device));
+        }
+    }
+    if !any_pci {
+        a.push("--no-pci".into());
+    }
+    a.extend(cfg.eal.extra_args.iter().cloned());
+    a
+}
+
+fn is_pci(device: &str) -> bool {
+    let b = device.as_bytes();
+    b.len() >= 12 && b[4] == b':' && b[7] == b':' && b[10] == b'.'
+}
+
+/// The DPDK device name of a port's `device` string (vdev name before the first comma).
+pub fn device_name(device: &str) -> &str {
+    device.split(',').next().unwrap_or(device)
+}
+
+/// L3 view of the configured ports, with each port's actual MAC.
+fn l3_ports(cfg: &Config, macs: &[[u8; 6]]) -> Vec<L3Port> {
+    cfg.ports
+        .iter()
+        .zip(macs)
+        .map(|(p, mac)| L3Port {
+            name: p.name.clone(),
+            mac: crate::config::MacAddr(*mac),
+            mtu: p.mtu,
+            addresses: p.addresses.clone(),
+        })
+        .collect()
+}
+
+fn port_index(cfg: &Config, name: &str) -> Option<u8> {
+    cfg.ports.iter().position(|p| p.name == name).map(|i| i as u8)
+}
+
+/// Runs the gateway until SIGINT or SIGTERM.
+pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal handler: {e}"))?;
+    }
+
+    let args = eal_args(&cfg);
+    let eal = Eal::init(&args).map_err(|e| format!("{e} (EAL arguments: {})", args.join(" ")))?;
+    let nworkers = cfg.workers.len();
+    let pool = Mempool::new(&eal, "espgw_mbufs", cfg.dataplane.mbufs, 256, -1).map_err(|e| e.to_string())?;
+
+    // Ports, in config order; our port index = position in the config.
+    let mut ports: Vec<Port> = Vec::new();
+    let mut dpdk_to_index = [u8::MAX; 1024];
+    for (i, pc) in cfg.ports.iter().enumerate() {
+        let name = device_name(&pc.device);
+        let id = Port::id_by_name(&eal, name).map_err(|e| format!("port {}: {e}", pc.name))?;
+        let conf = PortConfig {
+            rx_queues: pc.rx_queues,
+            tx_queues: nworkers as u16,
+            mtu: Some(pc.mtu),
+            ..PortConfig::default()
+        };
+        let port = Port::configure(&eal, id, &conf, &pool).map_err(|e| format!("port {}: {e}", pc.name))?;
+        if let Some(mac) = pc.mac {
+            port.set_mac(mac.0).map_err(|e| format!("port {}: {e}", pc.name))?;
+        }
+        port.start().map_err(|e| format!("port {}: {e}", pc.name))?;
+        if let Some(slot) = dpdk_to_index.get_mut(id as usize) {
+            *slot = i as u8;
+        }
+        ports.push(port);
+    }
+    let macs: Vec<[u8; 6]> = ports.iter().map(|p| p.mac()).collect();
+    let l3 = l3_ports(&cfg, &macs);
+    let routes: Vec<StaticRoute> = cfg
+        .routes
+        .iter()
+        .map(|r| StaticRoute {
+            prefix: r.prefix,
+            via: r.via,
+            port: r.port.as_deref().and_then(|n| port_index(&cfg, n)),
+        })
+        .collect();
+    let static_neigh: Vec<Neighbour> = cfg
+        .ports
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            p.neighbours.iter().map(move |n| Neighbour { port: i as u8, ip: n.ip, mac: n.mac })
+        })
+        .collect();
+    let tables: SharedTables =
+        Arc::new(ArcSwap::from_pointee(ControlPlane::initial_tables(&l3, &routes, &static_neigh)));
+
+    // Workers.
+    let mut worker_stats = Vec::new();
+    let mut punt_consumers = Vec::new();
+    let mut inject_producers: Vec<RingProducer> = Vec::new();
+    let mut handles = Vec::new();
+    let mut queue_owner = Vec::new(); // (port index, queue, lcore, worker, position)
+    for (w, wc) in cfg.workers.iter().enumerate() {
+        let (punt_p, punt_c) =
+            mbuf_ring(&eal, &format!("espgw_punt{w}"), RING_SIZE).map_err(|e| e.to_string())?;
+        let (inj_p, inj_c) =
+            mbuf_ring(&eal, &format!("espgw_inject{w}"), RING_SIZE).map_err(|e| e.to_string())?;
+        let mut rx = Vec::new();
+        for (pos, pq) in wc.rx.iter().enumerate() {
+            let idx = port_index(&cfg, &pq.port)
+                .ok_or_else(|| format!("worker rx names unknown port {}", pq.port))?;
+            let q = ports[idx as usize]
+                .rx_queue(pq.queue)
+                .ok_or_else(|| format!("rx queue {}:{} unavailable", pq.port, pq.queue))?;
+            queue_owner.push((idx, pq.queue, wc.lcore, w, pos));
+            rx.push((q, idx));
+        }
+        let tx = ports
+            .iter()
+            .map(|p| p.tx_queue(w as u16).ok_or_else(|| format!("tx queue {w} of {} unavailable", p.name())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stats = Arc::new(WorkerStats::new(rx.len(), ports.len()));
+        worker_stats.push((wc.lcore, stats.clone()));
+        let worker = Worker {
+            lcore: wc.lcore,
+            rx,
+            tx,
+            punt: punt_p,
+            inject: inj_c,
+            tables: tables.clone(),
+            stats,
+            stop: stop.clone(),
+            burst: cfg.dataplane.burst as usize,
+            idle_sleep_max_us: cfg.dataplane.idle_sleep_max_us as u64,
+        };
+        punt_consumers.push(punt_c);
+        inject_producers.push(inj_p);
+        handles.push(
+            eal.launch(wc.lcore, move || worker.run()).map_err(|e| format!("lcore {}: {e}", wc.lcore))?,
+        );
+    }
+
+    let control_stats = Arc::new(WorkerStats::new(0, ports.len()));
+    let mut cp =
+        ControlPlane::new(l3.clone(), routes.clone(), &static_neigh, tables.clone(), control_stats.clone());
+
+    let source = Arc::new(StatusSource::new(
+        cfg.clone(),
+        config_path,
+        ports.clone(),
+        l3,
+        worker_stats,
+        control_stats.clone(),
+        queue_owner,
+    ));
+    source.update_control(&cp);
+    let api_thread = api::spawn(&cfg.control.socket, source.clone(), stop.clone())?;
+
+    eprintln!(
+        "espgw: running: {} port(s), {} worker(s) on lcore(s) {:?}, control socket {}",
+        ports.len(),
+        nworkers,
+        cfg.workers.iter().map(|w| w.lcore).collect::<Vec<_>>(),
+        cfg.control.socket.display()
+    );
+    for (pc, mac) in cfg.ports.iter().zip(&macs) {
+        eprintln!(
+            "espgw:   port {} ({}) mac {} addresses {}",
+            pc.name,
+            pc.device,
+            crate::config::MacAddr(*mac),
+            pc.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")
+        );
+    }
+
+    // The control loop, on the main lcore.
+    let mut burst = Burst::new();
+    let mut out = Vec::new();
+    let mut idle_sleep = Duration::from_micros(50);
+    let mut last_publish = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let mut work = 0;
+        for c in punt_consumers.iter_mut() {
+            let n = c.dequeue_burst(&mut burst, 64);
+            work += n;
+            for m in burst.drain() {
+                let idx = dpdk_to_index.get(m.port() as usize).copied().unwrap_or(u8::MAX);
+                cp.handle_frame(idx, m.data(), now, &mut out);
+            }
+        }
+        cp.tick(now, &mut out);
+        work += out.len();
+        for (k, t) in out.drain(..).enumerate() {
+            let Some(mut m) = pool.alloc() else {
+                control_stats.count_drop(DropReason::MbufExhausted, 1);
+                continue;
+            };
+            if !m.append(t.frame.len()) {
+                control_stats.count_drop(DropReason::MbufExhausted, 1);
+                continue;
+            }
+            m.data_mut().copy_from_slice(&t.frame);
+            m.set_port(t.port as u16);
+            // Spread control transmissions over the workers' inject rings.
+            let ring = &inject_producers[k % inject_producers.len()];
+            if ring.enqueue(m).is_err() {
+                control_stats.count_drop(DropReason::InjectRingFull, 1);
+            }
+        }
+        if now.duration_since(last_publish) >= Duration::from_millis(100) {
+            source.update_control(&cp);
+            last_publish = now;
+        }
+        if work == 0 {
+            std::thread::sleep(idle_sleep);
+            idle_sleep = (idle_sleep * 2).min(Duration::from_millis(2));
+        } else {
+            idle_sleep = Duration::from_micros(50);
+        }
+    }
+
+    eprintln!("espgw: stopping");
+    let mut failed = Vec::new();
+    for h in handles {
+        let lcore = h.lcore();
+        if let Err(e) = h.wait() {
+            failed.push(format!("worker on lcore {lcore}: {e}"));
+        }
+    }
+    let _ = api_thread.join();
+    let _ = std::fs::remove_file(&cfg.control.socket);
+    drop(source);
+    drop(punt_consumers);
+    drop(inject_producers);
+    drop(ports);
+    drop(pool);
+    drop(eal);
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}

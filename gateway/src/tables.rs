@@ -1,0 +1,22 @@
+//! The snapshot workers read once per burst: the FIB plus the per-port L2 facts (MAC, MTU)
+//! needed to rewrite a packet. Published by the control thread through [`SharedTables`]
+//! (an RCU-style pointer swap: workers never wait, the old snapshot is freed when the last
+//! reader lets go of it).
+
+use crate::route::Fib;
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+
+/// What a worker needs to know about an egress port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortL2 {
+    pub mac: [u8; 6],
+    pub mtu: u16,
+}
+
+pub struct Tables {
+    pub fib: Fib,
+    pub ports: Vec<PortL2>,
+}
+
+pub type SharedTables = Arc<ArcSwap<Tables>>;

@@ -1,0 +1,86 @@
+//! Human-readable rendering of `espgw status`.
+
+use gateway::api::Status;
+use std::fmt::Write;
+
+pub fn render(s: &Status) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "espgw {} (pid {}), up {:.0}s, config {}, FIB generation {}",
+        s.version, s.pid, s.uptime_s, s.config, s.fib_generation
+    );
+    let _ = writeln!(o, "\nPorts:");
+    let _ = writeln!(
+        o,
+        "  {:<8} {:<6} {:<17} {:>5} {:>12} {:>12} {:>10} {:>10}  addresses",
+        "name", "link", "mac", "mtu", "rx pkts", "tx pkts", "rx missed", "errors"
+    );
+    for p in &s.ports {
+        let _ = writeln!(
+            o,
+            "  {:<8} {:<6} {:<17} {:>5} {:>12} {:>12} {:>10} {:>10}  {}",
+            p.name,
+            if p.link_up { "up" } else { "down" },
+            p.mac,
+            p.mtu,
+            p.rx_packets,
+            p.tx_packets,
+            p.rx_missed,
+            p.rx_errors + p.tx_errors,
+            p.addresses.join(" ")
+        );
+        for q in &p.queues {
+            let _ = writeln!(
+                o,
+                "           rx queue {} on lcore {}: {} packets, {} bytes",
+                q.queue, q.lcore, q.rx_packets, q.rx_bytes
+            );
+        }
+    }
+    let _ = writeln!(o, "\nWorkers:");
+    for w in &s.workers {
+        let _ = writeln!(
+            o,
+            "  lcore {:<3} busy {:>5.1}%  polls {}  punted {}  injected {}",
+            w.lcore, w.busy_percent, w.polls, w.punted, w.injected
+        );
+    }
+    let _ = writeln!(o, "\nDrops:");
+    let mut any = false;
+    for d in s.drops.iter().filter(|d| d.packets > 0) {
+        any = true;
+        let _ = writeln!(o, "  {:<26} {}", d.reason, d.packets);
+    }
+    if !any {
+        let _ = writeln!(o, "  none");
+    }
+    let _ = writeln!(o, "\nNeighbours:");
+    if s.neighbours.is_empty() {
+        let _ = writeln!(o, "  none");
+    }
+    for n in &s.neighbours {
+        let _ = writeln!(
+            o,
+            "  {:<8} {:<28} {:<17} {}{}",
+            n.port,
+            n.ip,
+            n.mac.as_deref().unwrap_or("-"),
+            n.state,
+            if n.pending > 0 { format!(" ({} packets waiting)", n.pending) } else { String::new() }
+        );
+    }
+    if !s.routes.is_empty() {
+        let _ = writeln!(o, "\nStatic routes:");
+        for r in &s.routes {
+            let _ = writeln!(
+                o,
+                "  {:<24} via {:<20} port {}",
+                r.prefix,
+                r.via.as_deref().unwrap_or("(on-link)"),
+                r.port.as_deref().unwrap_or("(by next hop)")
+            );
+        }
+    }
+    o
+}
