@@ -1,0 +1,57 @@
+# espgw — see README.md. `make deps` once on a fresh Debian 12 machine, then any target.
+SHELL := /bin/bash
+CARGO ?= cargo
+ESPGW := target/release/espgw
+PERF  := target/release/espgw-perf
+
+# Debian packages: DPDK and its headers, bindgen's libclang, and the tools the tests and
+# the demo drive (namespaces, ping, ethtool, iperf3, DPDK's testpmd as the perf peer).
+DEB_PACKAGES := dpdk dpdk-dev libdpdk-dev pkg-config libclang-dev clang gcc make \
+                iproute2 iputils-ping ethtool iperf3 procps python3
+
+.PHONY: all deps build test unit-test config-test netns-test demo bench lint fmt clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq $$missing; \
+	else echo "deps: all Debian packages present"; fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain (rustup)"; exit 1; }
+
+build:
+	$(CARGO) build --release --workspace
+
+test: build unit-test config-test netns-test
+
+unit-test:
+	$(CARGO) test --release --workspace
+
+# Every example configuration shipped in deploy/ must validate.
+config-test: build
+	@set -e; for f in deploy/examples/*.yaml; do $(ESPGW) check-config $$f; done
+
+# Needs root: network namespaces and DPDK af_packet ports.
+netns-test: build
+	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/forwarding.sh
+
+demo: build
+	ESPGW=$(CURDIR)/$(ESPGW) bash demo/demo.sh
+
+bench: build
+	$(PERF) forward
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
