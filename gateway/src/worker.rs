@@ -62,16 +62,17 @@ impl Worker {
                 moved += n;
                 let mut bytes = 0u64;
                 for mut m in rx_b.drain() {
-                    bytes += m.pkt_len() as u64;
-                    if !m.is_contiguous() {
-                        tally.count(DropReason::MultiSegment);
-                        let _ = drop_b.push(m);
-                        continue;
-                    }
-                    match forward::process(m.data_mut(), *in_port, &tables) {
+                    let len = m.pkt_len() as u64;
+                    bytes += len;
+                    let d = if m.is_contiguous() {
+                        forward::process(m.data_mut(), *in_port, &tables)
+                    } else {
+                        Decision::Drop(DropReason::MultiSegment)
+                    };
+                    match d {
                         Decision::Forward { port, .. } => {
                             let p = port as usize;
-                            tx_bytes[p] += m.pkt_len() as u64;
+                            tx_bytes[p] += len;
                             if let Err(m) = tx_b[p].push(m) {
                                 tally.count(DropReason::TxFull);
                                 let _ = drop_b.push(m);

@@ -540,7 +540,7 @@ fn parse_device(dev: &str) -> Result<String, String> {
         for kv in parts {
             let ok = kv.split_once('=').is_some_and(|(k, v)| {
                 !k.is_empty()
-                    && k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                    && k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
                     && !v.is_empty()
                     && !v.contains(char::is_whitespace)
             });

@@ -58,11 +58,28 @@ pub struct FibInput<'a> {
     pub neighbours: &'a [Neighbour],
 }
 
+/// What the worker's fast path needs from a `Forward` adjacency, precomputed: the 12 bytes of
+/// Ethernet addresses to write (next hop's MAC, then the egress port's), the egress port and
+/// its MTU. `port == NOT_FORWARD` marks every other adjacency kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(16))]
+pub struct Rewrite {
+    pub macs: [u8; 12],
+    pub mtu: u16,
+    pub port: u8,
+}
+
+impl Rewrite {
+    pub const NOT_FORWARD: u8 = u8::MAX;
+}
+
 /// The published snapshot.
 pub struct Fib {
     v4: Lpm<4>,
     v6: Lpm<16>,
     adjacencies: Vec<Adjacency>,
+    /// Same indices as `adjacencies`.
+    rewrites: Vec<Rewrite>,
     /// Incremented by the control thread on every rebuild.
     pub generation: u64,
 }
@@ -114,17 +131,53 @@ impl Fib {
                 add(a.addr, full, intern(Adjacency::Local));
             }
         }
-        Fib { v4: v4.build(), v6: v6.build(), adjacencies: adj, generation }
+        let rewrites = adj
+            .iter()
+            .map(|a| match *a {
+                Adjacency::Forward { port, dst } => {
+                    let p = &input.ports[port as usize];
+                    let mut macs = [0u8; 12];
+                    macs[..6].copy_from_slice(&dst.0);
+                    macs[6..].copy_from_slice(&p.mac.0);
+                    Rewrite { macs, mtu: p.mtu, port }
+                }
+                _ => Rewrite { macs: [0; 12], mtu: 0, port: Rewrite::NOT_FORWARD },
+            })
+            .collect();
+        Fib { v4: v4.build(), v6: v6.build(), adjacencies: adj, rewrites, generation }
+    }
+
+    /// Index of the adjacency for `dst` (see [`Fib::adjacency`], [`Fib::rewrite`]).
+    #[inline]
+    pub fn index_v4(&self, dst: Ipv4Addr) -> Option<u32> {
+        self.v4.lookup(&dst.octets())
+    }
+
+    #[inline]
+    pub fn index_v6(&self, dst: Ipv6Addr) -> Option<u32> {
+        self.v6.lookup(&dst.octets())
+    }
+
+    /// The adjacency at `index` (from `index_v4`/`index_v6`).
+    #[inline]
+    pub fn adjacency(&self, index: u32) -> Option<Adjacency> {
+        self.adjacencies.get(index as usize).copied()
+    }
+
+    /// The precomputed rewrite at `index`.
+    #[inline]
+    pub fn rewrite(&self, index: u32) -> Option<&Rewrite> {
+        self.rewrites.get(index as usize)
     }
 
     #[inline]
     pub fn lookup_v4(&self, dst: Ipv4Addr) -> Option<Adjacency> {
-        self.v4.lookup(&dst.octets()).and_then(|i| self.adjacencies.get(i as usize).copied())
+        self.index_v4(dst).and_then(|i| self.adjacency(i))
     }
 
     #[inline]
     pub fn lookup_v6(&self, dst: Ipv6Addr) -> Option<Adjacency> {
-        self.v6.lookup(&dst.octets()).and_then(|i| self.adjacencies.get(i as usize).copied())
+        self.index_v6(dst).and_then(|i| self.adjacency(i))
     }
 
     pub fn lookup(&self, dst: IpAddr) -> Option<Adjacency> {

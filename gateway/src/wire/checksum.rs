@@ -17,7 +17,7 @@ use super::IpProtocol;
 
 /// Fold a wide accumulator down to a 16-bit one's complement sum.
 #[inline]
-fn fold(mut acc: u64) -> u16 {
+pub fn fold(mut acc: u64) -> u16 {
     while acc >> 16 != 0 {
         acc = (acc & 0xffff) + (acc >> 16);
     }

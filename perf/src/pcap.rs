@@ -1,0 +1,85 @@
+//! Writes the benchmark's input: a pcap file of Ethernet/IPv4/UDP frames.
+
+use gateway::wire::checksum;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+/// `count` frames of `frame_len` bytes (without FCS; 60 = a 64-byte frame on the wire) from
+/// 192.0.2.10 to 203.0.113.{1..=250}, with valid IPv4 and UDP checksums.
+pub fn write_udp_frames(
+    path: &Path,
+    dst_mac: [u8; 6],
+    frame_len: usize,
+    count: usize,
+) -> std::io::Result<()> {
+    assert!(frame_len >= 42);
+    let mut out = Vec::with_capacity(24 + count * (16 + frame_len));
+    // Global header: magic, v2.4, zone 0, sigfigs 0, snaplen 65535, linktype 1 (Ethernet).
+    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for i in 0..count {
+        let dst = Ipv4Addr::new(203, 0, 113, 1 + (i % 250) as u8);
+        let f = udp_frame(dst_mac, Ipv4Addr::new(192, 0, 2, 10), dst, 1024 + (i % 1000) as u16, frame_len);
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(i as u32).to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(&f);
+    }
+    std::fs::File::create(path)?.write_all(&out)
+}
+
+fn udp_frame(dst_mac: [u8; 6], src: Ipv4Addr, dst: Ipv4Addr, sport: u16, frame_len: usize) -> Vec<u8> {
+    let mut f = vec![0u8; frame_len];
+    f[0..6].copy_from_slice(&dst_mac);
+    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x10]);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip_len = frame_len - 14;
+    let ip = &mut f[14..];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+    ip[6] = 0x40; // DF
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&src.octets());
+    ip[16..20].copy_from_slice(&dst.octets());
+    let c = checksum::checksum(&ip[..20]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let udp_len = ip_len - 20;
+    let udp = &mut ip[20..];
+    udp[0..2].copy_from_slice(&sport.to_be_bytes());
+    udp[2..4].copy_from_slice(&9u16.to_be_bytes());
+    udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    let c = !checksum::combine(&[
+        checksum::pseudo_header_v4(src, dst, gateway::wire::IpProtocol::UDP, udp_len as u32),
+        checksum::sum(&udp[..udp_len]),
+    ]);
+    udp[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_have_valid_checksums() {
+        let f = udp_frame(
+            [2, 0, 0, 0, 0, 1],
+            Ipv4Addr::new(192, 0, 2, 10),
+            Ipv4Addr::new(203, 0, 113, 7),
+            5000,
+            60,
+        );
+        assert_eq!(f.len(), 60);
+        let ip = gateway::wire::ipv4::Packet::new_checked(&f[14..]).unwrap();
+        assert!(ip.verify_checksum());
+        let udp = gateway::wire::udp::Packet::new_checked(ip.payload()).unwrap();
+        assert!(udp.verify_checksum(ip.src_addr().into(), ip.dst_addr().into()));
+    }
+}
