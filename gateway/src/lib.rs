@@ -11,10 +11,12 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod buf;
 pub mod config;
 pub mod control;
 pub mod drop;
 pub mod forward;
+pub mod ipsec;
 pub mod route;
 pub mod runtime;
 pub mod stats;

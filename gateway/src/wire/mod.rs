@@ -32,6 +32,7 @@ use core::fmt;
 
 pub mod arp;
 pub mod checksum;
+pub mod esp;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod icmpv6;
