@@ -51,6 +51,21 @@ drop_reasons! {
     IcmpRateLimited => "icmp_rate_limited", "ICMP error suppressed by the rate limit";
     LocalUnhandled => "local_unhandled", "packet to the gateway for a protocol it does not serve";
     MbufExhausted => "mbuf_exhausted", "no mbuf available to build a reply";
+    EspMalformed => "esp_malformed", "ESP packet shorter than header, IV, trailer and ICV";
+    EspUnknownSpi => "esp_unknown_spi", "no inbound SA with this SPI";
+    EspReplayed => "esp_replayed", "sequence number already seen (anti-replay)";
+    EspTooOld => "esp_too_old", "sequence number left of the anti-replay window";
+    EspIcvMismatch => "esp_icv_mismatch", "integrity check failed (wrong key or tampered)";
+    EspBadPadding => "esp_bad_padding", "ESP padding length or bytes wrong (RFC 4303 §2.4)";
+    EspBadNextHeader => "esp_bad_next_header", "next header not allowed for the SA's mode";
+    EspDummy => "esp_dummy", "dummy packet (next header 59, RFC 4303 §2.6): discarded";
+    EspInnerMalformed => "esp_inner_malformed", "decrypted inner packet malformed";
+    EcnConflict => "ecn_conflict", "outer CE over a Not-ECT inner packet (RFC 6040 §4.2)";
+    PolicyMismatch => "policy_mismatch", "decrypted packet does not match the SA's traffic selectors";
+    SaExpired => "sa_expired", "SA past its hard lifetime";
+    SeqExhausted => "seq_exhausted", "outbound sequence number space used up: rekey needed";
+    EncapNoRoom => "encap_no_room", "not enough headroom/tailroom in the buffer to encapsulate";
+    NatKeepalive => "nat_keepalive", "NAT-T keepalive (RFC 3948 §2.3) consumed";
 }
 
 #[cfg(test)]

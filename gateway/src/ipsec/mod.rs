@@ -6,4 +6,6 @@
 //! - [`replay`]: the anti-replay window (RFC 6479 bitmap, ESN reconstruction per RFC 4303 A2).
 
 pub mod crypto;
+pub mod esp;
 pub mod replay;
+pub mod sa;
