@@ -30,7 +30,7 @@ build:
 test: build unit-test config-test netns-test
 
 unit-test:
-	$(CARGO) test --release --workspace
+	$(CARGO) test --profile test-opt --workspace
 
 # Every example configuration shipped in deploy/ must validate.
 config-test: build

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod error;
+pub mod ipsec;
 pub mod model;
 pub mod span;
 pub mod types;
@@ -16,10 +17,13 @@ pub mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ipsec;
 
 use std::path::Path;
 
 pub use error::ConfigError;
+pub use ipsec::{Action, Direction, IpsecConfig, PolicyConfig, SaConfig, Secret};
 pub use model::{
     Config, ControlConfig, DataplaneConfig, EalConfig, NeighbourConfig, PortConfig, RouteConfig, WorkerConfig,
 };

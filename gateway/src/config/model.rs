@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::ipsec::IpsecConfig;
 use super::types::{de_ip, de_opt_ip, IpPrefix, MacAddr, PortQueue};
 
 /// The validated gateway configuration.
@@ -26,6 +27,8 @@ pub struct Config {
     #[serde(serialize_with = "serialize_metrics")]
     pub metrics: Option<SocketAddr>,
     pub dataplane: DataplaneConfig,
+    /// Manually keyed SAs and the security policy database.
+    pub ipsec: IpsecConfig,
 }
 
 /// DPDK Environment Abstraction Layer settings.
@@ -159,6 +162,8 @@ pub(crate) struct RawConfig {
     pub metrics: Option<RawMetrics>,
     #[serde(default)]
     pub dataplane: Option<DataplaneConfig>,
+    #[serde(default)]
+    pub ipsec: Option<IpsecConfig>,
 }
 
 /// `metrics:` as written; the address is parsed during validation so that

@@ -17,11 +17,11 @@ ports:
     addresses: [198.51.100.1/24, 2001:db8:2::1/64]
 ";
 
-fn with_ports(rest: &str) -> String {
+pub(super) fn with_ports(rest: &str) -> String {
     format!("{PORTS}{rest}")
 }
 
-fn parse_err(text: &str) -> ConfigError {
+pub(super) fn parse_err(text: &str) -> ConfigError {
     match parse(text, "gw.yaml") {
         Ok(cfg) => panic!("expected an error, got {cfg:#?}"),
         Err(e) => e,
@@ -29,7 +29,7 @@ fn parse_err(text: &str) -> ConfigError {
 }
 
 #[track_caller]
-fn assert_err(text: &str, line: usize, field: &str, reason: &str) {
+pub(super) fn assert_err(text: &str, line: usize, field: &str, reason: &str) {
     let e = parse_err(text);
     assert_eq!((e.line, e.field.as_str()), (Some(line), field), "wrong place: {e}");
     assert!(e.reason.contains(reason), "reason does not mention {reason:?}: {e}");
@@ -469,6 +469,7 @@ fn full_expected() -> Config {
         control: ControlConfig { socket: PathBuf::from("/tmp/espgw-test/ctl.sock") },
         metrics: Some("[::1]:9600".parse::<SocketAddr>().unwrap()),
         dataplane: DataplaneConfig { burst: 64, mbufs: 16383, idle_sleep_max_us: 0 },
+        ipsec: IpsecConfig::default(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
 
+use super::ipsec::{Action, Direction, IpsecConfig, ModeName, PolicyConfig};
 use super::model::{Config, EalConfig, PortConfig, RawConfig, RouteConfig, WorkerConfig};
 use super::types::{family, IpPrefix, MacAddr, PortQueue};
 
@@ -61,7 +62,10 @@ pub(crate) fn validate(raw: RawConfig) -> (Config, Vec<Issue>) {
     v.range("dataplane.mbufs", dataplane.mbufs, 1024, 1_048_576);
     v.range("dataplane.idle_sleep_max_us", dataplane.idle_sleep_max_us, 0, 100_000);
 
-    let config = Config { eal, ports, routes, workers, control, metrics, dataplane };
+    let ipsec = raw.ipsec.unwrap_or_default();
+    v.check_ipsec(&ipsec, &ports);
+
+    let config = Config { eal, ports, routes, workers, control, metrics, dataplane, ipsec };
     (config, v.issues)
 }
 
@@ -618,6 +622,168 @@ fn list_subnets(addrs: impl Iterator<Item = IpPrefix>, like: Option<IpAddr>) -> 
         "none of that family configured".to_string()
     } else {
         format!("connected: {}", nets.join(", "))
+    }
+}
+
+impl Validator {
+    #[inline(never)]
+    fn check_ipsec(&mut self, ipsec: &IpsecConfig, ports: &[PortConfig]) {
+        use crate::ipsec::crypto::Algorithm;
+        let ours = |ip: IpAddr| ports.iter().any(|p| p.addresses.iter().any(|a| a.addr == ip));
+        let mut names: Vec<&str> = Vec::new();
+        for (i, sa) in ipsec.sas.iter().enumerate() {
+            let at = |f: &str| format!("ipsec.sas[{i}].{f}");
+            if sa.name.is_empty() || sa.name.len() > 63 {
+                self.issue(at("name"), "an SA name must be 1 to 63 characters");
+            } else if names.contains(&sa.name.as_str()) {
+                self.issue(at("name"), format!("duplicate SA name `{}`", sa.name));
+            }
+            names.push(&sa.name);
+            if sa.spi < 256 {
+                self.issue(
+                    at("spi"),
+                    format!("SPI {} is reserved (0-255, RFC 4303 §2.1); use 256 or more", sa.spi),
+                );
+            }
+            let dup = ipsec.sas[..i].iter().any(|o| {
+                o.direction == sa.direction
+                    && o.spi == sa.spi
+                    && match sa.direction {
+                        Direction::In => o.local == sa.local,
+                        Direction::Out => o.remote == sa.remote,
+                    }
+            });
+            if dup {
+                self.issue(
+                    at("spi"),
+                    format!(
+                        "SPI {:#x} is already used by another SA in this direction with the same {}",
+                        sa.spi,
+                        if sa.direction == Direction::In { "local address" } else { "peer" }
+                    ),
+                );
+            }
+            if sa.local.is_ipv4() != sa.remote.is_ipv4() {
+                self.issue(
+                    at("remote"),
+                    format!("local {} and remote {} must be the same address family", sa.local, sa.remote),
+                );
+            }
+            if !ours(sa.local) {
+                self.issue(at("local"), format!("{} is not an address of any port; the tunnel endpoint must be one of this gateway's addresses", sa.local));
+            }
+            match Algorithm::from_name(&sa.algorithm) {
+                None => self.issue(
+                    at("algorithm"),
+                    format!(
+                        "unknown algorithm `{}`; known: {}",
+                        sa.algorithm,
+                        Algorithm::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+                Some(alg) => {
+                    if sa.enc_key.len() != alg.enc_key_len() {
+                        let what = if alg.is_aead() {
+                            " (AES key followed by the 4-byte salt, RFC 4106 §8.1)"
+                        } else {
+                            ""
+                        };
+                        self.issue(
+                            at("enc_key"),
+                            format!(
+                                "{} needs a {}-byte encryption key{what}, got {} bytes",
+                                alg.name(),
+                                alg.enc_key_len(),
+                                sa.enc_key.len()
+                            ),
+                        );
+                    }
+                    if sa.auth_key.len() != alg.auth_key_len() {
+                        if alg.auth_key_len() == 0 {
+                            self.issue(
+                                at("auth_key"),
+                                format!("{} is an AEAD algorithm: it takes no auth_key", alg.name()),
+                            );
+                        } else {
+                            self.issue(
+                                at("auth_key"),
+                                format!(
+                                    "{} needs a {}-byte integrity key, got {} bytes",
+                                    alg.name(),
+                                    alg.auth_key_len(),
+                                    sa.auth_key.len()
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            if !(64..=65536).contains(&sa.replay_window) {
+                self.issue(at("replay_window"), format!("{} is out of range 64..=65536", sa.replay_window));
+            }
+            if let Some(n) = sa.natt {
+                if n.local_port == 0 || n.remote_port == 0 {
+                    self.issue(at("natt"), "NAT-T ports must not be 0");
+                }
+            }
+        }
+        for (i, p) in ipsec.policies.iter().enumerate() {
+            self.check_policy(i, p, ipsec, &names);
+        }
+    }
+}
+
+impl Validator {
+    #[inline(never)]
+    fn check_policy(&mut self, i: usize, p: &PolicyConfig, ipsec: &IpsecConfig, names: &[&str]) {
+        let at = |f: &str| format!("ipsec.policies[{i}].{f}");
+        if p.src.addr.is_ipv4() != p.dst.addr.is_ipv4() {
+            self.issue(at("dst"), format!("src {} and dst {} must be the same address family", p.src, p.dst));
+        }
+        self.check_selector(at("src"), &p.src);
+        self.check_selector(at("dst"), &p.dst);
+        let ports_used = !p.src_ports.is_any() || !p.dst_ports.is_any();
+        let l4 = matches!(p.protocol.0, Some(6) | Some(17) | Some(132));
+        if ports_used && !l4 {
+            self.issue(at("protocol"), "port ranges need protocol tcp, udp or sctp (132)");
+        }
+        let protect = p.action == Action::Protect;
+        let Some(name) = p.sa.as_deref() else {
+            if protect {
+                self.issue(at("sa"), "a protect policy must name the SA that protects it");
+            }
+            return;
+        };
+        if !protect {
+            self.issue(at("sa"), "only protect policies name an SA");
+            return;
+        }
+        let Some(sa) = ipsec.sas.iter().find(|s| s.name == name) else {
+            self.issue(at("sa"), format!("no SA named `{name}` (SAs: {})", names.join(", ")));
+            return;
+        };
+        if sa.direction != p.direction {
+            let word = |d: Direction| if d == Direction::In { "inbound" } else { "outbound" };
+            self.issue(
+                at("sa"),
+                format!("SA `{name}` is {} but this policy is {}", word(sa.direction), word(p.direction)),
+            );
+        } else if sa.mode == ModeName::Transport && sa.local.is_ipv4() != p.src.addr.is_ipv4() {
+            self.issue(at("sa"), format!("transport-mode SA `{name}` cannot carry this address family"));
+        }
+    }
+
+    #[inline(never)]
+    fn check_selector(&mut self, path: String, pfx: &IpPrefix) {
+        if !pfx.is_network() {
+            self.issue(
+                path,
+                format!(
+                    "{pfx} has host bits set; a selector is a network prefix: did you mean {}?",
+                    pfx.network()
+                ),
+            );
+        }
     }
 }
 

@@ -546,3 +546,5 @@ fn ecn_decapsulate(inner: &mut [u8], v6: bool, outer_ecn: u8) -> Result<(), Drop
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_scapy;
