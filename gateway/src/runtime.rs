@@ -88,6 +88,14 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal handler: {e}"))?;
     }
 
+    if !cfg.ipsec.sas.is_empty() || !cfg.ipsec.policies.is_empty() {
+        eprintln!(
+            "espgw: WARNING: ipsec: {} SA(s) and {} policy(ies) are configured and valid, but this build's workers \
+             do not apply them yet: traffic is routed in the clear",
+            cfg.ipsec.sas.len(),
+            cfg.ipsec.policies.len()
+        );
+    }
     let args = eal_args(&cfg);
     let eal = Eal::init(&args).map_err(|e| format!("{e} (EAL arguments: {})", args.join(" ")))?;
     let nworkers = cfg.workers.len();
