@@ -375,14 +375,7 @@ impl ControlPlane {
         now: Instant,
         out: &mut Vec<Transmit>,
     ) {
-        if ip.hop_limit() != 255 || m[1] != 0 || m.len() < 24 {
-            return self.count(DropReason::NdMalformed);
-        }
-        let target = Ipv6Addr::from(<[u8; 16]>::try_from(&m[8..24]).unwrap_or([0; 16]));
-        if target.is_multicast() {
-            return self.count(DropReason::NdMalformed);
-        }
-        let Some(opts) = parse_nd_options(&m[24..]) else { return self.count(DropReason::NdMalformed) };
+        let Some((target, opts)) = parse_nd(ip, m) else { return self.count(DropReason::NdMalformed) };
         let src = ip.src_addr();
         let dad = src.is_unspecified();
         if dad && opts.source.is_some() {
@@ -427,14 +420,7 @@ impl ControlPlane {
         now: Instant,
         out: &mut Vec<Transmit>,
     ) {
-        if ip.hop_limit() != 255 || m[1] != 0 || m.len() < 24 {
-            return self.count(DropReason::NdMalformed);
-        }
-        let target = Ipv6Addr::from(<[u8; 16]>::try_from(&m[8..24]).unwrap_or([0; 16]));
-        let Some(opts) = parse_nd_options(&m[24..]) else { return self.count(DropReason::NdMalformed) };
-        if target.is_multicast() {
-            return self.count(DropReason::NdMalformed);
-        }
+        let Some((target, opts)) = parse_nd(ip, m) else { return self.count(DropReason::NdMalformed) };
         if let Some(mac) = opts.target {
             if self.on_link(in_port, IpAddr::V6(target)) && !self.is_ours(in_port, IpAddr::V6(target)) {
                 let ch = self.neigh.learn(Key { port: in_port, ip: IpAddr::V6(target) }, mac, false, now);
@@ -532,6 +518,20 @@ enum IcmpError {
 struct NdOptions {
     source: Option<MacAddr>,
     target: Option<MacAddr>,
+}
+
+/// The validity checks RFC 4861 §7.1.1/§7.1.2 share for solicitations and advertisements (hop
+/// limit 255, code 0, at least 24 bytes, unicast target, well-formed options); returns the target
+/// and the link-layer address options.
+fn parse_nd(ip: &ipv6::Packet<&[u8]>, m: &[u8]) -> Option<(Ipv6Addr, NdOptions)> {
+    if ip.hop_limit() != 255 || m.get(1) != Some(&0) || m.len() < 24 {
+        return None;
+    }
+    let target = Ipv6Addr::from(<[u8; 16]>::try_from(&m[8..24]).ok()?);
+    if target.is_multicast() {
+        return None;
+    }
+    Some((target, parse_nd_options(&m[24..])?))
 }
 
 /// Walks ND options (RFC 4861 §4.6); `None` if any option has length 0 or overruns.
