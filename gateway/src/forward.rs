@@ -11,7 +11,7 @@ use crate::drop::DropReason;
 use crate::route::fib::Rewrite;
 use crate::route::Adjacency;
 use crate::tables::Tables;
-use crate::wire::{checksum, ethernet, ipv4, ipv6, EtherType, EthernetAddress, IpProtocol};
+use crate::wire::{checksum, ethernet, ipv4, ipv6, EtherType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Why a packet goes to the control path.
@@ -200,20 +200,18 @@ pub fn finish(p: &Parsed, adj: Option<Adjacency>, t: &Tables) -> Decision {
     }
 }
 
-/// Rewrites a frame that [`classify`] decided to forward: new MACs, TTL/hop limit minus one.
+/// Rewrites a frame that [`classify`] decided to forward: new MACs, TTL/hop limit minus one
+/// (RFC 1624 incremental checksum for IPv4). Writes at fixed offsets: `classify` only returns
+/// `Forward` for a frame holding an Ethernet header and a complete IPv4 (IHL ≥ 5) or IPv6
+/// header; a frame shorter than that is left alone, so nothing here can panic.
 #[inline]
 pub fn rewrite(frame: &mut [u8], src_mac: [u8; 6], dst_mac: [u8; 6], v6: bool) {
-    let Ok(mut eth) = ethernet::Packet::new_checked(&mut *frame) else { return };
-    eth.set_dst_addr(EthernetAddress(dst_mac));
-    eth.set_src_addr(EthernetAddress(src_mac));
-    let payload = eth.payload_mut();
-    if v6 {
-        if let Ok(mut ip) = ipv6::Packet::new_checked(payload) {
-            ip.decrement_hop_limit();
-        }
-    } else if let Ok(mut ip) = ipv4::Packet::new_checked(payload) {
-        ip.decrement_ttl();
+    if frame.len() < MIN_IP_FRAME {
+        return;
     }
+    frame[0..6].copy_from_slice(&dst_mac);
+    frame[6..12].copy_from_slice(&src_mac);
+    decrement_ttl(frame, v6);
 }
 
 /// Classifies and, when forwarding, rewrites in place: the worker's per-packet function.
@@ -266,31 +264,18 @@ fn decrement_ttl(frame: &mut [u8], v6: bool) {
     }
 }
 
-/// Applies a `Forward` decision: new MACs, TTL/hop limit minus one (RFC 1624 incremental
-/// checksum for IPv4). Other decisions leave the frame alone.
-///
-/// The rewrite writes at fixed offsets: [`finish`] only returns `Forward` for a frame that
-/// [`parse`] found to hold an Ethernet header and a complete IPv4 (IHL ≥ 5) or IPv6 header with
-/// TTL ≥ 2. It is the worker's hot path; [`rewrite`] is the checked version.
+/// Applies a `Forward` decision with [`rewrite`]; other decisions leave the frame alone.
 #[inline]
 pub fn apply(frame: &mut [u8], d: &Decision, t: &Tables) {
     let Decision::Forward { port, dst, v6 } = *d else { return };
     let src = t.ports.get(port as usize).map_or([0; 6], |p| p.mac);
-    if frame.len() < MIN_IP_FRAME {
-        return;
-    }
-    frame[0..6].copy_from_slice(&dst);
-    frame[6..12].copy_from_slice(&src);
-    decrement_ttl(frame, v6);
+    rewrite(frame, src, dst, v6);
 }
 
 /// fe80::/10
 pub fn is_link_local(a: Ipv6Addr) -> bool {
     (a.segments()[0] & 0xffc0) == 0xfe80
 }
-
-/// Protocol number helper kept here so the control path and workers agree.
-pub const ICMPV6: IpProtocol = IpProtocol::ICMPV6;
 
 #[cfg(test)]
 mod tests {

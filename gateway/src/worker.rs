@@ -13,7 +13,7 @@ use crate::drop::DropReason;
 use crate::forward::{self, Decision};
 use crate::stats::{DropTally, WorkerStats};
 use crate::tables::SharedTables;
-use dpdk_sys::{tsc, Burst, RingConsumer, RingProducer, RxQueue, TxQueue};
+use dpdk_sys::{tsc, Burst, Mbuf, RingConsumer, RingProducer, RxQueue, TxQueue};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,10 +73,7 @@ impl Worker {
                         Decision::Forward { port, .. } => {
                             let p = port as usize;
                             tx_bytes[p] += len;
-                            if let Err(m) = tx_b[p].push(m) {
-                                tally.count(DropReason::TxFull);
-                                let _ = drop_b.push(m);
-                            }
+                            to_tx(&mut tx_b[p], m, &mut drop_b, &mut tally);
                         }
                         Decision::Punt(_) => {
                             if let Err(m) = punt_b.push(m) {
@@ -106,10 +103,7 @@ impl Worker {
                     let p = m.port() as usize;
                     if p < nports {
                         tx_bytes[p] += m.pkt_len() as u64;
-                        if let Err(m) = tx_b[p].push(m) {
-                            tally.count(DropReason::TxFull);
-                            let _ = drop_b.push(m);
-                        }
+                        to_tx(&mut tx_b[p], m, &mut drop_b, &mut tally);
                     } else {
                         tally.count(DropReason::NotForUs);
                         let _ = drop_b.push(m);
@@ -184,5 +178,14 @@ impl Worker {
             }
             tx_bytes[p] = 0;
         }
+    }
+}
+
+/// Queues `m` for transmission; a full TX burst makes it a `tx_full` drop.
+#[inline]
+fn to_tx(tx: &mut Burst, m: Mbuf, drops: &mut Burst, tally: &mut DropTally) {
+    if let Err(m) = tx.push(m) {
+        tally.count(DropReason::TxFull);
+        let _ = drops.push(m);
     }
 }

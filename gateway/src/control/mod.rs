@@ -227,22 +227,20 @@ impl ControlPlane {
             .or_else(|| if peer.is_ipv6() { Some(IpAddr::V6(self.link_local[port as usize])) } else { None })
     }
 
-    fn is_ours(&self, port: u8, ip: IpAddr) -> bool {
-        if let IpAddr::V6(a) = ip {
-            if self.link_local.get(port as usize) == Some(&a) {
-                return true;
-            }
-        }
-        self.ports.iter().any(|p| p.addresses.iter().any(|a| a.addr == ip))
+    /// The EUI-64 link-local address of `port`.
+    fn is_link_local_of(&self, port: u8, ip: IpAddr) -> bool {
+        matches!(ip, IpAddr::V6(a) if self.link_local.get(port as usize) == Some(&a))
     }
 
+    /// One of the gateway's addresses (on any port), or `port`'s link-local address.
+    fn is_ours(&self, port: u8, ip: IpAddr) -> bool {
+        self.is_link_local_of(port, ip) || self.ports.iter().any(|p| p.addresses.iter().any(|a| a.addr == ip))
+    }
+
+    /// An address of `port` itself (including its link-local address).
     fn is_ours_on(&self, port: u8, ip: IpAddr) -> bool {
-        if let IpAddr::V6(a) = ip {
-            if self.link_local.get(port as usize) == Some(&a) {
-                return true;
-            }
-        }
-        self.ports.get(port as usize).is_some_and(|p| p.addresses.iter().any(|a| a.addr == ip))
+        self.is_link_local_of(port, ip)
+            || self.ports.get(port as usize).is_some_and(|p| p.addresses.iter().any(|a| a.addr == ip))
     }
 
     fn on_link(&self, port: u8, ip: IpAddr) -> bool {

@@ -193,8 +193,8 @@ fn encap_tunnel<B: PacketBuf>(
     write_outer(hdr, outer, local, remote, info.tos, df, info.flow_label, protocol, total, seq);
     if let Some(n) = sa.natt {
         let udp_len = total - outer;
-        let (ip, rest) = d.split_at_mut(outer);
-        write_udp(ip, rest, n.local_port, n.remote_port, udp_len, local, remote);
+        let rest = &mut d[outer..];
+        write_udp(rest, n.local_port, n.remote_port, udp_len, local, remote);
     }
     Ok(())
 }
@@ -250,12 +250,11 @@ fn to_v6(a: IpAddr) -> Ipv6Addr {
 }
 
 /// Writes the UDP header at the start of `rest` (which runs to the end of the packet).
-fn write_udp(ip: &[u8], rest: &mut [u8], sport: u16, dport: u16, len: usize, local: IpAddr, remote: IpAddr) {
+fn write_udp(rest: &mut [u8], sport: u16, dport: u16, len: usize, local: IpAddr, remote: IpAddr) {
     rest[0..2].copy_from_slice(&sport.to_be_bytes());
     rest[2..4].copy_from_slice(&dport.to_be_bytes());
     rest[4..6].copy_from_slice(&(len as u16).to_be_bytes());
     rest[6..8].copy_from_slice(&[0, 0]);
-    let _ = ip;
     if let (IpAddr::V6(s), IpAddr::V6(d)) = (local, remote) {
         // RFC 8200 §8.1: UDP over IPv6 needs a checksum.
         let c = !checksum::combine(&[
@@ -305,7 +304,7 @@ fn encap_transport<B: PacketBuf>(
         ipv4_checksum(&mut hdr[..hl]);
     }
     if let Some(n) = sa.natt {
-        write_udp(hdr, rest, n.local_port, n.remote_port, total - hl, src, dst);
+        write_udp(rest, n.local_port, n.remote_port, total - hl, src, dst);
     }
     Ok(())
 }
