@@ -5,11 +5,17 @@ ESPGW := target/release/espgw
 PERF  := target/release/espgw-perf
 
 # Debian packages: DPDK and its headers, bindgen's libclang, and the tools the tests and
-# the demo drive (namespaces, ping, ethtool, iperf3, DPDK's testpmd as the perf peer).
+# the demo drive (namespaces, ping, ethtool, iperf3, DPDK's testpmd as the perf peer;
+# tcpdump/tshark/nftables and a Python venv for scapy in the ESP namespace tests).
 DEB_PACKAGES := dpdk dpdk-dev libdpdk-dev pkg-config libclang-dev clang gcc make \
-                iproute2 iputils-ping ethtool iperf3 procps python3
+                iproute2 iputils-ping ethtool iperf3 procps python3 \
+                tcpdump tshark nftables python3-venv
 
-.PHONY: all deps build test unit-test config-test netns-test demo bench lint fmt clean
+# scapy (an independent ESP implementation) and its crypto backend, for the ESP tests.
+PYENV := target/pyenv
+PY_PACKAGES := scapy==2.8.0 cryptography==50.0.2
+
+.PHONY: all deps build test unit-test config-test netns-test tunnel-test scapy-test pyenv demo bench lint fmt clean
 
 all: build
 
@@ -27,7 +33,7 @@ deps:
 build:
 	$(CARGO) build --release --workspace
 
-test: build unit-test config-test netns-test
+test: build unit-test config-test netns-test tunnel-test scapy-test
 
 unit-test:
 	$(CARGO) test --profile test-opt --workspace
@@ -39,6 +45,22 @@ config-test: build
 # Needs root: network namespaces and DPDK af_packet ports.
 netns-test: build
 	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/forwarding.sh
+
+# Two espgw gateways with static ESP SAs between two hosts; tshark decrypts the wan capture.
+tunnel-test: build pyenv
+	ESPGW=$(CURDIR)/$(ESPGW) PY=$(CURDIR)/$(PYENV)/bin/python bash tests/netns/tunnel.sh
+
+# scapy as the remote ESP gateway through espgw's DPDK ports, over an algorithm/mode matrix.
+scapy-test: build pyenv
+	ESPGW=$(CURDIR)/$(ESPGW) PY=$(CURDIR)/$(PYENV)/bin/python bash tests/netns/esp_scapy.sh
+
+# The venv is made once; it is remade only when the pinned versions change.
+pyenv: $(PYENV)/.installed
+$(PYENV)/.installed: Makefile
+	@if [ -f $@ ] && [ "$$(cat $@)" = "$(PY_PACKAGES)" ]; then touch $@; exit 0; fi; \
+	set -e; rm -rf $(PYENV); python3 -m venv $(PYENV); \
+	$(PYENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES); \
+	echo "$(PY_PACKAGES)" > $@
 
 demo: build
 	ESPGW=$(CURDIR)/$(ESPGW) bash demo/demo.sh

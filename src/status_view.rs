@@ -70,6 +70,31 @@ pub fn render(s: &Status) -> String {
             if n.pending > 0 { format!(" ({} packets waiting)", n.pending) } else { String::new() }
         );
     }
+    if !s.ipsec.sas.is_empty() || !s.ipsec.policies.is_empty() {
+        let _ = writeln!(o, "\nIPsec SAs (table generation {}):", s.ipsec.generation);
+        for sa in &s.ipsec.sas {
+            let _ = writeln!(
+                o,
+                "  {:<3} {:<20} spi {:#010x}  {} {} -> {}  {}{}{}  {} packets, {} bytes{}",
+                sa.direction,
+                sa.name,
+                sa.spi,
+                sa.mode,
+                sa.local,
+                sa.remote,
+                sa.algorithm,
+                if sa.esn { " esn" } else { "" },
+                sa.natt.as_deref().map(|n| format!(" udp {n}")).unwrap_or_default(),
+                sa.packets,
+                sa.bytes,
+                sa.last_seq.map(|q| format!(", seq {q}")).unwrap_or_default()
+            );
+        }
+        let _ = writeln!(o, "\nIPsec policies (first match wins):");
+        for p in &s.ipsec.policies {
+            let _ = writeln!(o, "  {:<3} {:<24} -> {:<24} {}", p.direction, p.src, p.dst, p.action);
+        }
+    }
     if !s.routes.is_empty() {
         let _ = writeln!(o, "\nStatic routes:");
         for r in &s.routes {

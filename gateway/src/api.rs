@@ -7,8 +7,11 @@
 use crate::config::Config;
 use crate::control::ControlPlane;
 use crate::drop::DropReason;
+use crate::ipsec::sadb::SaDirection;
+use crate::ipsec::spd::Verdict;
 use crate::route::L3Port;
 use crate::stats::WorkerStats;
+use crate::tables::SharedIpsec;
 use arc_swap::ArcSwap;
 use dpdk_sys::Port;
 use serde::{Deserialize, Serialize};
@@ -46,6 +49,7 @@ pub struct StatusSource {
     /// (port index, queue, lcore, worker, position in that worker's rx list)
     queues: Vec<(u8, u16, u32, usize, usize)>,
     snapshot: ArcSwap<ControlSnapshot>,
+    ipsec: SharedIpsec,
     started: Instant,
 }
 
@@ -68,8 +72,15 @@ impl StatusSource {
             control,
             queues,
             snapshot: ArcSwap::from_pointee(ControlSnapshot::default()),
+            ipsec: SharedIpsec::default(),
             started: Instant::now(),
         }
+    }
+
+    /// Reports the SAs and policies of this IPsec snapshot handle.
+    pub fn with_ipsec(mut self, ipsec: SharedIpsec) -> Self {
+        self.ipsec = ipsec;
+        self
     }
 
     /// Called by the control loop.
@@ -173,6 +184,7 @@ impl StatusSource {
                 port: r.port.clone(),
             })
             .collect();
+        let ipsec = self.ipsec_status();
         Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             config: self.config_path.clone(),
@@ -184,8 +196,94 @@ impl StatusSource {
             drops,
             neighbours: snap.neighbours.clone(),
             routes,
+            ipsec,
         }
     }
+
+    /// SAs and policies of the current IPsec snapshot, with traffic counters; never keys.
+    fn ipsec_status(&self) -> IpsecStatus {
+        let t = self.ipsec.load_full();
+        let sas = t
+            .entries()
+            .map(|(slot, e)| {
+                let sa = &e.sa;
+                SaStatus {
+                    name: sa.name.clone(),
+                    slot,
+                    direction: match e.direction {
+                        SaDirection::In => "in",
+                        SaDirection::Out => "out",
+                    }
+                    .to_string(),
+                    spi: sa.spi,
+                    mode: if sa.mode.is_tunnel() { "tunnel" } else { "transport" }.to_string(),
+                    local: sa.mode.local().to_string(),
+                    remote: sa.mode.remote().to_string(),
+                    algorithm: sa.transform.algorithm().name().to_string(),
+                    esn: sa.esn,
+                    natt: sa.natt.map(|n| format!("{}->{}", n.local_port, n.remote_port)),
+                    packets: sa.counters.packets.load(Ordering::Relaxed),
+                    bytes: sa.counters.bytes.load(Ordering::Relaxed),
+                    last_seq: (e.direction == SaDirection::Out).then(|| sa.counters.last_seq()),
+                }
+            })
+            .collect();
+        let policies = |dir: &str, spd: &crate::ipsec::spd::Spd| -> Vec<PolicyStatus> {
+            spd.policies()
+                .iter()
+                .map(|p| PolicyStatus {
+                    name: p.name.clone(),
+                    direction: dir.to_string(),
+                    src: p.selector.src.to_string(),
+                    dst: p.selector.dst.to_string(),
+                    action: match p.verdict {
+                        Verdict::Protect(s) => {
+                            format!("protect {}", t.sa(s).map_or("?", |sa| sa.name.as_str()))
+                        }
+                        Verdict::Bypass => "bypass".to_string(),
+                        Verdict::Discard => "discard".to_string(),
+                    },
+                })
+                .collect()
+        };
+        let mut all = policies("out", &t.outbound);
+        all.extend(policies("in", &t.inbound));
+        IpsecStatus { generation: t.generation, sas, policies: all }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IpsecStatus {
+    pub generation: u64,
+    pub sas: Vec<SaStatus>,
+    pub policies: Vec<PolicyStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SaStatus {
+    pub name: String,
+    pub slot: u32,
+    pub direction: String,
+    pub spi: u32,
+    pub mode: String,
+    pub local: String,
+    pub remote: String,
+    pub algorithm: String,
+    pub esn: bool,
+    pub natt: Option<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Outbound: the last sequence number sent.
+    pub last_seq: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PolicyStatus {
+    pub name: String,
+    pub direction: String,
+    pub src: String,
+    pub dst: String,
+    pub action: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -198,6 +296,8 @@ pub struct Status {
     pub ports: Vec<PortStatus>,
     pub workers: Vec<WorkerStatus>,
     pub drops: Vec<DropCount>,
+    #[serde(default)]
+    pub ipsec: IpsecStatus,
     pub neighbours: Vec<NeighbourStatus>,
     pub routes: Vec<RouteStatus>,
 }

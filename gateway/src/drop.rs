@@ -66,6 +66,9 @@ drop_reasons! {
     SeqExhausted => "seq_exhausted", "outbound sequence number space used up: rekey needed";
     EncapNoRoom => "encap_no_room", "not enough headroom/tailroom in the buffer to encapsulate";
     NatKeepalive => "nat_keepalive", "NAT-T keepalive (RFC 3948 §2.3) consumed";
+    CleartextProtected => "cleartext_protected", "clear-text packet where an inbound policy requires IPsec";
+    PolicyDiscard => "policy_discard", "a discard policy in the SPD matched";
+    TunnelNoRoute => "tunnel_no_route", "no route to the SA's peer (outer destination)";
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 //! control path, which runs [`classify`] again on the same bytes to learn why.
 
 use crate::drop::DropReason;
+use crate::ipsec::esp;
+use crate::ipsec::sadb::IpsecTables;
+use crate::ipsec::spd::{Flow, Verdict};
 use crate::route::fib::Rewrite;
 use crate::route::Adjacency;
 use crate::tables::Tables;
@@ -38,9 +41,33 @@ pub enum Punt {
 /// The outcome for one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
-    Forward { port: u8, dst: [u8; 6], v6: bool },
+    Forward {
+        port: u8,
+        dst: [u8; 6],
+        v6: bool,
+    },
     Punt(Punt),
     Drop(DropReason),
+    /// An outbound policy protects it: encapsulate with the SA in this SADB slot, then route
+    /// the outer packet.
+    Protect {
+        sa: u32,
+    },
+    /// ESP for one of the gateway's addresses: decapsulate, then decide again on the inner
+    /// packet with [`Origin::Decrypted`].
+    Unprotect,
+}
+
+/// Where the packet being decided comes from, as far as IPsec policy is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Received from a port as it is.
+    Wire,
+    /// The inner packet of ESP that the inbound SA in this slot authenticated.
+    Decrypted(u32),
+    /// The control path asking why the worker punted it: the worker already applied the
+    /// inbound policy (and may have decrypted the packet), so only the outbound side counts.
+    Punted,
 }
 
 /// First stage: what the headers say, before the FIB is consulted.
@@ -64,9 +91,14 @@ pub enum Parsed {
 /// [`parse`] → [`lookup`] → [`finish`] for one packet. Workers run the same stages over a
 /// whole burst so that the FIB lookups of different packets overlap.
 #[inline]
-pub fn classify(frame: &[u8], in_port: u8, t: &Tables) -> Decision {
+pub fn classify(frame: &[u8], in_port: u8, t: &Tables, sp: &IpsecTables, origin: Origin) -> Decision {
     let p = parse(frame, in_port, t);
     let adj = lookup(&p, t);
+    if !sp.is_idle() {
+        if let Some(d) = ipsec_step(frame, &p, adj, t, sp, origin) {
+            return d;
+        }
+    }
     finish(&p, adj, t)
 }
 
@@ -221,13 +253,21 @@ pub fn rewrite(frame: &mut [u8], src_mac: [u8; 6], dst_mac: [u8; 6], v6: bool) {
 /// its TTL decremented. Everything else takes the general [`finish`] + [`apply`] path, which
 /// decides the same way (the tests check both agree).
 #[inline]
-pub fn process(frame: &mut [u8], in_port: u8, t: &Tables) -> Decision {
+pub fn process(frame: &mut [u8], in_port: u8, t: &Tables, sp: &IpsecTables, origin: Origin) -> Decision {
     let p = parse(frame, in_port, t);
     let (index, len, ttl, v6) = match p {
         Parsed::V4 { dst, len, ttl } => (t.fib.index_v4(dst), len, ttl, false),
         Parsed::V6 { dst, len, ttl } => (t.fib.index_v6(dst), len, ttl, true),
         Parsed::Done(d) => return d,
     };
+    if !sp.is_idle() {
+        if let Some(d) = ipsec_step(frame, &p, index.and_then(|i| t.fib.adjacency(i)), t, sp, origin) {
+            if matches!(d, Decision::Protect { .. }) && origin != Origin::Punted {
+                decrement_ttl(frame, v6);
+            }
+            return d;
+        }
+    }
     if let Some(rw) = index.and_then(|i| t.fib.rewrite(i)) {
         if rw.port != Rewrite::NOT_FORWARD && ttl > 1 && len <= rw.mtu && frame.len() >= MIN_IP_FRAME {
             frame[..12].copy_from_slice(&rw.macs);
@@ -242,12 +282,102 @@ pub fn process(frame: &mut [u8], in_port: u8, t: &Tables) -> Decision {
     d
 }
 
+/// The IPsec part of the decision, for a frame `parse` accepted as IP: ESP to us is
+/// decapsulated; the inbound SPD checks that a decrypted packet matches the policy of the SA
+/// that protected it and that clear text does not arrive where protection is required; the
+/// outbound SPD decides protect / bypass / discard for forwarded packets. `None` means plain
+/// forwarding (or local delivery) goes on.
+fn ipsec_step(
+    frame: &[u8],
+    p: &Parsed,
+    adj: Option<Adjacency>,
+    t: &Tables,
+    sp: &IpsecTables,
+    origin: Origin,
+) -> Option<Decision> {
+    let (len, ttl) = match *p {
+        Parsed::V4 { len, ttl, .. } | Parsed::V6 { len, ttl, .. } => (len, ttl),
+        Parsed::Done(_) => return None,
+    };
+    let ip = frame.get(ethernet::HEADER_LEN..)?;
+    let flow = Flow::parse(ip)?;
+    let local = matches!(adj, Some(Adjacency::Local));
+    if flow.is_ipsec_infrastructure() {
+        let esp =
+            flow.protocol == 50 || (flow.protocol == 17 && flow.ports.is_some_and(|p| p.1 == esp::NATT_PORT));
+        if local && esp && origin == Origin::Wire && sp.has_inbound_sas() {
+            return Some(Decision::Unprotect);
+        }
+        return None;
+    }
+    let decrypted = match origin {
+        Origin::Decrypted(s) => Some(s),
+        _ => None,
+    };
+    if origin != Origin::Punted && (decrypted.is_some() || !sp.inbound.is_empty()) {
+        match (sp.inbound.lookup(&flow).map(|m| m.1), decrypted) {
+            (Some(Verdict::Protect(s)), Some(d)) if s == d => {}
+            (Some(Verdict::Protect(_)), None) => return Some(Decision::Drop(DropReason::CleartextProtected)),
+            (Some(Verdict::Discard), _) => return Some(Decision::Drop(DropReason::PolicyDiscard)),
+            (None | Some(Verdict::Bypass), None) => {}
+            _ => return Some(Decision::Drop(DropReason::PolicyMismatch)),
+        }
+    }
+    if local || sp.outbound.is_empty() {
+        return None;
+    }
+    match sp.outbound.lookup(&flow)?.1 {
+        Verdict::Bypass => None,
+        Verdict::Discard => Some(Decision::Drop(DropReason::PolicyDiscard)),
+        Verdict::Protect(slot) => Some(protect(ip, slot, len, ttl, t, sp)),
+    }
+}
+
+/// The checks before encapsulating: TTL, a route to the peer, and the tunnel MTU. A packet
+/// that would not fit gets ICMP fragmentation-needed / Packet Too Big carrying the largest
+/// inner size that fits (DF set, or IPv6); without DF it is dropped as `mtu_exceeded`
+/// (fragmentation before encryption is not implemented).
+fn protect(ip: &[u8], slot: u32, len: u16, ttl: u8, t: &Tables, sp: &IpsecTables) -> Decision {
+    if ttl <= 1 {
+        return Decision::Punt(Punt::TtlExceeded);
+    }
+    let Some(sa) = sp.sa(slot) else {
+        return Decision::Drop(DropReason::SaExpired);
+    };
+    let adj = match sa.mode.remote() {
+        IpAddr::V4(a) => t.fib.lookup_v4(a),
+        IpAddr::V6(a) => t.fib.lookup_v6(a),
+    };
+    let port = match adj {
+        Some(
+            Adjacency::Forward { port, .. } | Adjacency::Glean { port } | Adjacency::Resolve { port, .. },
+        ) => port,
+        _ => return Decision::Drop(DropReason::TunnelNoRoute),
+    };
+    let mtu = t.ports.get(port as usize).map_or(0, |p| p.mtu) as usize;
+    let v6 = ip[0] >> 4 == 6;
+    let hl = if v6 { ipv6::HEADER_LEN } else { ((ip[0] & 0x0f) as usize) * 4 };
+    let out = esp::encapsulated_len(sa, len as usize, hl);
+    if out > mtu {
+        if v6 || ip[6] & 0x40 != 0 {
+            // The overhead plus the worst-case padding, so that the size reported fits.
+            let align = sa.transform.algorithm().block_align();
+            let overhead = out - len as usize + align - 1;
+            let floor = if v6 { 1280 } else { 576 };
+            let inner = mtu.saturating_sub(overhead).max(floor).min(u16::MAX as usize);
+            return Decision::Punt(Punt::TooBig { mtu: inner as u16 });
+        }
+        return Decision::Drop(DropReason::MtuExceeded);
+    }
+    Decision::Protect { sa: slot }
+}
+
 /// Shortest frame `parse` accepts as IP: Ethernet plus a 20-byte IPv4 header.
 const MIN_IP_FRAME: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
 
 /// TTL / hop limit minus one; IPv4 header checksum updated incrementally (RFC 1624).
 #[inline]
-fn decrement_ttl(frame: &mut [u8], v6: bool) {
+pub(crate) fn decrement_ttl(frame: &mut [u8], v6: bool) {
     if v6 {
         let h = &mut frame[ethernet::HEADER_LEN + 7];
         *h = h.saturating_sub(1);
@@ -272,6 +402,23 @@ pub fn apply(frame: &mut [u8], d: &Decision, t: &Tables) {
     rewrite(frame, src, dst, v6);
 }
 
+/// The outbound SA for a frame the gateway itself sends (control-path replies and errors,
+/// transport-mode traffic): `Some(slot)` when an outbound protect policy covers it.
+#[inline]
+pub fn local_outbound_sa(frame: &[u8], sp: &IpsecTables) -> Option<u32> {
+    if sp.outbound.is_empty() || !matches!(frame.get(12..14)?, [0x08, 0x00] | [0x86, 0xdd]) {
+        return None;
+    }
+    let flow = Flow::parse(frame.get(ethernet::HEADER_LEN..)?)?;
+    if flow.is_ipsec_infrastructure() {
+        return None;
+    }
+    match sp.outbound.lookup(&flow)?.1 {
+        Verdict::Protect(slot) => Some(slot),
+        _ => None,
+    }
+}
+
 /// fe80::/10
 pub fn is_link_local(a: Ipv6Addr) -> bool {
     (a.segments()[0] & 0xffc0) == 0xfe80
@@ -284,6 +431,15 @@ mod tests {
     use crate::control::packet::{icmp4_frame, icmp6_frame};
     use crate::control::ControlPlane;
     use crate::route::{L3Port, Neighbour, StaticRoute};
+
+    /// The decision without IPsec (an empty SADB and SPD).
+    fn process(frame: &mut [u8], in_port: u8, t: &Tables) -> Decision {
+        super::process(frame, in_port, t, &IpsecTables::default(), Origin::Wire)
+    }
+
+    fn classify(frame: &[u8], in_port: u8, t: &Tables) -> Decision {
+        super::classify(frame, in_port, t, &IpsecTables::default(), Origin::Wire)
+    }
 
     const GW: [u8; 6] = [2, 0, 0, 0, 0, 1];
     const GW2: [u8; 6] = [2, 0, 0, 0, 0, 2];
@@ -443,3 +599,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod tests_ipsec;

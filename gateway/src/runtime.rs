@@ -7,9 +7,10 @@ use crate::api::{self, StatusSource};
 use crate::config::Config;
 use crate::control::ControlPlane;
 use crate::drop::DropReason;
+use crate::ipsec::datapath::IpsecWorker;
 use crate::route::{L3Port, Neighbour, StaticRoute};
 use crate::stats::WorkerStats;
-use crate::tables::SharedTables;
+use crate::tables::{SharedIpsec, SharedTables};
 use crate::worker::Worker;
 use arc_swap::ArcSwap;
 use dpdk_sys::{mbuf_ring, Burst, Eal, Mempool, Port, PortConfig, RingProducer};
@@ -88,10 +89,11 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal handler: {e}"))?;
     }
 
+    let mut sadb = crate::ipsec::manual::load(&cfg.ipsec)?;
+    let ipsec: SharedIpsec = Arc::new(ArcSwap::from_pointee(sadb.snapshot()));
     if !cfg.ipsec.sas.is_empty() || !cfg.ipsec.policies.is_empty() {
         eprintln!(
-            "espgw: WARNING: ipsec: {} SA(s) and {} policy(ies) are configured and valid, but this build's workers \
-             do not apply them yet: traffic is routed in the clear",
+            "espgw: ipsec: {} manually keyed SA(s), {} policy(ies)",
             cfg.ipsec.sas.len(),
             cfg.ipsec.policies.len()
         );
@@ -179,6 +181,9 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             punt: punt_p,
             inject: inj_c,
             tables: tables.clone(),
+            ipsec: ipsec.clone(),
+            ipsec_state: IpsecWorker::new()?,
+            port_ids: ports.iter().map(|p| p.id()).collect(),
             stats,
             stop: stop.clone(),
             burst: cfg.dataplane.burst as usize,
@@ -192,18 +197,27 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     }
 
     let control_stats = Arc::new(WorkerStats::new(0, ports.len()));
-    let mut cp =
-        ControlPlane::new(l3.clone(), routes.clone(), &static_neigh, tables.clone(), control_stats.clone());
-
-    let source = Arc::new(StatusSource::new(
-        cfg.clone(),
-        config_path,
-        ports.clone(),
-        l3,
-        worker_stats,
+    let mut cp = ControlPlane::new(
+        l3.clone(),
+        routes.clone(),
+        &static_neigh,
+        tables.clone(),
+        ipsec.clone(),
         control_stats.clone(),
-        queue_owner,
-    ));
+    );
+
+    let source = Arc::new(
+        StatusSource::new(
+            cfg.clone(),
+            config_path,
+            ports.clone(),
+            l3,
+            worker_stats,
+            control_stats.clone(),
+            queue_owner,
+        )
+        .with_ipsec(ipsec.clone()),
+    );
     source.update_control(&cp);
     let api_thread = api::spawn(&cfg.control.socket, source.clone(), stop.clone())?;
 

@@ -3,6 +3,7 @@
 //! (an RCU-style pointer swap: workers never wait, the old snapshot is freed when the last
 //! reader lets go of it).
 
+use crate::ipsec::sadb::IpsecTables;
 use crate::route::Fib;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -20,3 +21,7 @@ pub struct Tables {
 }
 
 pub type SharedTables = Arc<ArcSwap<Tables>>;
+
+/// The IPsec snapshot (SADB and SPD), published separately from the FIB so that the key
+/// management side and the neighbour side each swap their own table without coordinating.
+pub type SharedIpsec = Arc<ArcSwap<IpsecTables>>;

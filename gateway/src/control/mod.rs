@@ -12,10 +12,10 @@ pub mod packet;
 
 use crate::config::{IpPrefix, MacAddr};
 use crate::drop::DropReason;
-use crate::forward::{self, Decision, Punt};
+use crate::forward::{self, Decision, Origin, Punt};
 use crate::route::{Fib, FibInput, L3Port, Neighbour, StaticRoute};
 use crate::stats::WorkerStats;
-use crate::tables::{PortL2, SharedTables, Tables};
+use crate::tables::{PortL2, SharedIpsec, SharedTables, Tables};
 use crate::wire::{arp, ethernet, ipv4, ipv6, EtherType, IpProtocol};
 use neighbour::{Changes, Enqueue, Key, NeighbourTable, NeighbourView, Probe};
 use packet::*;
@@ -63,6 +63,7 @@ pub struct ControlPlane {
     routes: Vec<StaticRoute>,
     neigh: NeighbourTable<Pending>,
     tables: SharedTables,
+    ipsec: SharedIpsec,
     generation: u64,
     icmp_errors: TokenBucket,
     stats: Arc<WorkerStats>,
@@ -76,6 +77,7 @@ impl ControlPlane {
         routes: Vec<StaticRoute>,
         static_neighbours: &[Neighbour],
         tables: SharedTables,
+        ipsec: SharedIpsec,
         stats: Arc<WorkerStats>,
     ) -> ControlPlane {
         let mut neigh = NeighbourTable::default();
@@ -89,6 +91,7 @@ impl ControlPlane {
             routes,
             neigh,
             tables,
+            ipsec,
             generation: 0,
             icmp_errors: TokenBucket { tokens: 100.0, rate: 100.0, burst: 100.0, last: None },
             stats,
@@ -145,7 +148,8 @@ impl ControlPlane {
             self.count(DropReason::NotForUs);
             return;
         }
-        let decision = forward::classify(frame, in_port, &self.tables.load());
+        let decision =
+            forward::classify(frame, in_port, &self.tables.load(), &self.ipsec.load(), Origin::Punted);
         match decision {
             Decision::Drop(r) => self.count(r),
             Decision::Forward { port, dst, v6 } => {
@@ -154,6 +158,10 @@ impl ControlPlane {
                 forward::rewrite(&mut f, self.ports[port as usize].mac.0, dst, v6);
                 out.push(Transmit { port, frame: f });
             }
+            // Covered by an outbound policy since the worker punted it: hand it back, the
+            // worker's inject path encapsulates it.
+            Decision::Protect { .. } => out.push(Transmit { port: in_port, frame: frame.to_vec() }),
+            Decision::Unprotect => self.count(DropReason::LocalUnhandled),
             Decision::Punt(p) => match p {
                 Punt::Arp => self.handle_arp(in_port, frame, now, out),
                 Punt::Ipv6Multicast | Punt::Local => self.handle_local(in_port, frame, now, out),

@@ -44,7 +44,7 @@ fn fixture(routes: Vec<StaticRoute>) -> Fixture {
     let tables: SharedTables =
         Arc::new(ArcSwap::from_pointee(ControlPlane::initial_tables(&ports, &routes, &[])));
     let stats = Arc::new(WorkerStats::new(0, 2));
-    let cp = ControlPlane::new(ports, routes, &[], tables.clone(), stats.clone());
+    let cp = ControlPlane::new(ports, routes, &[], tables.clone(), Default::default(), stats.clone());
     Fixture { cp, tables, stats, now: Instant::now() }
 }
 

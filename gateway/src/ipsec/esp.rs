@@ -124,6 +124,19 @@ pub fn encapsulate<B: PacketBuf>(buf: &mut B, sa: &Sa, seq: u64, iv: &[u8]) -> R
     }
 }
 
+/// The size of an IP packet of `ip_len` bytes (header `ip_header_len`) once `sa` encapsulates
+/// it: what the MTU check before encryption compares against the egress MTU.
+pub fn encapsulated_len(sa: &Sa, ip_len: usize, ip_header_len: usize) -> usize {
+    let alg = sa.transform.algorithm();
+    let udp = if sa.natt.is_some() { UDP_HEADER } else { 0 };
+    let (outer, payload) = match sa.mode {
+        Mode::Tunnel { remote, .. } => (if remote.is_ipv4() { IPV4_HEADER } else { IPV6_HEADER }, ip_len),
+        Mode::Transport { .. } => (ip_header_len, ip_len.saturating_sub(ip_header_len)),
+    };
+    let pad = pad_len(payload, alg.block_align());
+    outer + udp + esp::HEADER_LEN + alg.iv_len() + payload + pad + esp::TRAILER_LEN + alg.icv_len()
+}
+
 /// Appends padding, pad length, next header and room for the ICV.
 fn append_trailer<B: PacketBuf>(
     buf: &mut B,

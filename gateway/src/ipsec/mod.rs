@@ -4,8 +4,16 @@
 //!   HMAC-SHA-256-128 per RFC 3602/2404/4868, NULL with HMAC for tests) behind one
 //!   `Transform` type, in place, keys zeroized on drop.
 //! - [`replay`]: the anti-replay window (RFC 6479 bitmap, ESN reconstruction per RFC 4303 A2).
+//! - [`spd`]: the security policy database (ordered, first match, indexed by destination).
+//! - [`sadb`]: the SA table snapshot workers read (stable slots, inbound by SPI).
+//! - [`datapath`]: the per-worker state (replay windows, IV generator) and protect/unprotect.
+//! - [`manual`]: static SAs and policies from the config.
 
 pub mod crypto;
+pub mod datapath;
 pub mod esp;
+pub mod manual;
 pub mod replay;
 pub mod sa;
+pub mod sadb;
+pub mod spd;

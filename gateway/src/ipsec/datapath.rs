@@ -1,0 +1,151 @@
+//! The per-worker half of IPsec processing: the state one worker owns (inbound replay windows,
+//! an IV generator) and the two operations it performs on a packet, [`IpsecWorker::protect`]
+//! and [`IpsecWorker::unprotect`]. The shared half is the published [`IpsecTables`].
+//!
+//! Replay windows are indexed by SADB slot and tagged with the SA's uid. They live here, not
+//! in the snapshot, because a window is mutated by every packet: each inbound SA's window has
+//! one owning worker (RSS hashes the outer addresses, so one SA's packets reach one queue). On
+//! a new table generation the worker gives every new inbound SA a fresh window and keeps the
+//! windows of SAs that are still there, so a republication never reopens a replay gap.
+
+use super::esp::{self, Decapsulated, Inbound};
+use super::replay::ReplayWindow;
+use super::sa::Sa;
+use super::sadb::{IpsecTables, SaDirection};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use aes::cipher::{BlockEncrypt, KeyInit};
+use aes::Aes256;
+
+/// Unpredictable IVs for CBC (RFC 3602 §3): AES-256 in counter mode under a random per-worker
+/// key (the CTR_DRBG construction of NIST SP 800-90A without a derivation function). GCM
+/// uses the sequence number as its IV instead (RFC 4106 §3.1: unique is enough).
+pub struct IvSource {
+    cipher: Aes256,
+    counter: u128,
+}
+
+impl IvSource {
+    pub fn new() -> Result<IvSource, String> {
+        let mut seed = [0u8; 48];
+        getrandom::getrandom(&mut seed).map_err(|e| format!("cannot seed the IV generator: {e}"))?;
+        let cipher = Aes256::new_from_slice(&seed[..32]).map_err(|e| e.to_string())?;
+        let counter = u128::from_be_bytes(seed[32..48].try_into().unwrap_or([0; 16]));
+        seed.iter_mut().for_each(|b| *b = 0);
+        Ok(IvSource { cipher, counter })
+    }
+
+    /// The next 16 unpredictable bytes.
+    #[inline]
+    pub fn next_block(&mut self) -> [u8; 16] {
+        self.counter = self.counter.wrapping_add(1);
+        let mut b = self.counter.to_be_bytes().into();
+        self.cipher.encrypt_block(&mut b);
+        b.into()
+    }
+}
+
+/// What [`IpsecWorker::unprotect`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unprotected {
+    /// Decapsulated by the inbound SA in `slot`: the buffer holds the inner IP packet.
+    Packet { slot: u32, inner: Decapsulated },
+    /// A NAT-T keepalive: consumed.
+    Keepalive,
+    /// Not ESP (IKE on UDP 4500 behind the non-ESP marker, or something else for the gateway):
+    /// the buffer is unchanged, for the control path.
+    NotIpsec,
+}
+
+/// The IPsec state one worker owns.
+pub struct IpsecWorker {
+    generation: u64,
+    /// (uid, window) per SADB slot; `None` for outbound or empty slots.
+    windows: Vec<Option<(u64, ReplayWindow)>>,
+    ivs: IvSource,
+}
+
+impl IpsecWorker {
+    pub fn new() -> Result<IpsecWorker, String> {
+        Ok(IpsecWorker { generation: 0, windows: Vec::new(), ivs: IvSource::new()? })
+    }
+
+    /// Brings the per-slot state in line with `t`: called once per burst, does work only when
+    /// the generation moved (a table change, not a packet, is what allocates).
+    #[inline]
+    pub fn sync(&mut self, t: &IpsecTables) {
+        if t.generation != self.generation {
+            self.resync(t);
+        }
+    }
+
+    #[cold]
+    fn resync(&mut self, t: &IpsecTables) {
+        self.generation = t.generation;
+        self.windows.resize_with(t.slot_count(), || None);
+        for (i, w) in self.windows.iter_mut().enumerate() {
+            match t.entry(i as u32) {
+                Some(e) if e.direction == SaDirection::In => {
+                    if w.as_ref().is_none_or(|(uid, _)| *uid != e.uid) {
+                        *w = Some((e.uid, ReplayWindow::new(e.sa.replay_window, e.sa.esn)));
+                    }
+                }
+                _ => *w = None,
+            }
+        }
+    }
+
+    /// Encapsulates the IP packet in `buf` with `sa` and sequence number `seq`.
+    #[inline]
+    pub fn protect<B: PacketBuf>(&mut self, buf: &mut B, sa: &Sa, seq: u64) -> Result<(), DropReason> {
+        let iv_len = sa.transform.algorithm().iv_len();
+        let block;
+        let seq_iv = seq.to_be_bytes();
+        let iv: &[u8] = if sa.transform.algorithm().is_aead() {
+            &seq_iv[..iv_len.min(8)]
+        } else {
+            block = self.ivs.next_block();
+            &block[..iv_len.min(16)]
+        };
+        esp::encapsulate(buf, sa, seq, iv)
+    }
+
+    /// Classifies and, for ESP, authenticates, replay-checks and decapsulates the IP packet in
+    /// `buf` (addressed to the gateway).
+    pub fn unprotect<B: PacketBuf>(
+        &mut self,
+        buf: &mut B,
+        t: &IpsecTables,
+    ) -> Result<Unprotected, DropReason> {
+        let loc = match esp::classify_inbound(buf.data())? {
+            Inbound::Esp(loc) => loc,
+            Inbound::Keepalive => return Ok(Unprotected::Keepalive),
+            Inbound::Other => return Ok(Unprotected::NotIpsec),
+        };
+        let (slot, entry) = t.inbound_sa(loc.spi, loc.dst).ok_or(DropReason::EspUnknownSpi)?;
+        let sa = &*entry.sa;
+        // ESP in UDP only for an SA configured for NAT-T, and plain ESP only for one without.
+        if loc.udp_sport.is_some() != sa.natt.is_some() {
+            return Err(DropReason::EspUnknownSpi);
+        }
+        if sa
+            .hard
+            .packets
+            .is_some_and(|l| sa.counters.packets.load(std::sync::atomic::Ordering::Relaxed) >= l)
+            || sa
+                .hard
+                .bytes
+                .is_some_and(|l| sa.counters.bytes.load(std::sync::atomic::Ordering::Relaxed) >= l)
+        {
+            return Err(DropReason::SaExpired);
+        }
+        let window = match self.windows.get_mut(slot as usize) {
+            Some(Some((uid, w))) if *uid == entry.uid => w,
+            _ => return Err(DropReason::EspUnknownSpi),
+        };
+        let inner = esp::decapsulate(buf, &loc, sa, window)?;
+        // Bytes of the inner (decrypted) packet, as the outbound side counts them.
+        sa.counters.add_traffic(1, buf.len() as u64);
+        Ok(Unprotected::Packet { slot, inner })
+    }
+}

@@ -1,0 +1,265 @@
+//! The security association database as the workers see it: an immutable snapshot
+//! ([`IpsecTables`]) published by RCU pointer swap, built by the one writer that owns the
+//! mutable state ([`SadbBuilder`], on the control side).
+//!
+//! - SAs live in **stable slots**: an SA keeps its slot index for its whole life, so per-worker
+//!   state indexed by slot (the inbound replay windows) survives every republication. A slot
+//!   freed by a delete is reused later by a new SA with a new `uid`, which tells a worker to
+//!   start a fresh window.
+//! - Inbound SAs are found by SPI in a hash map (flat cost from 1 to 100k SAs). SPIs chosen by
+//!   different peers can collide; such SPIs are disambiguated by the outer destination address
+//!   (RFC 4301 §4.1 allows SPI plus destination).
+//! - Outbound SAs are reached through the outbound [`Spd`]; the inbound [`Spd`] says which SA
+//!   must have protected a packet (and that a clear-text packet it protects is dropped).
+//!
+//! Rekeying is make-before-break: the new inbound SA is added while the old one is still in
+//! the table, so packets of either are accepted; then the outbound policy is pointed at the
+//! new outbound SA; the old SAs are deleted last. Workers never wait: they load the snapshot
+//! once per burst and hold it until the burst ends.
+
+use super::sa::Sa;
+use super::spd::{Policy, Spd};
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Direction of an SA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaDirection {
+    In,
+    Out,
+}
+
+/// One occupied slot.
+#[derive(Clone, Debug)]
+pub struct SaEntry {
+    /// Unique over the process lifetime: a new SA in a reused slot has a new uid.
+    pub uid: u64,
+    pub direction: SaDirection,
+    pub sa: Arc<Sa>,
+}
+
+const COLLIDING: u32 = u32::MAX;
+
+/// The snapshot workers read.
+#[derive(Default)]
+pub struct IpsecTables {
+    /// Increases with every publication; workers re-sync their per-slot state when it moves.
+    pub generation: u64,
+    slots: Vec<Option<SaEntry>>,
+    /// SPI → slot, or [`COLLIDING`] when several inbound SAs share the SPI.
+    by_spi: FxHashMap<u32, u32>,
+    by_spi_dst: FxHashMap<(u32, IpAddr), u32>,
+    pub outbound: Spd,
+    pub inbound: Spd,
+}
+
+impl std::fmt::Debug for IpsecTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpsecTables")
+            .field("generation", &self.generation)
+            .field("sas", &self.slots.iter().flatten().count())
+            .field("outbound", &self.outbound)
+            .field("inbound", &self.inbound)
+            .finish()
+    }
+}
+
+impl IpsecTables {
+    /// No SA and no policy: the workers skip every IPsec step.
+    #[inline]
+    pub fn is_idle(&self) -> bool {
+        self.by_spi.is_empty() && self.outbound.is_empty() && self.inbound.is_empty()
+    }
+
+    #[inline]
+    pub fn has_inbound_sas(&self) -> bool {
+        !self.by_spi.is_empty()
+    }
+
+    /// The SA in `slot`, if any.
+    #[inline]
+    pub fn entry(&self, slot: u32) -> Option<&SaEntry> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    #[inline]
+    pub fn sa(&self, slot: u32) -> Option<&Sa> {
+        self.entry(slot).map(|e| &*e.sa)
+    }
+
+    /// The inbound SA for `spi` arriving for outer destination `dst`.
+    #[inline]
+    pub fn inbound_sa(&self, spi: u32, dst: IpAddr) -> Option<(u32, &SaEntry)> {
+        let slot = match *self.by_spi.get(&spi)? {
+            COLLIDING => *self.by_spi_dst.get(&(spi, dst))?,
+            s => s,
+        };
+        Some((slot, self.entry(slot)?))
+    }
+
+    /// Number of slots (occupied or not): per-worker state is sized to this.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Every SA with its slot.
+    pub fn entries(&self) -> impl Iterator<Item = (u32, &SaEntry)> {
+        self.slots.iter().enumerate().filter_map(|(i, e)| Some((i as u32, e.as_ref()?)))
+    }
+}
+
+/// The single writer's view: owns slot allocation and builds snapshots.
+#[derive(Default)]
+pub struct SadbBuilder {
+    slots: Vec<Option<SaEntry>>,
+    free: Vec<u32>,
+    next_uid: u64,
+    outbound: Vec<Policy>,
+    inbound: Vec<Policy>,
+    generation: u64,
+}
+
+impl SadbBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an SA and returns its slot. A freed slot is reused before the table grows.
+    pub fn add(&mut self, sa: Sa, direction: SaDirection) -> u32 {
+        self.next_uid += 1;
+        let entry = SaEntry { uid: self.next_uid, direction, sa: Arc::new(sa) };
+        match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(entry);
+                s
+            }
+            None => {
+                self.slots.push(Some(entry));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Removes the SA in `slot`; policies must no longer point at it.
+    pub fn remove(&mut self, slot: u32) -> Option<SaEntry> {
+        let e = self.slots.get_mut(slot as usize)?.take()?;
+        self.free.push(slot);
+        Some(e)
+    }
+
+    pub fn entry(&self, slot: u32) -> Option<&SaEntry> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// Replaces both policy lists (each in priority order).
+    pub fn set_policies(&mut self, outbound: Vec<Policy>, inbound: Vec<Policy>) {
+        self.outbound = outbound;
+        self.inbound = inbound;
+    }
+
+    /// A new immutable snapshot of the current state.
+    pub fn snapshot(&mut self) -> IpsecTables {
+        self.generation += 1;
+        let mut by_spi: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut by_spi_dst: FxHashMap<(u32, IpAddr), u32> = FxHashMap::default();
+        for (i, e) in self.slots.iter().enumerate() {
+            let Some(e) = e else { continue };
+            if e.direction != SaDirection::In {
+                continue;
+            }
+            let (spi, dst, slot) = (e.sa.spi, e.sa.mode.local(), i as u32);
+            by_spi_dst.insert((spi, dst), slot);
+            match by_spi.get(&spi) {
+                None => {
+                    by_spi.insert(spi, slot);
+                }
+                Some(_) => {
+                    by_spi.insert(spi, COLLIDING);
+                }
+            }
+        }
+        // Only colliding SPIs need the (SPI, destination) map.
+        by_spi_dst.retain(|(spi, _), _| by_spi.get(spi) == Some(&COLLIDING));
+        IpsecTables {
+            generation: self.generation,
+            slots: self.slots.clone(),
+            by_spi,
+            by_spi_dst,
+            outbound: Spd::build(self.outbound.clone()),
+            inbound: Spd::build(self.inbound.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipsec::crypto::{Algorithm, Transform};
+    use crate::ipsec::sa::{DfPolicy, Limits, Mode, SaCounters};
+
+    pub(crate) fn sa(spi: u32, local: &str) -> Sa {
+        Sa {
+            name: format!("sa-{spi:x}"),
+            spi,
+            mode: Mode::Tunnel { local: local.parse().unwrap(), remote: "203.0.113.9".parse().unwrap() },
+            transform: Transform::new(Algorithm::AesGcm16_128, &[7; 20], &[]).unwrap(),
+            esn: false,
+            natt: None,
+            replay_window: 64,
+            df: DfPolicy::Copy,
+            soft: Limits::default(),
+            hard: Limits::default(),
+            counters: Arc::new(SaCounters::default()),
+        }
+    }
+
+    #[test]
+    fn slots_are_stable_and_reused_with_a_new_uid() {
+        let mut b = SadbBuilder::new();
+        let a = b.add(sa(0x100, "203.0.113.1"), SaDirection::In);
+        let c = b.add(sa(0x200, "203.0.113.1"), SaDirection::In);
+        let t1 = b.snapshot();
+        let uid_c = t1.entry(c).unwrap().uid;
+        b.remove(a);
+        let t2 = b.snapshot();
+        assert!(t2.inbound_sa(0x100, "203.0.113.1".parse().unwrap()).is_none());
+        assert_eq!(t2.inbound_sa(0x200, "203.0.113.1".parse().unwrap()).unwrap().0, c);
+        assert_eq!(t2.entry(c).unwrap().uid, uid_c, "an untouched SA keeps slot and uid");
+        let d = b.add(sa(0x300, "203.0.113.1"), SaDirection::In);
+        assert_eq!(d, a, "the freed slot is reused");
+        let t3 = b.snapshot();
+        assert_ne!(t3.entry(d).unwrap().uid, t1.entry(a).unwrap().uid);
+        assert!(t3.generation > t2.generation && t2.generation > t1.generation);
+    }
+
+    #[test]
+    fn colliding_spis_are_told_apart_by_destination() {
+        let mut b = SadbBuilder::new();
+        let x = b.add(sa(0x1000, "203.0.113.1"), SaDirection::In);
+        let y = b.add(sa(0x1000, "203.0.113.2"), SaDirection::In);
+        let _out = b.add(sa(0x2000, "203.0.113.1"), SaDirection::Out);
+        let t = b.snapshot();
+        assert_eq!(t.inbound_sa(0x1000, "203.0.113.1".parse().unwrap()).unwrap().0, x);
+        assert_eq!(t.inbound_sa(0x1000, "203.0.113.2".parse().unwrap()).unwrap().0, y);
+        assert!(t.inbound_sa(0x1000, "203.0.113.3".parse().unwrap()).is_none());
+        assert!(
+            t.inbound_sa(0x2000, "203.0.113.1".parse().unwrap()).is_none(),
+            "outbound SAs are not inbound"
+        );
+    }
+
+    #[test]
+    fn a_hundred_thousand_inbound_sas() {
+        let mut b = SadbBuilder::new();
+        for i in 0..100_000u32 {
+            b.add(sa(0x1_0000 + i, "203.0.113.1"), SaDirection::In);
+        }
+        let t = b.snapshot();
+        let dst = "203.0.113.1".parse().unwrap();
+        for i in (0..100_000u32).step_by(997) {
+            assert_eq!(t.inbound_sa(0x1_0000 + i, dst).unwrap().1.sa.spi, 0x1_0000 + i);
+        }
+        assert!(t.inbound_sa(7, dst).is_none());
+    }
+}

@@ -1,0 +1,407 @@
+#!/usr/bin/env bash
+# Namespace test: two espgw gateways carry traffic between two sites through manually keyed
+# ESP tunnels (AES-GCM-128, tunnel mode).
+#
+#   [ns $P-h1] h1-eth0 ==== ga-lan [ns $P-ga: espgw A] ga-wan ==== gb-wan [ns $P-gb: espgw B] gb-lan ==== h2-eth0 [ns $P-h2]
+#   192.0.2.2/24            192.0.2.1/24        203.0.113.1/24   203.0.113.2/24        198.51.100.1/24   198.51.100.2/24
+#   2001:db8:1::2/64        2001:db8:1::1/64    2001:db8:ff::1   2001:db8:ff::2        2001:db8:2::1/64  2001:db8:2::2/64
+#
+# SAs: IPv4 site subnets 192.0.2.0/24 <-> 198.51.100.0/24 in IPv4 outer (203.0.113.1 <-> .2,
+# SPIs 0x1001 A->B / 0x2001 B->A); IPv6 subnets 2001:db8:1::/64 <-> 2001:db8:2::/64 in IPv6
+# outer (2001:db8:ff::1 <-> ::2, SPIs 0x1006 / 0x2006). Each gateway also has a plain route to
+# the far site via the peer, so an SPD that failed to match would leak clear text onto the
+# wan link (which the capture checks would see) instead of failing with "no route".
+#
+# Asserts: pings both ways (IPv4, IPv6) without loss; ICMP fragmentation-needed / Packet Too
+# Big with the tunnel MTU and a ping of exactly that size getting through; iperf3 TCP both
+# ways (Mbit/s printed); only ESP between the gateways on the wan link (plus ARP/ND); tshark's
+# own ESP dissector decrypts the capture with the configured keys and finds the inner pings;
+# per-SA counters in `espgw status --json` agree across the gateways; replayed ESP, a flipped
+# ciphertext byte, an unknown SPI and clear text from the protected subnet are dropped under
+# esp_replayed, esp_icv_mismatch, esp_unknown_spi and cleartext_protected; a valid packet
+# built by scapy with the same keys is accepted; clean shutdown; nothing left behind.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ESPGW=${ESPGW:-$ROOT/target/release/espgw}
+PY=${PY:-$ROOT/target/pyenv/bin/python}
+P=espgw-tun$$
+H1="$P-h1"; GA="$P-ga"; GB="$P-gb"; H2="$P-h2"
+
+WORK=$(mktemp -d /tmp/espgw-tunnel.XXXXXX)
+PIDA=""; PIDB=""
+pass=0; failn=0
+ok()   { pass=$((pass+1)); echo "  ok   $*"; }
+bad()  { failn=$((failn+1)); echo "  FAIL $*"; }
+check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
+
+topo_down() {
+    for ns in "$H1" "$GA" "$GB" "$H2"; do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "$ns" 2>/dev/null
+    done
+    return 0
+}
+stop_gw() { # stop_gw PID: SIGTERM, then SIGKILL after 5 s
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+}
+cleanup() {
+    trap - EXIT INT TERM
+    stop_gw "$PIDA"; stop_gw "$PIDB"
+    topo_down
+    if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+    rm -rf "/var/run/dpdk/$P-a" "/var/run/dpdk/$P-b"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+topo_up() {
+    topo_down
+    local ns
+    for ns in "$H1" "$GA" "$GB" "$H2"; do ip netns add "$ns" || return 1; ip -n "$ns" link set lo up; done
+    ip link add h1-eth0 netns "$H1" type veth peer name ga-lan netns "$GA" || return 1
+    ip link add ga-wan netns "$GA" type veth peer name gb-wan netns "$GB" || return 1
+    ip link add gb-lan netns "$GB" type veth peer name h2-eth0 netns "$H2" || return 1
+    # Gateway namespaces: the kernel has no addresses and no IPv6 there; only espgw answers.
+    ip netns exec "$GA" sysctl -qw net.ipv6.conf.ga-lan.disable_ipv6=1 net.ipv6.conf.ga-wan.disable_ipv6=1
+    ip netns exec "$GB" sysctl -qw net.ipv6.conf.gb-lan.disable_ipv6=1 net.ipv6.conf.gb-wan.disable_ipv6=1
+    ip -n "$GA" link set ga-lan up; ip -n "$GA" link set ga-wan up
+    ip -n "$GB" link set gb-lan up; ip -n "$GB" link set gb-wan up
+    ip netns exec "$H1" ethtool -K h1-eth0 tx off >/dev/null 2>&1
+    ip netns exec "$H2" ethtool -K h2-eth0 tx off >/dev/null 2>&1
+    ip -n "$H1" addr add 192.0.2.2/24 dev h1-eth0
+    ip -n "$H1" addr add 2001:db8:1::2/64 dev h1-eth0 nodad
+    ip -n "$H1" link set h1-eth0 up
+    ip -n "$H1" route add default via 192.0.2.1
+    ip -n "$H1" -6 route add default via 2001:db8:1::1
+    ip -n "$H2" addr add 198.51.100.2/24 dev h2-eth0
+    ip -n "$H2" addr add 2001:db8:2::2/64 dev h2-eth0 nodad
+    ip -n "$H2" link set h2-eth0 up
+    ip -n "$H2" route add default via 198.51.100.1
+    ip -n "$H2" -6 route add default via 2001:db8:2::1
+}
+
+# Test keys (GCM: 16-byte AES key followed by the 4-byte salt). Never use them for anything else.
+K_A2B_4=0102030405060708090a0b0c0d0e0f10a1a2a3a4
+K_B2A_4=1112131415161718191a1b1c1d1e1f20b1b2b3b4
+K_A2B_6=2122232425262728292a2b2c2d2e2f30c1c2c3c4
+K_B2A_6=3132333435363738393a3b3c3d3e3f40d1d2d3d4
+
+# write_gw FILE SIDE(a|b): the configuration of one gateway.
+write_gw() {
+    local f=$1 side=$2 lan4 lan6 wan4 wan6 peer4 peer6 far4 far6 near4 near6 sfx
+    if [ "$side" = a ]; then
+        lan4=192.0.2.1/24; lan6=2001:db8:1::1/64; wan4=203.0.113.1; wan6=2001:db8:ff::1
+        peer4=203.0.113.2; peer6=2001:db8:ff::2; near4=192.0.2.0/24; near6=2001:db8:1::/64
+        far4=198.51.100.0/24; far6=2001:db8:2::/64
+    else
+        lan4=198.51.100.1/24; lan6=2001:db8:2::1/64; wan4=203.0.113.2; wan6=2001:db8:ff::2
+        peer4=203.0.113.1; peer6=2001:db8:ff::1; near4=198.51.100.0/24; near6=2001:db8:2::/64
+        far4=192.0.2.0/24; far6=2001:db8:1::/64
+    fi
+    # Outbound SA of A = inbound SA of B and the other way round.
+    local o4 i4 o6 i6 ko4 ki4 ko6 ki6
+    if [ "$side" = a ]; then o4=0x1001; i4=0x2001; o6=0x1006; i6=0x2006; ko4=$K_A2B_4; ki4=$K_B2A_4; ko6=$K_A2B_6; ki6=$K_B2A_6
+    else                     o4=0x2001; i4=0x1001; o6=0x2006; i6=0x1006; ko4=$K_B2A_4; ki4=$K_A2B_4; ko6=$K_B2A_6; ki6=$K_A2B_6; fi
+    cat > "$f" <<YAML
+# Generated by tests/netns/tunnel.sh (gateway $side)
+eal:
+  main_lcore: 0
+  memory_mb: 256
+  file_prefix: $P-$side
+ports:
+  - name: lan
+    device: "net_af_packet0,iface=g$side-lan"
+    addresses: ["$lan4", "$lan6"]
+  - name: wan
+    device: "net_af_packet1,iface=g$side-wan"
+    addresses: ["$wan4/24", "$wan6/64"]
+routes:
+  - { prefix: "$far4", via: "$peer4" }
+  - { prefix: "$far6", via: "$peer6" }
+workers:
+  - lcore: 1
+    rx: ["lan:0", "wan:0"]
+control:
+  socket: $WORK/$side.sock
+ipsec:
+  sas:
+    - { name: out-v4, direction: out, spi: $o4, mode: tunnel, local: $wan4, remote: $peer4, algorithm: aes128gcm16, enc_key: "$ko4" }
+    - { name: in-v4,  direction: in,  spi: $i4, mode: tunnel, local: $wan4, remote: $peer4, algorithm: aes128gcm16, enc_key: "$ki4" }
+    - { name: out-v6, direction: out, spi: $o6, mode: tunnel, local: "$wan6", remote: "$peer6", algorithm: aes128gcm16, enc_key: "$ko6" }
+    - { name: in-v6,  direction: in,  spi: $i6, mode: tunnel, local: "$wan6", remote: "$peer6", algorithm: aes128gcm16, enc_key: "$ki6" }
+  policies:
+    - { direction: out, src: "$near4", dst: "$far4", action: protect, sa: out-v4 }
+    - { direction: in,  src: "$far4", dst: "$near4", action: protect, sa: in-v4 }
+    - { direction: out, src: "$near6", dst: "$far6", action: protect, sa: out-v6 }
+    - { direction: in,  src: "$far6", dst: "$near6", action: protect, sa: in-v6 }
+YAML
+}
+
+wait_status() { # wait_status SOCKET PID: up to 20 s for the control socket to answer
+    local i
+    for i in $(seq 1 200); do
+        "$ESPGW" status -s "$1" --json >/dev/null 2>&1 && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+status() { "$ESPGW" status -s "$WORK/$1.sock" --json; }   # status a|b
+# jq-like probes on a saved status file: sa_pkts FILE NAME, drop FILE REASON
+sa_pkts() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(next((a['packets'] for a in s.get('ipsec',{}).get('sas',[]) if a['name']==sys.argv[2]), -1))" "$1" "$2"; }
+drop()    { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print({d['reason']:d['packets'] for d in s['drops']}.get(sys.argv[2], 0))" "$1" "$2"; }
+
+# start_cap NS IFACE FILE [FILTER...]: tcpdump of frames received on IFACE (each frame once,
+# at the receiving gateway's side); waits until it listens. Sets CAPPID.
+start_cap() {
+    local ns=$1 ifc=$2 f=$3; shift 3
+    ip netns exec "$ns" tcpdump -i "$ifc" -Q in -n -U -s 0 -w "$f" "$@" >"$f.log" 2>&1 &
+    CAPPID=$!
+    for _ in $(seq 1 50); do grep -q "listening on" "$f.log" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+stop_cap() { kill -INT "$1" 2>/dev/null; for _ in $(seq 1 30); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null; }
+
+echo "netns ESP tunnel test (prefix $P)"
+[ -x "$ESPGW" ] || { echo "no espgw binary at $ESPGW (make build)"; echo "tunnel: 0 passed, 1 failed"; exit 1; }
+[ -x "$PY" ] || { echo "no scapy venv at $PY (make pyenv)"; echo "tunnel: 0 passed, 1 failed"; exit 1; }
+topo_up || { echo "cannot create namespaces"; echo "tunnel: 0 passed, 1 failed"; exit 1; }
+write_gw "$WORK/a.yaml" a; write_gw "$WORK/b.yaml" b
+check "gateway A config passes check-config" "$ESPGW" check-config "$WORK/a.yaml"
+check "gateway B config passes check-config" "$ESPGW" check-config "$WORK/b.yaml"
+ip netns exec "$GA" "$ESPGW" run -c "$WORK/a.yaml" >"$WORK/a.log" 2>&1 &
+PIDA=$!
+ip netns exec "$GB" "$ESPGW" run -c "$WORK/b.yaml" >"$WORK/b.log" 2>&1 &
+PIDB=$!
+if ! wait_status "$WORK/a.sock" "$PIDA" || ! wait_status "$WORK/b.sock" "$PIDB"; then
+    echo "--- espgw A log"; cat "$WORK/a.log"; echo "--- espgw B log"; cat "$WORK/b.log"
+    echo "tunnel: $pass passed, $((failn+1)) failed"; exit 1
+fi
+
+# ---- Phase 1: pings and PMTU, with full captures on both wan ends -----------------------
+start_cap "$GB" gb-wan "$WORK/a2b.pcap" || bad "tcpdump on gb-wan did not start"; CAP_B=$CAPPID
+start_cap "$GA" ga-wan "$WORK/b2a.pcap" || bad "tcpdump on ga-wan did not start"; CAP_A=$CAPPID
+
+ping_has() { # ping_has NS PATTERN ARGS...: ping's output matches PATTERN
+    local ns=$1 pat=$2; shift 2
+    ip netns exec "$ns" ping "$@" | tee /dev/stderr | grep -q -- "$pat"
+}
+check "IPv4 ping h1 -> h2 through the tunnel, 0% loss" ping_has "$H1" " 0% packet loss" -c 5 -i 0.2 -W 2 198.51.100.2
+check "IPv4 ping h2 -> h1 through the tunnel, 0% loss" ping_has "$H2" " 0% packet loss" -c 5 -i 0.2 -W 2 192.0.2.2
+check "IPv6 ping h1 -> h2 through the tunnel, 0% loss" ping_has "$H1" " 0% packet loss" -6 -c 5 -i 0.2 -W 2 2001:db8:2::2
+check "IPv6 ping h2 -> h1 through the tunnel, 0% loss" ping_has "$H2" " 0% packet loss" -6 -c 5 -i 0.2 -W 2 2001:db8:1::2
+
+# Path MTU: a 1500-byte DF packet cannot fit in the tunnel; gateway A must say so with the
+# tunnel MTU, and a packet of exactly that size must then cross.
+ip netns exec "$H1" ping -M do -s 1472 -c 1 -W 2 198.51.100.2 >"$WORK/pmtu4" 2>&1
+cat "$WORK/pmtu4" >&2
+MTU4=$(sed -n 's/.*From 192\.0\.2\.1 .*Frag needed.*mtu = \([0-9]*\).*/\1/p' "$WORK/pmtu4" | head -1)
+check "IPv4 1500-byte DF ping: ICMP frag-needed from 192.0.2.1 with the tunnel MTU (got '${MTU4:-none}')" test -n "$MTU4"
+if [ -n "$MTU4" ]; then
+    check "IPv4 ping of exactly the reported MTU ($MTU4) with DF crosses the tunnel" \
+        ping_has "$H1" " 0% packet loss" -M do -s $((MTU4-28)) -c 2 -i 0.2 -W 2 198.51.100.2
+fi
+ip netns exec "$H1" ping -6 -M do -s 1452 -c 1 -W 2 2001:db8:2::2 >"$WORK/pmtu6" 2>&1
+cat "$WORK/pmtu6" >&2
+MTU6=$(sed -n 's/.*From 2001:db8:1::1 .*Packet too big: mtu=\([0-9]*\).*/\1/p' "$WORK/pmtu6" | head -1)
+check "IPv6 1500-byte ping: Packet Too Big from 2001:db8:1::1 with the tunnel MTU (got '${MTU6:-none}')" test -n "$MTU6"
+if [ -n "$MTU6" ]; then
+    check "IPv6 ping of exactly the reported MTU ($MTU6) crosses the tunnel" \
+        ping_has "$H1" " 0% packet loss" -6 -M do -s $((MTU6-48)) -c 2 -i 0.2 -W 2 2001:db8:2::2
+fi
+sleep 0.3
+stop_cap "$CAP_A"; stop_cap "$CAP_B"
+
+# Only ESP between the gateways: no IPv4/IPv6 packet on the wan link other than ESP, ARP and
+# neighbour discovery; nothing whose outer addresses are the sites' hosts.
+nonesp() { # nonesp PCAP: print non-ESP IP packets; fail if there are any
+    tcpdump -n -r "$1" 'not arp and not (ip proto 50) and not (ip6 proto 50) and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)' 2>/dev/null >"$WORK/leak"
+    cat "$WORK/leak"; [ ! -s "$WORK/leak" ]
+}
+esp_count() { tcpdump -n -r "$1" "$2" 2>/dev/null | wc -l; }
+check "wan capture A->B: only ESP (no clear ICMP/TCP between the sites)" nonesp "$WORK/a2b.pcap"
+check "wan capture B->A: only ESP" nonesp "$WORK/b2a.pcap"
+N4=$(esp_count "$WORK/a2b.pcap" 'ip proto 50 and src 203.0.113.1 and dst 203.0.113.2')
+N6=$(esp_count "$WORK/a2b.pcap" 'ip6 proto 50 and src 2001:db8:ff::1 and dst 2001:db8:ff::2')
+M4=$(esp_count "$WORK/b2a.pcap" 'ip proto 50 and src 203.0.113.2 and dst 203.0.113.1')
+M6=$(esp_count "$WORK/b2a.pcap" 'ip6 proto 50 and src 2001:db8:ff::2 and dst 2001:db8:ff::1')
+echo "  wan ESP frames: A->B IPv4 outer $N4, IPv6 outer $N6; B->A IPv4 outer $M4, IPv6 outer $M6"
+check "ESP seen both ways in IPv4 outer (203.0.113.1 <-> .2) and IPv6 outer (2001:db8:ff::1 <-> ::2)" \
+    test "$N4" -gt 0 -a "$N6" -gt 0 -a "$M4" -gt 0 -a "$M6" -gt 0
+
+# tshark: an independent ESP implementation decrypts the capture with the configured keys.
+uat() { # uat FAMILY SRC DST SPI KEY
+    printf '%s' "uat:esp_sa:\"$1\",\"$2\",\"$3\",\"$4\",\"AES-GCM with 16 octet ICV [RFC4106]\",\"0x$5\",\"NULL\",\"\""
+}
+TSHARK_OPTS=(-o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE
+    -o "$(uat IPv4 203.0.113.1 203.0.113.2 0x00001001 $K_A2B_4)"
+    -o "$(uat IPv4 203.0.113.2 203.0.113.1 0x00002001 $K_B2A_4)"
+    -o "$(uat IPv6 2001:db8:ff::1 2001:db8:ff::2 0x00001006 $K_A2B_6)"
+    -o "$(uat IPv6 2001:db8:ff::2 2001:db8:ff::1 0x00002006 $K_B2A_6)")
+decrypts() { # decrypts PCAP FILTER MIN: tshark decrypts at least MIN frames matching FILTER
+    local n
+    n=$(tshark -n -r "$1" "${TSHARK_OPTS[@]}" -Y "$2" 2>/dev/null | tee /dev/stderr | wc -l)
+    echo "$n frames match '$2'"
+    [ "$n" -ge "$3" ]
+}
+if command -v tshark >/dev/null; then
+    check "tshark decrypts A->B ESP: inner ICMP echo requests 192.0.2.2 -> 198.51.100.2" \
+        decrypts "$WORK/a2b.pcap" 'esp && ip.src==192.0.2.2 && ip.dst==198.51.100.2 && icmp.type==8' 5
+    check "tshark decrypts B->A ESP: inner ICMP echo replies 198.51.100.2 -> 192.0.2.2" \
+        decrypts "$WORK/b2a.pcap" 'esp && ip.src==198.51.100.2 && ip.dst==192.0.2.2 && icmp.type==0' 5
+    check "tshark decrypts A->B IPv6-outer ESP: inner ICMPv6 echo requests 2001:db8:1::2 -> 2001:db8:2::2" \
+        decrypts "$WORK/a2b.pcap" 'esp && ipv6.src==2001:db8:1::2 && ipv6.dst==2001:db8:2::2 && icmpv6.type==128' 5
+    check "tshark decrypts B->A IPv6-outer ESP: inner ICMPv6 echo replies" \
+        decrypts "$WORK/b2a.pcap" 'esp && ipv6.src==2001:db8:2::2 && ipv6.dst==2001:db8:1::2 && icmpv6.type==129' 5
+    all_decrypt() { # all_decrypt PCAP: every ESP frame decrypts to an inner ICMP/ICMPv6 packet
+        local n m
+        n=$(tshark -n -r "$1" "${TSHARK_OPTS[@]}" -Y esp 2>/dev/null | wc -l)
+        m=$(tshark -n -r "$1" "${TSHARK_OPTS[@]}" -Y 'esp && esp.icv_good==1 && (icmp || icmpv6)' 2>/dev/null | wc -l)
+        echo "$m of $n ESP frames decrypted to inner ICMP/ICMPv6 with a good ICV"
+        [ "$n" -gt 0 ] && [ "$n" = "$m" ]
+    }
+    check "tshark verifies the ICV of every ESP frame of phase 1 (A->B) and decrypts it to an inner ping" all_decrypt "$WORK/a2b.pcap"
+    check "tshark verifies the ICV of every ESP frame of phase 1 (B->A) and decrypts it to an inner ping" all_decrypt "$WORK/b2a.pcap"
+else
+    bad "tshark not installed (make deps)"
+fi
+
+# ---- Phase 2: TCP through the tunnel, with a capture of anything that is not ESP --------
+start_cap "$GB" gb-wan "$WORK/leak-a2b.pcap" 'not arp and not (ip proto 50) and not (ip6 proto 50) and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)' || bad "leak capture did not start"; LCAP_B=$CAPPID
+start_cap "$GA" ga-wan "$WORK/leak-b2a.pcap" 'not arp and not (ip proto 50) and not (ip6 proto 50) and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)' || bad "leak capture did not start"; LCAP_A=$CAPPID
+ip netns exec "$H2" iperf3 -s -D -B 198.51.100.2 >/dev/null 2>&1
+ip netns exec "$H2" iperf3 -s -D -p 5202 -B 2001:db8:2::2 >/dev/null 2>&1
+sleep 0.5
+iperf() { # iperf NAME ARGS...: one iperf3 client run, prints Mbit/s received; fails on 0
+    local name=$1; shift
+    timeout 20 ip netns exec "$H1" iperf3 -J "$@" >"$WORK/iperf-$name.json" 2>&1
+    python3 - "$WORK/iperf-$name.json" <<'PY'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("no iperf3 JSON:", open(sys.argv[1]).read()[-2000:]); sys.exit(1)
+if "error" in r:
+    print("iperf3 error:", r["error"])
+e = r.get("end", {})
+rx = e.get("sum_received", {}).get("bits_per_second", 0) / 1e6
+tx = e.get("sum_sent", {}).get("bits_per_second", 0) / 1e6
+rt = e.get("sum_sent", {}).get("retransmits", "?")
+print(f"{rx:.1f} Mbit/s received ({tx:.1f} sent, {rt} retransmits)")
+sys.exit(0 if rx > 0 else 1)
+PY
+}
+tcp_run() { # tcp_run LABEL NAME ARGS...
+    local label=$1 name=$2; shift 2
+    if iperf "$name" "$@" >"$WORK/out" 2>&1; then ok "$label: $(cat "$WORK/out")"; else bad "$label"; sed 's/^/       /' "$WORK/out"; fi
+}
+if command -v iperf3 >/dev/null; then
+    tcp_run "TCP IPv4 h1 -> h2, 3 s through the tunnel" up4 -c 198.51.100.2 -t 3
+    tcp_run "TCP IPv4 h2 -> h1 (reverse), 3 s through the tunnel" down4 -c 198.51.100.2 -t 3 -R
+    tcp_run "TCP IPv6 h1 -> h2, 2 s through the tunnel" up6 -c 2001:db8:2::2 -p 5202 -t 2
+    ip -n "$H1" route get 198.51.100.2 >&2
+else
+    bad "iperf3 not installed (make deps)"
+fi
+sleep 0.3
+stop_cap "$LCAP_A"; stop_cap "$LCAP_B"
+check "no clear text on the wan during TCP (A->B)" nonesp "$WORK/leak-a2b.pcap"
+check "no clear text on the wan during TCP (B->A)" nonesp "$WORK/leak-b2a.pcap"
+
+# ---- Counters -------------------------------------------------------------------------------
+status a >"$WORK/a.json" 2>&1; status b >"$WORK/b.json" 2>&1
+has_sas() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); sas=s['ipsec']['sas']; print(json.dumps(sas)); sys.exit(0 if len(sas)==4 and all(a['packets']>0 and a['bytes']>0 for a in sas) else 1)" "$1"; }
+check "status A: ipsec.sas lists 4 SAs, all with packets and bytes > 0" has_sas "$WORK/a.json"
+check "status B: ipsec.sas lists 4 SAs, all with packets and bytes > 0" has_sas "$WORK/b.json"
+close() { # close X Y: X and Y within 2% (or 5 packets) of each other
+    echo "$1 vs $2"
+    python3 -c "import sys; a,b=int(sys.argv[1]),int(sys.argv[2]); sys.exit(0 if a>0 and b>0 and abs(a-b)<=max(5,0.02*max(a,b)) else 1)" "$1" "$2"
+}
+for pair in "out-v4:in-v4" "out-v6:in-v6"; do
+    o=${pair%%:*}; i=${pair##*:}
+    check "SA counters: A $o ($(sa_pkts "$WORK/a.json" "$o")) ~ B $i ($(sa_pkts "$WORK/b.json" "$i"))" \
+        close "$(sa_pkts "$WORK/a.json" "$o")" "$(sa_pkts "$WORK/b.json" "$i")"
+    check "SA counters: B $o ($(sa_pkts "$WORK/b.json" "$o")) ~ A $i ($(sa_pkts "$WORK/a.json" "$i"))" \
+        close "$(sa_pkts "$WORK/b.json" "$o")" "$(sa_pkts "$WORK/a.json" "$i")"
+done
+
+# ---- Tampering, replay, unknown SPI, clear text: injected next to the gateways ---------------
+# Frames sent with scapy on ga-wan (in A's namespace) arrive at gateway B, and frames sent on
+# gb-wan arrive at A. The replayed frame is one A really sent and B accepted.
+cp "$WORK/b.json" "$WORK/b0.json"; cp "$WORK/a.json" "$WORK/a0.json"
+MAC_A=$(ip -n "$GA" -br link show ga-wan | awk '{print $3}')
+ip netns exec "$GA" "$PY" - "$WORK/a2b.pcap" "$K_A2B_4" >"$WORK/inject-b.log" 2>&1 <<'PY'
+import sys, time
+from scapy.all import rdpcap, sendp, Ether, IP, ICMP, Raw, conf
+from scapy.layers.ipsec import ESP, SecurityAssociation
+conf.verb = 0
+pcap, key = sys.argv[1], bytes.fromhex(sys.argv[2])
+frames = [p for p in rdpcap(pcap) if p.haslayer(ESP) and IP in p and p[ESP].spi == 0x1001]
+f = frames[len(frames) // 2]
+print("replaying frame: spi=%#x seq=%d len=%d" % (f[ESP].spi, f[ESP].seq, len(f)))
+eth = Ether(src=f[Ether].src, dst=f[Ether].dst)
+sendp(f, iface="ga-wan"); time.sleep(0.05); sendp(f, iface="ga-wan")
+bad_spi = f.copy(); bad_spi[ESP].spi = 0x0badf00d
+sendp(bad_spi, iface="ga-wan")
+# A fresh packet with the real key, far ahead in the window: first with one ciphertext byte
+# flipped (must fail the ICV and leave the window alone), then intact (must be accepted).
+sa = SecurityAssociation(ESP, spi=0x1001, crypt_algo="AES-GCM", crypt_key=key,
+                         tunnel_header=IP(src="203.0.113.1", dst="203.0.113.2"))
+inner = IP(src="192.0.2.2", dst="198.51.100.2") / ICMP(id=0x5ca9, seq=1) / Raw(b"scapy-built")
+seq = 0x10000000
+good = sa.encrypt(inner, seq_num=seq)
+raw_esp = bytearray(bytes(good))
+raw_esp[20 + 8 + 8 + 4] ^= 0x01           # outer IPv4, SPI+seq, IV, then 4 bytes into the ciphertext
+sendp(eth / IP(bytes(raw_esp)), iface="ga-wan"); time.sleep(0.05)
+sendp(eth / good, iface="ga-wan")
+print("sent: 2 replays, 1 unknown SPI, 1 flipped ciphertext byte (seq %#x), 1 valid (seq %#x)" % (seq, seq))
+PY
+rc=$?
+cat "$WORK/inject-b.log" >&2
+check "scapy injected frames toward gateway B" test "$rc" = 0
+# Clear text from the protected remote site arriving at A: must be dropped (cleartext_protected).
+ip netns exec "$GB" "$PY" - "$MAC_A" >"$WORK/inject-a.log" 2>&1 <<'PY'
+import sys
+from scapy.all import sendp, Ether, IP, ICMP, conf
+conf.verb = 0
+sendp(Ether(dst=sys.argv[1]) / IP(src="198.51.100.2", dst="192.0.2.2") / ICMP(id=0x5caa), iface="gb-wan")
+PY
+check "scapy injected a clear-text packet toward gateway A" test "$?" = 0
+sleep 0.5
+status b >"$WORK/b1.json" 2>&1; status a >"$WORK/a1.json" 2>&1
+delta() { # delta REASON MIN GW: drop counter REASON rose by at least MIN at gateway GW
+    local d0 d1; d0=$(drop "$WORK/${3}0.json" "$1"); d1=$(drop "$WORK/${3}1.json" "$1")
+    echo "$1: $d0 -> $d1"; [ $((d1 - d0)) -ge "$2" ]
+}
+check "replayed ESP frame (twice) -> gateway B esp_replayed +2" delta esp_replayed 2 b
+check "flipped ciphertext byte -> gateway B esp_icv_mismatch +1" delta esp_icv_mismatch 1 b
+check "unknown SPI 0x0badf00d -> gateway B esp_unknown_spi +1" delta esp_unknown_spi 1 b
+check "clear text 198.51.100.2 -> 192.0.2.2 on A's wan -> cleartext_protected +1" delta cleartext_protected 1 a
+accepted() {
+    local p0 p1; p0=$(sa_pkts "$WORK/b0.json" in-v4); p1=$(sa_pkts "$WORK/b1.json" in-v4)
+    echo "B in-v4 packets: $p0 -> $p1"; [ "$p0" -ge 0 ] && [ $((p1 - p0)) -eq 1 ]
+}
+check "of the injected frames B accepted exactly one (the valid scapy-built packet)" accepted
+
+# ---- Shutdown ---------------------------------------------------------------------------------
+kill -TERM "$PIDA" "$PIDB"
+stopped() { for _ in $(seq 1 100); do kill -0 "$PIDA" 2>/dev/null || kill -0 "$PIDB" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+check "both espgw instances stop on SIGTERM" stopped
+wait "$PIDA"; rca=$?; wait "$PIDB"; rcb=$?
+check "exit status 0 after SIGTERM (A $rca, B $rcb)" test "$rca" = 0 -a "$rcb" = 0
+check "DPDK runtime directories removed" test ! -e "/var/run/dpdk/$P-a" -a ! -e "/var/run/dpdk/$P-b"
+PIDA=""; PIDB=""
+if [ "$failn" != 0 ]; then
+    for g in a b; do echo "--- espgw $g log (last 30 lines)"; tail -30 "$WORK/$g.log"; done
+    echo "--- status B after injection"; cat "$WORK/b1.json" 2>/dev/null | head -c 4000; echo
+fi
+topo_down
+leftover() { ! ip netns list | grep -q "^$P-" && ! pgrep -f "$WORK/[ab].yaml" >/dev/null; }
+check "no namespace or process left behind" leftover
+
+echo "tunnel: $pass passed, $failn failed"
+[ "$failn" = 0 ]
