@@ -316,7 +316,7 @@ fn ipsec_step(
     };
     if origin != Origin::Punted && (decrypted.is_some() || !sp.inbound.is_empty()) {
         match (sp.inbound.lookup(&flow).map(|m| m.1), decrypted) {
-            (Some(Verdict::Protect(s)), Some(d)) if s == d => {}
+            (Some(Verdict::Protect(s)), Some(d)) if sp.accepts(s, d) => {}
             (Some(Verdict::Protect(_)), None) => return Some(Decision::Drop(DropReason::CleartextProtected)),
             (Some(Verdict::Discard), _) => return Some(Decision::Drop(DropReason::PolicyDiscard)),
             (None | Some(Verdict::Bypass), None) => {}

@@ -243,6 +243,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     let mut out = Vec::new();
     let mut idle_sleep = Duration::from_micros(50);
     let mut last_publish = Instant::now();
+    let mut last_lifetime_check = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         let mut work = 0;
@@ -276,6 +277,23 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         if now.duration_since(last_publish) >= Duration::from_millis(100) {
             source.update_control(&cp);
             last_publish = now;
+        }
+        if now.duration_since(last_lifetime_check) >= Duration::from_secs(1) {
+            last_lifetime_check = now;
+            let events = sadb.expire(now);
+            for e in &events {
+                if e.hard {
+                    eprintln!("espgw: ipsec: SA {} reached its hard {} lifetime: removed", e.name, e.limit);
+                } else {
+                    eprintln!(
+                        "espgw: ipsec: SA {} reached its soft {} lifetime: rekey needed",
+                        e.name, e.limit
+                    );
+                }
+            }
+            if events.iter().any(|e| e.hard) {
+                ipsec.store(Arc::new(sadb.snapshot()));
+            }
         }
         if work == 0 {
             std::thread::sleep(idle_sleep);

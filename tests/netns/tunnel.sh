@@ -159,7 +159,7 @@ drop()    { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print({
 # at the receiving gateway's side); waits until it listens. Sets CAPPID.
 start_cap() {
     local ns=$1 ifc=$2 f=$3; shift 3
-    ip netns exec "$ns" tcpdump -i "$ifc" -Q in -n -U -s 0 -w "$f" "$@" >"$f.log" 2>&1 &
+    ip netns exec "$ns" tcpdump -i "$ifc" -Q in -n -U --immediate-mode -s 0 -w "$f" "$@" >"$f.log" 2>&1 &
     CAPPID=$!
     for _ in $(seq 1 50); do grep -q "listening on" "$f.log" 2>/dev/null && return 0; sleep 0.1; done
     return 1
@@ -215,6 +215,7 @@ if [ -n "$MTU6" ]; then
 fi
 sleep 0.3
 stop_cap "$CAP_A"; stop_cap "$CAP_B"
+status a >"$WORK/a-ping.json" 2>&1; status b >"$WORK/b-ping.json" 2>&1
 
 # Only ESP between the gateways: no IPv4/IPv6 packet on the wan link other than ESP, ARP and
 # neighbour discovery; nothing whose outer addresses are the sites' hosts.
@@ -317,48 +318,73 @@ status a >"$WORK/a.json" 2>&1; status b >"$WORK/b.json" 2>&1
 has_sas() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); sas=s['ipsec']['sas']; print(json.dumps(sas)); sys.exit(0 if len(sas)==4 and all(a['packets']>0 and a['bytes']>0 for a in sas) else 1)" "$1"; }
 check "status A: ipsec.sas lists 4 SAs, all with packets and bytes > 0" has_sas "$WORK/a.json"
 check "status B: ipsec.sas lists 4 SAs, all with packets and bytes > 0" has_sas "$WORK/b.json"
-close() { # close X Y: X and Y within 2% (or 5 packets) of each other
-    echo "$1 vs $2"
-    python3 -c "import sys; a,b=int(sys.argv[1]),int(sys.argv[2]); sys.exit(0 if a>0 and b>0 and abs(a-b)<=max(5,0.02*max(a,b)) else 1)" "$1" "$2"
-}
+# After the pings alone (phase 1, no loss) the counters must be equal: every packet one
+# gateway protected, the other accepted.
 for pair in "out-v4:in-v4" "out-v6:in-v6"; do
     o=${pair%%:*}; i=${pair##*:}
-    check "SA counters: A $o ($(sa_pkts "$WORK/a.json" "$o")) ~ B $i ($(sa_pkts "$WORK/b.json" "$i"))" \
-        close "$(sa_pkts "$WORK/a.json" "$o")" "$(sa_pkts "$WORK/b.json" "$i")"
-    check "SA counters: B $o ($(sa_pkts "$WORK/b.json" "$o")) ~ A $i ($(sa_pkts "$WORK/a.json" "$i"))" \
-        close "$(sa_pkts "$WORK/b.json" "$o")" "$(sa_pkts "$WORK/a.json" "$i")"
+    for g in "a b" "b a"; do
+        set -- $g
+        x=$(sa_pkts "$WORK/${1}-ping.json" "$o"); y=$(sa_pkts "$WORK/${2}-ping.json" "$i")
+        check "after the pings: ${1^^} $o packets ($x) = ${2^^} $i packets ($y)" test "$x" -gt 0 -a "$x" = "$y"
+    done
 done
+# After TCP: the sender's SA counts are the receiver's plus what the wan link itself lost
+# (the kernel's af_packet rings drop under load; espgw does not see those as rx_missed).
+consistent() { # consistent FROM TO: FROM's out SAs vs TO's in SAs, given FROM wan tx - TO wan rx
+    python3 - "$WORK/$1.json" "$WORK/$2.json" <<'PY'
+import json, sys
+f, t = (json.load(open(x)) for x in sys.argv[1:3])
+sa = lambda s, n: next(a["packets"] for a in s["ipsec"]["sas"] if a["name"] == n)
+port = lambda s, n: next(p for p in s["ports"] if p["name"] == n)
+sent = sa(f, "out-v4") + sa(f, "out-v6")
+got = sa(t, "in-v4") + sa(t, "in-v6")
+wire_loss = port(f, "wan")["tx_packets"] - port(t, "wan")["rx_packets"]
+print(f"out SAs {sent}, peer's in SAs {got}, difference {sent - got}; "
+      f"wan tx {port(f, 'wan')['tx_packets']} - peer wan rx {port(t, 'wan')['rx_packets']} = {wire_loss} lost on the link")
+sys.exit(0 if 0 <= sent - got <= max(wire_loss, 0) + 2 and got >= 0.9 * sent else 1)
+PY
+}
+check "A's out SAs ~ B's in SAs (all of the difference lost on the wan link, <10%): $(consistent a b | tail -1)" consistent a b
+check "B's out SAs ~ A's in SAs (all of the difference lost on the wan link, <10%): $(consistent b a | tail -1)" consistent b a
 
 # ---- Tampering, replay, unknown SPI, clear text: injected next to the gateways ---------------
 # Frames sent with scapy on ga-wan (in A's namespace) arrive at gateway B, and frames sent on
-# gb-wan arrive at A. The replayed frame is one A really sent and B accepted.
-cp "$WORK/b.json" "$WORK/b0.json"; cp "$WORK/a.json" "$WORK/a0.json"
+# gb-wan arrive at A. The replayed frame is the last one A sent and B accepted (inside B's
+# replay window); the old frame is one from phase 1 (left of the window by now).
+start_cap "$GB" gb-wan "$WORK/fresh.pcap" 'ip proto 50' || bad "capture did not start"; FCAP=$CAPPID
+ip netns exec "$H1" ping -c 1 -W 2 198.51.100.2 >/dev/null 2>&1
+sleep 0.3; stop_cap "$FCAP"
+status b >"$WORK/b0.json" 2>&1; status a >"$WORK/a0.json" 2>&1
 MAC_A=$(ip -n "$GA" -br link show ga-wan | awk '{print $3}')
-ip netns exec "$GA" "$PY" - "$WORK/a2b.pcap" "$K_A2B_4" >"$WORK/inject-b.log" 2>&1 <<'PY'
+ip netns exec "$GA" "$PY" - "$WORK/fresh.pcap" "$WORK/a2b.pcap" "$K_A2B_4" >"$WORK/inject-b.log" 2>&1 <<'PY'
 import sys, time
 from scapy.all import rdpcap, sendp, Ether, IP, ICMP, Raw, conf
 from scapy.layers.ipsec import ESP, SecurityAssociation
 conf.verb = 0
-pcap, key = sys.argv[1], bytes.fromhex(sys.argv[2])
-frames = [p for p in rdpcap(pcap) if p.haslayer(ESP) and IP in p and p[ESP].spi == 0x1001]
-f = frames[len(frames) // 2]
-print("replaying frame: spi=%#x seq=%d len=%d" % (f[ESP].spi, f[ESP].seq, len(f)))
-eth = Ether(src=f[Ether].src, dst=f[Ether].dst)
-sendp(f, iface="ga-wan"); time.sleep(0.05); sendp(f, iface="ga-wan")
+fresh, old, key = sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3])
+pick = lambda f: [p for p in rdpcap(f) if p.haslayer(ESP) and IP in p and p[ESP].spi == 0x1001]
+f = pick(fresh)[-1]
+o = pick(old)[0]
+send = lambda p: (sendp(p, iface="ga-wan"), time.sleep(0.05))
+print("replaying the last frame A sent: spi=%#x seq=%d len=%d" % (f[ESP].spi, f[ESP].seq, len(f)))
+send(f); send(f)
+print("replaying an old frame from phase 1: seq=%d" % o[ESP].seq)
+send(o)
 bad_spi = f.copy(); bad_spi[ESP].spi = 0x0badf00d
-sendp(bad_spi, iface="ga-wan")
-# A fresh packet with the real key, far ahead in the window: first with one ciphertext byte
+send(bad_spi)
+# A fresh packet with the real key, ahead in the window: first with one ciphertext byte
 # flipped (must fail the ICV and leave the window alone), then intact (must be accepted).
 sa = SecurityAssociation(ESP, spi=0x1001, crypt_algo="AES-GCM", crypt_key=key,
                          tunnel_header=IP(src="203.0.113.1", dst="203.0.113.2"))
 inner = IP(src="192.0.2.2", dst="198.51.100.2") / ICMP(id=0x5ca9, seq=1) / Raw(b"scapy-built")
-seq = 0x10000000
+seq = f[ESP].seq + 100
 good = sa.encrypt(inner, seq_num=seq)
-raw_esp = bytearray(bytes(good))
-raw_esp[20 + 8 + 8 + 4] ^= 0x01           # outer IPv4, SPI+seq, IV, then 4 bytes into the ciphertext
-sendp(eth / IP(bytes(raw_esp)), iface="ga-wan"); time.sleep(0.05)
-sendp(eth / good, iface="ga-wan")
-print("sent: 2 replays, 1 unknown SPI, 1 flipped ciphertext byte (seq %#x), 1 valid (seq %#x)" % (seq, seq))
+flipped = bytearray(bytes(good))
+flipped[20 + 8 + 8 + 4] ^= 0x01           # outer IPv4, SPI+seq, IV, then 4 bytes into the ciphertext
+eth = Ether(src=f[Ether].src, dst=f[Ether].dst)
+send(eth / IP(bytes(flipped)))
+send(eth / good)
+print("sent: 2 replays, 1 old frame, 1 unknown SPI, 1 flipped ciphertext byte (seq %d), 1 valid (seq %d)" % (seq, seq))
 PY
 rc=$?
 cat "$WORK/inject-b.log" >&2
@@ -373,11 +399,12 @@ PY
 check "scapy injected a clear-text packet toward gateway A" test "$?" = 0
 sleep 0.5
 status b >"$WORK/b1.json" 2>&1; status a >"$WORK/a1.json" 2>&1
-delta() { # delta REASON MIN GW: drop counter REASON rose by at least MIN at gateway GW
+delta() { # delta REASON N GW: drop counter REASON rose by exactly N at gateway GW
     local d0 d1; d0=$(drop "$WORK/${3}0.json" "$1"); d1=$(drop "$WORK/${3}1.json" "$1")
-    echo "$1: $d0 -> $d1"; [ $((d1 - d0)) -ge "$2" ]
+    echo "$1: $d0 -> $d1"; [ $((d1 - d0)) -eq "$2" ]
 }
 check "replayed ESP frame (twice) -> gateway B esp_replayed +2" delta esp_replayed 2 b
+check "old ESP frame (left of the window) -> gateway B esp_too_old +1" delta esp_too_old 1 b
 check "flipped ciphertext byte -> gateway B esp_icv_mismatch +1" delta esp_icv_mismatch 1 b
 check "unknown SPI 0x0badf00d -> gateway B esp_unknown_spi +1" delta esp_unknown_spi 1 b
 check "clear text 198.51.100.2 -> 192.0.2.2 on A's wan -> cleartext_protected +1" delta cleartext_protected 1 a

@@ -18,7 +18,7 @@
 //! once per burst and hold it until the burst ends.
 
 use super::sa::Sa;
-use super::spd::{Policy, Spd};
+use super::spd::{Policy, Spd, Verdict};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,6 +37,10 @@ pub struct SaEntry {
     pub uid: u64,
     pub direction: SaDirection,
     pub sa: Arc<Sa>,
+    /// Set on an SA being rekeyed: the slot of the SA replacing it. An inbound packet that the
+    /// old SA decrypts still passes the policy check of the new one until the old SA is
+    /// deleted (make-before-break).
+    pub successor: Option<u32>,
 }
 
 const COLLIDING: u32 = u32::MAX;
@@ -88,6 +92,13 @@ impl IpsecTables {
         self.entry(slot).map(|e| &*e.sa)
     }
 
+    /// Whether a packet decrypted by the SA in `decrypted` may pass an inbound policy that
+    /// names `policy_sa`: the same SA, or one it is being rekeyed into.
+    #[inline]
+    pub fn accepts(&self, policy_sa: u32, decrypted: u32) -> bool {
+        policy_sa == decrypted || self.entry(decrypted).is_some_and(|e| e.successor == Some(policy_sa))
+    }
+
     /// The inbound SA for `spi` arriving for outer destination `dst`.
     #[inline]
     pub fn inbound_sa(&self, spi: u32, dst: IpAddr) -> Option<(u32, &SaEntry)> {
@@ -109,10 +120,23 @@ impl IpsecTables {
     }
 }
 
+/// A lifetime limit reached (RFC 4301 §4.4.2.1): soft asks the key manager to rekey, hard
+/// removes the SA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LifetimeEvent {
+    pub slot: u32,
+    pub name: String,
+    pub hard: bool,
+    /// Which limit: "seconds", "bytes" or "packets".
+    pub limit: &'static str,
+}
+
 /// The single writer's view: owns slot allocation and builds snapshots.
 #[derive(Default)]
 pub struct SadbBuilder {
     slots: Vec<Option<SaEntry>>,
+    /// When each slot's SA was added, and whether its soft limit was already reported.
+    installed: Vec<(Option<std::time::Instant>, bool)>,
     free: Vec<u32>,
     next_uid: u64,
     outbound: Vec<Policy>,
@@ -128,14 +152,17 @@ impl SadbBuilder {
     /// Adds an SA and returns its slot. A freed slot is reused before the table grows.
     pub fn add(&mut self, sa: Sa, direction: SaDirection) -> u32 {
         self.next_uid += 1;
-        let entry = SaEntry { uid: self.next_uid, direction, sa: Arc::new(sa) };
+        let entry = SaEntry { uid: self.next_uid, direction, sa: Arc::new(sa), successor: None };
+        let now = Some(std::time::Instant::now());
         match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(entry);
+                self.installed[s as usize] = (now, false);
                 s
             }
             None => {
                 self.slots.push(Some(entry));
+                self.installed.push((now, false));
                 (self.slots.len() - 1) as u32
             }
         }
@@ -150,6 +177,64 @@ impl SadbBuilder {
 
     pub fn entry(&self, slot: u32) -> Option<&SaEntry> {
         self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// Checks every SA's lifetime at `now`: reports soft limits once, and removes SAs past a
+    /// hard limit (policies naming a removed SA then drop their traffic as `sa_expired`
+    /// rather than send it in the clear). Returns what happened; the caller republishes when
+    /// anything was removed.
+    pub fn expire(&mut self, now: std::time::Instant) -> Vec<LifetimeEvent> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut events = Vec::new();
+        for i in 0..self.slots.len() {
+            let Some(e) = &self.slots[i] else { continue };
+            let sa = &e.sa;
+            let age = self.installed[i].0.map_or(0, |t| now.saturating_duration_since(t).as_secs());
+            let (packets, bytes) = (sa.counters.packets.load(Relaxed), sa.counters.bytes.load(Relaxed));
+            let reached = |l: &super::sa::Limits| {
+                if l.seconds.is_some_and(|s| age >= s) {
+                    Some("seconds")
+                } else if l.bytes.is_some_and(|b| bytes >= b) {
+                    Some("bytes")
+                } else if l.packets.is_some_and(|p| packets >= p) {
+                    Some("packets")
+                } else {
+                    None
+                }
+            };
+            if let Some(limit) = reached(&sa.hard) {
+                events.push(LifetimeEvent { slot: i as u32, name: sa.name.clone(), hard: true, limit });
+                self.remove(i as u32);
+            } else if let Some(limit) = reached(&sa.soft) {
+                if !self.installed[i].1 {
+                    self.installed[i].1 = true;
+                    events.push(LifetimeEvent { slot: i as u32, name: sa.name.clone(), hard: false, limit });
+                }
+            }
+        }
+        events
+    }
+
+    /// Rekeys make-before-break: adds `new` beside the SA in `old`, points every protect
+    /// policy of that direction at the new slot, and marks the old SA as replaced. The old SA
+    /// keeps working (inbound packets in flight decrypt and pass the policy check) until it is
+    /// [`SadbBuilder::remove`]d.
+    pub fn rekey(&mut self, old: u32, new: Sa) -> Option<u32> {
+        let direction = self.entry(old)?.direction;
+        let slot = self.add(new, direction);
+        if let Some(Some(e)) = self.slots.get_mut(old as usize) {
+            e.successor = Some(slot);
+        }
+        let policies = match direction {
+            SaDirection::Out => &mut self.outbound,
+            SaDirection::In => &mut self.inbound,
+        };
+        for p in policies.iter_mut() {
+            if p.verdict == Verdict::Protect(old) {
+                p.verdict = Verdict::Protect(slot);
+            }
+        }
+        Some(slot)
     }
 
     /// Replaces both policy lists (each in priority order).
@@ -231,6 +316,32 @@ mod tests {
         let t3 = b.snapshot();
         assert_ne!(t3.entry(d).unwrap().uid, t1.entry(a).unwrap().uid);
         assert!(t3.generation > t2.generation && t2.generation > t1.generation);
+    }
+
+    #[test]
+    fn soft_lifetime_is_reported_once_and_hard_lifetime_removes() {
+        let mut b = SadbBuilder::new();
+        let mut x = sa(0x100, "203.0.113.1");
+        x.soft.packets = Some(10);
+        x.hard.packets = Some(20);
+        let mut y = sa(0x200, "203.0.113.1");
+        y.hard.seconds = Some(60);
+        let xs = b.add(x, SaDirection::Out);
+        let ys = b.add(y, SaDirection::In);
+        let now = std::time::Instant::now();
+        assert!(b.expire(now).is_empty());
+        b.entry(xs).unwrap().sa.counters.add_traffic(10, 1000);
+        let ev = b.expire(now);
+        assert_eq!(ev.len(), 1);
+        assert!(!ev[0].hard && ev[0].limit == "packets");
+        assert!(b.expire(now).is_empty(), "soft is reported once");
+        b.entry(xs).unwrap().sa.counters.add_traffic(10, 1000);
+        let ev = b.expire(now);
+        assert!(ev[0].hard && ev[0].slot == xs);
+        assert!(b.entry(xs).is_none(), "hard expiry removes the SA");
+        let ev = b.expire(now + std::time::Duration::from_secs(61));
+        assert_eq!((ev[0].slot, ev[0].hard, ev[0].limit), (ys, true, "seconds"));
+        assert!(b.snapshot().inbound_sa(0x200, "203.0.113.1".parse().unwrap()).is_none());
     }
 
     #[test]

@@ -25,9 +25,16 @@ fn self_addressed(frame: &mut [u8], mac: [u8; 6], v6: bool) {
     frame[12..14].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] });
 }
 
-/// Decapsulates ESP addressed to the gateway and decides again on the inner packet.
+/// Decapsulates ESP addressed to the gateway and decides again on the inner packet. Generic
+/// over the buffer so that the tests and the fuzz target run exactly the workers' code.
 #[inline]
-pub fn unprotect(m: &mut Mbuf, in_port: u8, t: &Tables, sp: &IpsecTables, w: &mut IpsecWorker) -> Decision {
+pub fn unprotect<B: PacketBuf>(
+    m: &mut B,
+    in_port: u8,
+    t: &Tables,
+    sp: &IpsecTables,
+    w: &mut IpsecWorker,
+) -> Decision {
     let Some(mac) = t.ports.get(in_port as usize).map(|p| p.mac) else {
         return Decision::Drop(DropReason::NotForUs);
     };
@@ -156,11 +163,12 @@ fn expired(sa: &crate::ipsec::sa::Sa) -> bool {
         || sa.hard.bytes.is_some_and(|l| sa.counters.bytes.load(Ordering::Relaxed) >= l)
 }
 
-/// Encapsulates the frame in `m` (Ethernet + IP) and routes the outer packet: with a resolved
+/// Encapsulates the frame in `m` (Ethernet + IP) with `sa` and sequence number `seq` and routes
+/// the outer packet: with a resolved
 /// next hop the MACs are written and the packet leaves on that port; otherwise it goes to the
-/// control path addressed to our own port, which resolves the next hop and sends it.
-fn encapsulate_and_route(
-    m: &mut Mbuf,
+/// control path addressed to our own port `port`, which resolves the next hop and sends it.
+pub fn encapsulate_and_route<B: PacketBuf>(
+    m: &mut B,
     sa: &crate::ipsec::sa::Sa,
     seq: u64,
     port: u8,
@@ -182,7 +190,7 @@ fn encapsulate_and_route(
         IpAddr::V4(a) => t.fib.index_v4(a),
         IpAddr::V6(a) => t.fib.index_v6(a),
     };
-    let ip_len = m.pkt_len() - ETH;
+    let ip_len = m.len() - ETH;
     let frame = PacketBuf::data_mut(m);
     frame[12..14].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] });
     if let Some(rw) = index.and_then(|i| t.fib.rewrite(i)) {

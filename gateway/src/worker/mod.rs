@@ -13,7 +13,7 @@
 //! Idle back-off: after `SPIN_POLLS` empty iterations the worker sleeps, doubling from 8 µs up
 //! to the configured maximum, so a 2-core machine stays usable; the first packet resets it.
 
-mod ipsec;
+pub mod ipsec;
 
 use crate::drop::DropReason;
 use crate::forward::{self, Decision, Origin};
