@@ -261,7 +261,7 @@ fn table_swaps_under_traffic_lose_no_packet_of_a_live_sa() {
                     ba.remove(x);
                     bb.remove(y);
                 }
-                if round % 16 == 0 {
+                if round.is_multiple_of(16) {
                     // Rekey the live pair: the new inbound SA on B first, then A's outbound
                     // policy, then (next rounds) the old SAs go.
                     spi += 2;
