@@ -29,11 +29,14 @@ deps:
 	  apt-get update -qq && apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain (rustup)"; exit 1; }
+	@# The fuzz targets need a nightly toolchain (sanitizers) and cargo-fuzz.
+	@rustup toolchain list 2>/dev/null | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 
 build:
 	$(CARGO) build --release --workspace
 
-test: build unit-test config-test netns-test tunnel-test scapy-test
+test: build unit-test config-test netns-test fuzz-smoke tunnel-test scapy-test
 
 unit-test:
 	$(CARGO) test --profile test-opt --workspace
@@ -41,6 +44,14 @@ unit-test:
 # Every example configuration shipped in deploy/ must validate.
 config-test: build
 	@set -e; for f in deploy/examples/*.yaml; do $(ESPGW) check-config $$f; done
+
+# The inbound data path under libFuzzer for a bounded time (FUZZ_SECONDS); `make fuzz` runs longer.
+FUZZ_SECONDS ?= 60
+fuzz-smoke:
+	cd fuzz && $(CARGO) +nightly fuzz run inbound -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
+
+fuzz:
+	$(MAKE) fuzz-smoke FUZZ_SECONDS=1800
 
 # Needs root: network namespaces and DPDK af_packet ports.
 netns-test: build
