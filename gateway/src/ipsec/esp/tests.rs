@@ -5,7 +5,7 @@ use super::*;
 use crate::buf::VecBuf;
 use crate::ipsec::crypto::{Algorithm, Transform};
 use crate::ipsec::replay::ReplayWindow;
-use crate::ipsec::sa::{Limits, NatT, SaCounters};
+use crate::ipsec::sa::{Limits, NatT, Protocol, SaCounters};
 use std::sync::Arc;
 
 fn key(n: usize, seed: u8) -> Vec<u8> {
@@ -17,6 +17,7 @@ fn sa(alg: Algorithm, mode: Mode, natt: bool, esn: bool) -> Sa {
     Sa {
         name: "test".into(),
         spi: 0x1000_0001,
+        protocol: Protocol::Esp,
         mode,
         transform: Transform::new(alg, &key(alg.enc_key_len(), 1), &key(alg.auth_key_len(), 2)).unwrap(),
         esn,
