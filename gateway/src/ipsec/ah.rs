@@ -352,3 +352,5 @@ pub fn decapsulate<B: PacketBuf>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_scapy;
