@@ -404,6 +404,20 @@ fn esp_sas_and_ah_sas_do_not_mix() {
     assert_eq!(encapsulate(&mut VecBuf::like_mbuf(&pkt), &wrong, 1), Err(DropReason::SaProtocolMismatch));
     assert_eq!(decapsulate(&mut b, &loc, &wrong, &mut w), Err(DropReason::SaProtocolMismatch));
     assert_eq!(w.highest(), 0);
+    // ESP handed an AH SA refuses it (the transform will not seal or open ESP), without panicking.
+    let ah_sa = sa(tunnel(false), false);
+    assert!(esp::encapsulate(&mut VecBuf::like_mbuf(&pkt), &ah_sa, 1, &[]).is_err());
+    let esp_pkt = {
+        let mut null = sa(tunnel(false), false);
+        null.protocol = Protocol::Esp;
+        null.transform = Transform::new(Algorithm::NullHmacSha256_128, &[], &[1; 32]).unwrap();
+        let mut e = VecBuf::like_mbuf(&pkt);
+        esp::encapsulate(&mut e, &null, 1, &[]).unwrap();
+        e
+    };
+    let mut e = esp_pkt.clone();
+    let Ok(esp::Inbound::Esp(eloc)) = esp::classify_inbound(e.data()) else { panic!("not ESP") };
+    assert!(esp::decapsulate(&mut e, &eloc, &ah_sa, &mut w).is_err());
 }
 
 /// A copy of `p` with the payload length field of the AH header after an `hl`-byte IP header
