@@ -60,6 +60,14 @@ drop_reasons! {
     EspBadNextHeader => "esp_bad_next_header", "next header not allowed for the SA's mode";
     EspDummy => "esp_dummy", "dummy packet (next header 59, RFC 4303 §2.6): discarded";
     EspInnerMalformed => "esp_inner_malformed", "decrypted inner packet malformed";
+    AhMalformed => "ah_malformed", "AH header truncated, bad payload length, SPI 0 or misplaced";
+    AhUnknownSpi => "ah_unknown_spi", "no inbound AH SA with this SPI";
+    AhIcvMismatch => "ah_icv_mismatch", "AH integrity check failed (wrong key or tampered)";
+    AhBadNextHeader => "ah_bad_next_header", "AH next header not allowed for the SA's mode";
+    AhInnerMalformed => "ah_inner_malformed", "packet to protect, or inner packet after AH, malformed";
+    AhIpv4Options => "ah_ipv4_options", "IPv4 header with options: not supported with AH";
+    AhFragment => "ah_fragment", "IPv4 fragment where AH needs the whole packet (RFC 4302 §3.4.1)";
+    SaProtocolMismatch => "sa_protocol_mismatch", "packet handed to an SA of the other protocol (ESP vs AH)";
     EcnConflict => "ecn_conflict", "outer CE over a Not-ECT inner packet (RFC 6040 §4.2)";
     PolicyMismatch => "policy_mismatch", "decrypted packet does not match the SA's traffic selectors";
     SaExpired => "sa_expired", "SA past its hard lifetime";

@@ -1,5 +1,5 @@
 //! The `ipsec:` section: manually keyed SAs and the security policy database (RFC 4301), so the
-//! ESP data plane is usable and testable before IKE.
+//! ESP and AH data plane is usable and testable before IKE.
 //!
 //! ```yaml
 //! ipsec:
@@ -7,14 +7,16 @@
 //!     - name: to-site-b            # unique
 //!       direction: out             # out | in
 //!       spi: 0x00001001            # 256..2^32-1, decimal or 0x hex
+//!       protocol: esp              # esp (default) | ah (RFC 4302: integrity only, no encryption)
 //!       mode: tunnel               # tunnel (default) | transport
 //!       local: 203.0.113.1         # one of this gateway's port addresses
 //!       remote: 203.0.113.2        # the peer
-//!       algorithm: aes128gcm16     # aes128gcm16 aes256gcm16 aes128-sha1 aes256-sha1 aes128-sha256 aes256-sha256 null-sha256
-//!       enc_key: "00112233..."     # hex; for GCM the AES key followed by the 4-byte salt
-//!       auth_key: "..."            # hex; CBC/NULL algorithms only
+//!       algorithm: aes128gcm16     # ESP: aes128gcm16 aes256gcm16 aes128-sha1 aes256-sha1
+//!                                  #      aes128-sha256 aes256-sha256 null-sha256; AH: sha256
+//!       enc_key: "00112233..."     # hex; ESP only; for GCM the AES key followed by the 4-byte salt
+//!       auth_key: "..."            # hex; CBC/NULL ESP algorithms and AH
 //!       esn: false
-//!       natt: { local_port: 4500, remote_port: 4500 }   # optional: ESP in UDP (RFC 3948)
+//!       natt: { local_port: 4500, remote_port: 4500 }   # optional, ESP only: ESP in UDP (RFC 3948)
 //!       replay_window: 1024        # inbound only; 64..=65536
 //!       df: copy                   # copy | set | clear (outer IPv4 DF)
 //!   policies:                      # in order; first match wins
@@ -44,6 +46,15 @@ pub struct IpsecConfig {
 pub enum Direction {
     In,
     Out,
+}
+
+/// The IPsec protocol of an SA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolName {
+    #[default]
+    Esp,
+    Ah,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -107,7 +118,7 @@ pub struct LifetimeConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an SA mapping with name, direction, spi, local, remote, algorithm, enc_key"
+    expecting = "an SA mapping with name, direction, spi, local, remote, algorithm and keys"
 )]
 pub struct SaConfig {
     pub name: String,
@@ -115,10 +126,14 @@ pub struct SaConfig {
     #[serde(deserialize_with = "de_spi")]
     pub spi: u32,
     #[serde(default)]
+    pub protocol: ProtocolName,
+    #[serde(default)]
     pub mode: ModeName,
     pub local: IpAddr,
     pub remote: IpAddr,
     pub algorithm: String,
+    /// Required by ESP (checked in validation, where its absence can be explained); AH has none.
+    #[serde(default)]
     pub enc_key: Secret,
     #[serde(default)]
     pub auth_key: Secret,

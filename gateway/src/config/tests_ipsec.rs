@@ -1,6 +1,7 @@
 //! The `ipsec:` section: a valid file, bad files with exact line and field, and secrets that
 //! never show.
 
+use super::ipsec::ProtocolName;
 use super::tests::{assert_err, parse_err, with_ports};
 use super::*;
 
@@ -150,4 +151,93 @@ fn bad_port_range_and_protocol_words() {
     let p = POLICIES.replacen("action: protect, sa: out-b", "protocol: sctpx, action: discard", 1);
     let e = parse_err(&ipsec("", &p));
     assert!(e.reason.contains("unknown protocol `sctpx`"), "{e}");
+}
+
+const AH_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"; // 32 bytes
+
+/// The first SA (`out-b`) as AH: `protocol` on line 15, `algorithm` 16, `auth_key` 17, and
+/// `sa_extra` from line 18.
+fn ah_sa(sa_extra: &str) -> String {
+    ipsec(sa_extra, POLICIES).replacen(
+        &format!("algorithm: aes128gcm16\n      enc_key: \"{GCM_KEY}\""),
+        &format!("protocol: ah\n      algorithm: sha256\n      auth_key: \"{AH_KEY}\""),
+        1,
+    )
+}
+
+#[test]
+fn valid_ah_sa_parses_and_esp_stays_the_default() {
+    let cfg = parse(&ah_sa(""), "gw.yaml").unwrap();
+    let sa = &cfg.ipsec.sas[0];
+    assert_eq!((sa.protocol, sa.algorithm.as_str()), (ProtocolName::Ah, "sha256"));
+    assert!(sa.enc_key.is_empty());
+    assert_eq!(sa.auth_key.len(), 32);
+    assert_eq!(cfg.ipsec.sas[1].protocol, ProtocolName::Esp);
+    assert!(!format!("{cfg:?}").contains("1c1d1e1f"), "AH key leaked");
+}
+
+#[test]
+fn ah_takes_no_enc_key() {
+    assert_err(
+        &ah_sa(&format!("      enc_key: \"{GCM_KEY}\"\n")),
+        18,
+        "ipsec.sas[0].enc_key",
+        "AH does not encrypt",
+    );
+}
+
+#[test]
+fn ah_needs_a_32_byte_integrity_key() {
+    let text = ah_sa("").replacen(AH_KEY, "00112233", 1);
+    assert_err(&text, 17, "ipsec.sas[0].auth_key", "sha256 needs a 32-byte integrity key, got 4 bytes");
+}
+
+#[test]
+fn ah_with_an_esp_algorithm_is_rejected() {
+    let text = ah_sa("").replacen("algorithm: sha256", "algorithm: aes128-sha256", 1);
+    assert_err(
+        &text,
+        16,
+        "ipsec.sas[0].algorithm",
+        "`aes128-sha256` is an ESP algorithm; AH (integrity only) takes: sha256",
+    );
+}
+
+#[test]
+fn esp_with_the_ah_algorithm_is_rejected() {
+    let text = ah_sa("").replacen("protocol: ah", "protocol: esp", 1);
+    assert_err(
+        &text,
+        16,
+        "ipsec.sas[0].algorithm",
+        "`sha256` is an AH integrity algorithm: set `protocol: ah`",
+    );
+}
+
+#[test]
+fn ah_with_nat_t_is_rejected() {
+    assert_err(
+        &ah_sa("      natt: { local_port: 4500, remote_port: 4500 }\n"),
+        18,
+        "ipsec.sas[0].natt",
+        "NAT-T (RFC 3948) is defined for ESP only",
+    );
+}
+
+#[test]
+fn ah_reserved_spi_cites_rfc_4302() {
+    let text = ah_sa("").replacen("spi: 0x1001", "spi: 0", 1);
+    assert_err(&text, 12, "ipsec.sas[0].spi", "RFC 4302 §2.4");
+}
+
+#[test]
+fn unknown_protocol_and_missing_esp_key() {
+    let e = parse_err(&ipsec("", POLICIES).replacen("spi: 0x1001", "spi: 0x1001\n      protocol: ipcomp", 1));
+    assert_eq!((e.line, e.field.as_str()), (Some(13), "ipsec.sas[0].protocol"), "{e}");
+    assert!(e.reason.contains("esp") && e.reason.contains("ah"), "{e}");
+    // ESP still needs its key: now a validation error with the reason spelled out.
+    let text = ipsec("", POLICIES).replacen(&format!("      enc_key: \"{GCM_KEY}\"\n"), "", 1);
+    let e = parse_err(&text);
+    assert_eq!(e.field, "ipsec.sas[0].enc_key", "{e}");
+    assert!(e.reason.contains("needs a 20-byte encryption key") && e.reason.contains("got 0 bytes"), "{e}");
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
 
-use super::ipsec::{Action, Direction, IpsecConfig, ModeName, PolicyConfig};
+use super::ipsec::{Action, Direction, IpsecConfig, ModeName, PolicyConfig, ProtocolName};
 use super::model::{Config, EalConfig, PortConfig, RawConfig, RouteConfig, WorkerConfig};
 use super::types::{family, IpPrefix, MacAddr, PortQueue};
 
@@ -639,11 +639,10 @@ impl Validator {
                 self.issue(at("name"), format!("duplicate SA name `{}`", sa.name));
             }
             names.push(&sa.name);
+            let ah = sa.protocol == ProtocolName::Ah;
             if sa.spi < 256 {
-                self.issue(
-                    at("spi"),
-                    format!("SPI {} is reserved (0-255, RFC 4303 §2.1); use 256 or more", sa.spi),
-                );
+                let rfc = if ah { "RFC 4302 §2.4" } else { "RFC 4303 §2.1" };
+                self.issue(at("spi"), format!("SPI {} is reserved (0-255, {rfc}); use 256 or more", sa.spi));
             }
             let dup = ipsec.sas[..i].iter().any(|o| {
                 o.direction == sa.direction
@@ -672,17 +671,29 @@ impl Validator {
             if !ours(sa.local) {
                 self.issue(at("local"), format!("{} is not an address of any port; the tunnel endpoint must be one of this gateway's addresses", sa.local));
             }
+            let names = |algs: &[Algorithm]| algs.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ");
+            let known = if ah { names(&Algorithm::AH) } else { names(&Algorithm::ESP) };
             match Algorithm::from_name(&sa.algorithm) {
-                None => self.issue(
+                None => {
+                    let reason = format!("unknown algorithm `{}`; known: {known}", sa.algorithm);
+                    self.issue(at("algorithm"), reason)
+                }
+                Some(alg) if alg.is_ah() && !ah => self.issue(
                     at("algorithm"),
                     format!(
-                        "unknown algorithm `{}`; known: {}",
-                        sa.algorithm,
-                        Algorithm::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+                        "`{}` is an AH integrity algorithm: set `protocol: ah`, or use an ESP algorithm \
+                         ({known})",
+                        alg.name()
                     ),
                 ),
+                Some(alg) if ah && !alg.is_ah() => self.issue(
+                    at("algorithm"),
+                    format!("`{}` is an ESP algorithm; AH (integrity only) takes: {known}", alg.name()),
+                ),
                 Some(alg) => {
-                    if sa.enc_key.len() != alg.enc_key_len() {
+                    if ah && !sa.enc_key.is_empty() {
+                        self.issue(at("enc_key"), "AH does not encrypt: it takes no enc_key");
+                    } else if sa.enc_key.len() != alg.enc_key_len() {
                         let what = if alg.is_aead() {
                             " (AES key followed by the 4-byte salt, RFC 4106 §8.1)"
                         } else {
@@ -721,7 +732,9 @@ impl Validator {
             if !(64..=65536).contains(&sa.replay_window) {
                 self.issue(at("replay_window"), format!("{} is out of range 64..=65536", sa.replay_window));
             }
-            if let Some(n) = sa.natt {
+            if ah && sa.natt.is_some() {
+                self.issue(at("natt"), "NAT-T (RFC 3948) is defined for ESP only; an AH SA cannot use it");
+            } else if let Some(n) = sa.natt {
                 if n.local_port == 0 || n.remote_port == 0 {
                     self.issue(at("natt"), "NAT-T ports must not be 0");
                 }

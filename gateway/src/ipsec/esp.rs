@@ -30,24 +30,24 @@ pub const IPV6_HEADER: usize = 40;
 pub const UDP_HEADER: usize = 8;
 pub const NATT_PORT: u16 = 4500;
 pub const OUTER_TTL: u8 = 64;
-const NH_IPV4: u8 = 4;
-const NH_IPV6: u8 = 41;
+pub(super) const NH_IPV4: u8 = 4;
+pub(super) const NH_IPV6: u8 = 41;
 const NH_NONE: u8 = 59;
 
-/// The facts about an IP packet encapsulation needs.
+/// The facts about an IP packet encapsulation needs (shared with `ah`).
 #[derive(Clone, Copy, Debug)]
-struct IpInfo {
-    v6: bool,
-    header_len: usize,
-    total_len: usize,
+pub(super) struct IpInfo {
+    pub(super) v6: bool,
+    pub(super) header_len: usize,
+    pub(super) total_len: usize,
     /// DSCP and ECN byte (IPv4 TOS / IPv6 traffic class).
-    tos: u8,
-    df: bool,
-    protocol: u8,
-    flow_label: u32,
+    pub(super) tos: u8,
+    pub(super) df: bool,
+    pub(super) protocol: u8,
+    pub(super) flow_label: u32,
 }
 
-fn ip_info(p: &[u8]) -> Option<IpInfo> {
+pub(super) fn ip_info(p: &[u8]) -> Option<IpInfo> {
     match p.first()? >> 4 {
         4 => {
             let h = p.get(..IPV4_HEADER)?;
@@ -87,14 +87,14 @@ fn ip_info(p: &[u8]) -> Option<IpInfo> {
     }
 }
 
-fn ipv4_checksum(h: &mut [u8]) {
+pub(super) fn ipv4_checksum(h: &mut [u8]) {
     h[10] = 0;
     h[11] = 0;
     let c = checksum::checksum(h);
     h[10..12].copy_from_slice(&c.to_be_bytes());
 }
 
-fn is_ipv6_extension(nh: u8) -> bool {
+pub(super) fn is_ipv6_extension(nh: u8) -> bool {
     matches!(nh, 0 | 43 | 44 | 50 | 51 | 60 | 135 | 139 | 140)
 }
 
@@ -214,7 +214,7 @@ fn encap_tunnel<B: PacketBuf>(
 
 /// Writes an outer IPv4 or IPv6 header of `header_len` bytes into `h`.
 #[allow(clippy::too_many_arguments)]
-fn write_outer(
+pub(super) fn write_outer(
     h: &mut [u8],
     header_len: usize,
     local: IpAddr,
@@ -322,7 +322,7 @@ fn encap_transport<B: PacketBuf>(
     Ok(())
 }
 
-fn addresses(h: &[u8], v6: bool) -> (IpAddr, IpAddr) {
+pub(super) fn addresses(h: &[u8], v6: bool) -> (IpAddr, IpAddr) {
     if v6 {
         let s: [u8; 16] = h[8..24].try_into().unwrap_or([0; 16]);
         let d: [u8; 16] = h[24..40].try_into().unwrap_or([0; 16]);
@@ -523,7 +523,7 @@ pub fn decapsulate<B: PacketBuf>(
     }
 }
 
-fn replay_reason(e: ReplayError) -> DropReason {
+pub(super) fn replay_reason(e: ReplayError) -> DropReason {
     match e {
         ReplayError::Replayed => DropReason::EspReplayed,
         ReplayError::TooOld | ReplayError::Zero => DropReason::EspTooOld,
@@ -532,7 +532,7 @@ fn replay_reason(e: ReplayError) -> DropReason {
 
 /// RFC 6040 §4.2 decapsulation: outer CE marks an ECN-capable inner packet CE; a Not-ECT inner
 /// packet under CE is dropped.
-fn ecn_decapsulate(inner: &mut [u8], v6: bool, outer_ecn: u8) -> Result<(), DropReason> {
+pub(super) fn ecn_decapsulate(inner: &mut [u8], v6: bool, outer_ecn: u8) -> Result<(), DropReason> {
     const CE: u8 = 0b11;
     if outer_ecn != CE {
         return Ok(());

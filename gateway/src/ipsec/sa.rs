@@ -9,6 +9,26 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// Which IPsec protocol an SA speaks: ESP (RFC 4303, encryption and/or integrity) or AH
+/// (RFC 4302, integrity of the payload and the immutable IP header fields, no encryption).
+/// The SA's `transform` must be of the same kind ([`crate::ipsec::crypto::Algorithm::is_ah`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Esp,
+    Ah,
+}
+
+impl Protocol {
+    /// The IP protocol number: 50 or 51.
+    pub fn ip_protocol(self) -> u8 {
+        match self {
+            Protocol::Esp => 50,
+            Protocol::Ah => 51,
+        }
+    }
+}
+
 /// Tunnel mode carries the whole inner IP packet under a new outer header between two
 /// gateways; transport mode protects the payload of the gateway's own traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +89,7 @@ pub struct Limits {
 pub struct Sa {
     pub name: String,
     pub spi: u32,
+    pub protocol: Protocol,
     pub mode: Mode,
     pub transform: Transform,
     pub esn: bool,
@@ -86,6 +107,7 @@ impl std::fmt::Debug for Sa {
         f.debug_struct("Sa")
             .field("name", &self.name)
             .field("spi", &format_args!("{:#010x}", self.spi))
+            .field("protocol", &self.protocol)
             .field("mode", &self.mode)
             .field("transform", &self.transform)
             .field("esn", &self.esn)

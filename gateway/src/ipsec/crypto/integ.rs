@@ -1,4 +1,4 @@
-//! HMAC (RFC 2104) over SHA-1 and SHA-256, truncated for ESP
+//! HMAC (RFC 2104) over SHA-1 and SHA-256, truncated for ESP and AH
 //! (HMAC-SHA1-96, RFC 2404; HMAC-SHA-256-128, RFC 4868).
 //!
 //! Built on the raw compression functions of the `sha1` / `sha2` crates so
@@ -205,7 +205,8 @@ impl Integ {
 }
 
 /// The ICV input of an ESP packet: `authed` (SPI .. end of ciphertext) and,
-/// with ESN, the high sequence half appended (RFC 4303 §3.3.2.1).
+/// with ESN, the high sequence half appended (RFC 4303 §3.3.2.1). AH appends
+/// it the same way after the whole packet (RFC 4302 §2.5.1).
 #[inline]
 pub(super) fn esp_parts<'a>(authed: &'a [u8], esn: &'a Option<[u8; 4]>) -> [&'a [u8]; 2] {
     match esn {

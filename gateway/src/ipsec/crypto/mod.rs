@@ -1,7 +1,8 @@
-//! ESP (RFC 4303) crypto transforms.
+//! ESP (RFC 4303) and AH (RFC 4302) crypto transforms.
 //!
 //! A [`Transform`] holds the expanded keys of one Security Association
-//! direction and protects / unprotects whole ESP packets in place:
+//! direction. An ESP transform protects / unprotects whole ESP packets in
+//! place:
 //!
 //! ```text
 //! | SPI (4) | Seq (4) | IV (iv_len) | payload ‖ padding ‖ pad_len ‖ next_header | ICV (icv_len) |
@@ -14,6 +15,13 @@
 //!   (RFC 4868): encrypt-then-MAC; the ICV covers SPI .. ciphertext and,
 //!   with ESN, the high sequence half appended (RFC 4303 §3.3.2.1).
 //! * NULL encryption (RFC 2410) + HMAC-SHA-256-128, for tests.
+//!
+//! An AH transform (HMAC-SHA-256-128, RFC 4868) only computes and checks an
+//! ICV over bytes the caller prepares ([`Transform::ah_sign`] /
+//! [`Transform::ah_verify`]): which IP header fields are zeroed is AH's
+//! business (`ipsec::ah`), not the transform's. ESP `seal`/`open` refuse an AH
+//! transform and the AH calls refuse an ESP one
+//! ([`CryptoError::WrongProtocol`]).
 //!
 //! Padding is the caller's business: `seal` expects the plaintext region to be
 //! already padded to [`Algorithm::block_align`], and `open` leaves padding
@@ -28,6 +36,8 @@ mod null;
 #[cfg(test)]
 mod test_util;
 #[cfg(test)]
+mod tests_ah;
+#[cfg(test)]
 mod tests_esp;
 #[cfg(test)]
 mod tests_scapy;
@@ -39,7 +49,7 @@ use core::fmt;
 /// Length of the fixed ESP header (SPI + sequence number low half).
 pub const ESP_HEADER_LEN: usize = 8;
 
-/// The ESP transforms supported by the gateway.
+/// The ESP and AH transforms supported by the gateway.
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Algorithm {
@@ -57,11 +67,25 @@ pub enum Algorithm {
     AesCbc256HmacSha256_128,
     /// NULL encryption (RFC 2410) with HMAC-SHA-256-128: for tests only.
     NullHmacSha256_128,
+    /// AH (RFC 4302) integrity with HMAC-SHA-256-128 (RFC 4868), 256-bit key.
+    AhHmacSha256_128,
 }
 
 impl Algorithm {
-    /// Every supported algorithm.
-    pub const ALL: [Algorithm; 7] = [
+    /// Every supported algorithm, ESP then AH.
+    pub const ALL: [Algorithm; 8] = [
+        Algorithm::AesGcm16_128,
+        Algorithm::AesGcm16_256,
+        Algorithm::AesCbc128HmacSha1_96,
+        Algorithm::AesCbc256HmacSha1_96,
+        Algorithm::AesCbc128HmacSha256_128,
+        Algorithm::AesCbc256HmacSha256_128,
+        Algorithm::NullHmacSha256_128,
+        Algorithm::AhHmacSha256_128,
+    ];
+
+    /// The algorithms ESP can use ([`Transform::seal`] / [`Transform::open`]).
+    pub const ESP: [Algorithm; 7] = [
         Algorithm::AesGcm16_128,
         Algorithm::AesGcm16_256,
         Algorithm::AesCbc128HmacSha1_96,
@@ -71,7 +95,15 @@ impl Algorithm {
         Algorithm::NullHmacSha256_128,
     ];
 
-    /// Length of the explicit IV carried in every packet.
+    /// The algorithms AH can use ([`Transform::ah_sign`] / [`Transform::ah_verify`]).
+    pub const AH: [Algorithm; 1] = [Algorithm::AhHmacSha256_128];
+
+    /// Whether this is an AH (integrity-only) algorithm rather than an ESP one.
+    pub const fn is_ah(self) -> bool {
+        matches!(self, Algorithm::AhHmacSha256_128)
+    }
+
+    /// Length of the explicit IV carried in every packet (0 for AH).
     pub const fn iv_len(self) -> usize {
         match self {
             Algorithm::AesGcm16_128 | Algorithm::AesGcm16_256 => gcm::IV_LEN,
@@ -79,30 +111,37 @@ impl Algorithm {
             | Algorithm::AesCbc256HmacSha1_96
             | Algorithm::AesCbc128HmacSha256_128
             | Algorithm::AesCbc256HmacSha256_128 => cbc_hmac::IV_LEN,
-            Algorithm::NullHmacSha256_128 => 0,
+            Algorithm::NullHmacSha256_128 | Algorithm::AhHmacSha256_128 => 0,
         }
     }
 
-    /// Length of the ICV (integrity check value) trailing every packet.
+    /// Length of the ICV (integrity check value) trailing every ESP packet;
+    /// for AH, the ICV without the AH header's alignment padding.
     pub const fn icv_len(self) -> usize {
         match self {
             Algorithm::AesGcm16_128 | Algorithm::AesGcm16_256 => gcm::ICV_LEN,
             Algorithm::AesCbc128HmacSha1_96 | Algorithm::AesCbc256HmacSha1_96 => 12,
             Algorithm::AesCbc128HmacSha256_128
             | Algorithm::AesCbc256HmacSha256_128
-            | Algorithm::NullHmacSha256_128 => 16,
+            | Algorithm::NullHmacSha256_128
+            | Algorithm::AhHmacSha256_128 => 16,
         }
     }
 
     /// Alignment the ciphertext (payload ‖ padding ‖ pad_len ‖ next_header)
-    /// must have: 4 for GCM / NULL (RFC 4303 §2.4), 16 for CBC.
+    /// must have: 4 for GCM / NULL (RFC 4303 §2.4), 16 for CBC. AH has no
+    /// ciphertext; 4 is reported (its header alignment over IPv4, RFC 4302
+    /// §2.6; over IPv6 it is 8, which `ipsec::ah` handles).
     pub const fn block_align(self) -> usize {
         match self {
             Algorithm::AesCbc128HmacSha1_96
             | Algorithm::AesCbc256HmacSha1_96
             | Algorithm::AesCbc128HmacSha256_128
             | Algorithm::AesCbc256HmacSha256_128 => 16,
-            Algorithm::AesGcm16_128 | Algorithm::AesGcm16_256 | Algorithm::NullHmacSha256_128 => 4,
+            Algorithm::AesGcm16_128
+            | Algorithm::AesGcm16_256
+            | Algorithm::NullHmacSha256_128
+            | Algorithm::AhHmacSha256_128 => 4,
         }
     }
 
@@ -114,7 +153,7 @@ impl Algorithm {
             Algorithm::AesGcm16_256 => 32 + gcm::SALT_LEN,
             Algorithm::AesCbc128HmacSha1_96 | Algorithm::AesCbc128HmacSha256_128 => 16,
             Algorithm::AesCbc256HmacSha1_96 | Algorithm::AesCbc256HmacSha256_128 => 32,
-            Algorithm::NullHmacSha256_128 => 0,
+            Algorithm::NullHmacSha256_128 | Algorithm::AhHmacSha256_128 => 0,
         }
     }
 
@@ -125,7 +164,8 @@ impl Algorithm {
             Algorithm::AesCbc128HmacSha1_96 | Algorithm::AesCbc256HmacSha1_96 => 20,
             Algorithm::AesCbc128HmacSha256_128
             | Algorithm::AesCbc256HmacSha256_128
-            | Algorithm::NullHmacSha256_128 => 32,
+            | Algorithm::NullHmacSha256_128
+            | Algorithm::AhHmacSha256_128 => 32,
         }
     }
 
@@ -141,7 +181,8 @@ impl Algorithm {
         matches!(self, Algorithm::AesGcm16_128 | Algorithm::AesGcm16_256)
     }
 
-    /// The ESP proposal keyword strongSwan uses for this algorithm.
+    /// The ESP / AH proposal keyword strongSwan uses for this algorithm
+    /// (`sha256` is its AH keyword for HMAC-SHA-256-128).
     pub const fn name(self) -> &'static str {
         match self {
             Algorithm::AesGcm16_128 => "aes128gcm16",
@@ -151,6 +192,7 @@ impl Algorithm {
             Algorithm::AesCbc128HmacSha256_128 => "aes128-sha256",
             Algorithm::AesCbc256HmacSha256_128 => "aes256-sha256",
             Algorithm::NullHmacSha256_128 => "null-sha256",
+            Algorithm::AhHmacSha256_128 => "sha256",
         }
     }
 
@@ -181,6 +223,8 @@ pub enum CryptoError {
     /// The ICV does not verify. The buffer content is unspecified
     /// (it is left as received: nothing is decrypted).
     IcvMismatch,
+    /// An ESP call on an AH transform or an AH call on an ESP transform.
+    WrongProtocol,
 }
 
 impl fmt::Display for CryptoError {
@@ -191,7 +235,8 @@ impl fmt::Display for CryptoError {
             }
             CryptoError::Truncated => f.write_str("ESP packet too short"),
             CryptoError::Misaligned => f.write_str("ESP ciphertext length not aligned"),
-            CryptoError::IcvMismatch => f.write_str("ESP ICV mismatch"),
+            CryptoError::IcvMismatch => f.write_str("ICV mismatch"),
+            CryptoError::WrongProtocol => f.write_str("transform used with the wrong IPsec protocol"),
         }
     }
 }
@@ -205,6 +250,7 @@ enum Keys {
     Gcm(gcm::GcmKey),
     Cbc(cbc_hmac::CbcHmacKey),
     Null(null::NullKey),
+    Ah(integ::Integ),
 }
 
 /// Expanded keys of one SA direction for one [`Algorithm`].
@@ -251,6 +297,7 @@ impl Transform {
             Algorithm::NullHmacSha256_128 => {
                 Keys::Null(null::NullKey::new(integ::Integ::new(integ::HashKind::Sha256, auth_key)))
             }
+            Algorithm::AhHmacSha256_128 => Keys::Ah(integ::Integ::new(integ::HashKind::Sha256, auth_key)),
         };
         Ok(Transform { alg, keys })
     }
@@ -287,11 +334,15 @@ impl Transform {
     /// numbers are in use: it goes into the AAD for GCM (RFC 4106 §5) or is
     /// appended to the ICV input for HMAC (RFC 4303 §3.3.2.1).
     pub fn seal(&self, esp: &mut [u8], esn: Option<u32>) -> Result<(), CryptoError> {
+        if self.alg.is_ah() {
+            return Err(CryptoError::WrongProtocol);
+        }
         let l = self.layout(esp.len(), self.alg.block_align())?;
         match &self.keys {
             Keys::Gcm(k) => k.seal(esp, l.ct_start, l.icv_start, esn),
             Keys::Cbc(k) => k.seal(esp, l.ct_start, l.icv_start, esn),
             Keys::Null(k) => k.seal(esp, l.icv_start, esn),
+            Keys::Ah(_) => return Err(CryptoError::WrongProtocol),
         }
         Ok(())
     }
@@ -307,14 +358,46 @@ impl Transform {
         let align = match self.keys {
             Keys::Cbc(_) => cbc_hmac::BLOCK_LEN,
             Keys::Gcm(_) | Keys::Null(_) => 1,
+            Keys::Ah(_) => return Err(CryptoError::WrongProtocol),
         };
         let l = self.layout(esp.len(), align)?;
         let ok = match &self.keys {
             Keys::Gcm(k) => k.open(esp, l.ct_start, l.icv_start, esn),
             Keys::Cbc(k) => k.open(esp, l.ct_start, l.icv_start, esn),
             Keys::Null(k) => k.open(esp, l.icv_start, esn),
+            Keys::Ah(_) => return Err(CryptoError::WrongProtocol),
         };
         if ok {
+            Ok(())
+        } else {
+            Err(CryptoError::IcvMismatch)
+        }
+    }
+
+    /// Computes the AH ICV (RFC 4302 §3.3.3) into `icv` ([`Algorithm::icv_len`]
+    /// bytes). `packet` is the whole IP packet as the ICV covers it: mutable
+    /// header fields and the ICV field already zeroed by the caller, alignment
+    /// padding as transmitted. With ESN, `esn` (the high sequence half) is
+    /// appended to the ICV input and not transmitted (RFC 4302 §2.5.1).
+    pub fn ah_sign(&self, packet: &[u8], esn: Option<u32>, icv: &mut [u8]) -> Result<(), CryptoError> {
+        let Keys::Ah(k) = &self.keys else { return Err(CryptoError::WrongProtocol) };
+        if icv.len() != self.alg.icv_len() {
+            return Err(CryptoError::Truncated);
+        }
+        let hi = esn_bytes(esn);
+        k.sign(&integ::esp_parts(packet, &hi), icv);
+        Ok(())
+    }
+
+    /// Checks an AH ICV in constant time; `packet` and `esn` as for
+    /// [`Transform::ah_sign`], `icv` the received value.
+    pub fn ah_verify(&self, packet: &[u8], esn: Option<u32>, icv: &[u8]) -> Result<(), CryptoError> {
+        let Keys::Ah(k) = &self.keys else { return Err(CryptoError::WrongProtocol) };
+        if icv.len() != self.alg.icv_len() {
+            return Err(CryptoError::Truncated);
+        }
+        let hi = esn_bytes(esn);
+        if k.verify(&integ::esp_parts(packet, &hi), icv) {
             Ok(())
         } else {
             Err(CryptoError::IcvMismatch)

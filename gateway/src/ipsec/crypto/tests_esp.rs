@@ -147,7 +147,7 @@ fn random_packet(rng: &mut Rng, alg: Algorithm, payload_len: usize) -> (Vec<u8>,
 #[test]
 fn differential_seal_then_oracle_open() {
     let mut rng = Rng::new(1);
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::ESP {
         for payload_len in (0..=MAX_PAYLOAD).step_by(alg.block_align()) {
             let (ek, ak) = random_keys(&mut rng, alg);
             let t = Transform::new(alg, &ek, &ak).unwrap();
@@ -167,7 +167,7 @@ fn differential_seal_then_oracle_open() {
 #[test]
 fn differential_oracle_seal_then_open() {
     let mut rng = Rng::new(2);
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::ESP {
         for payload_len in (0..=MAX_PAYLOAD).step_by(alg.block_align()) {
             let (ek, ak) = random_keys(&mut rng, alg);
             let t = Transform::new(alg, &ek, &ak).unwrap();
@@ -192,7 +192,7 @@ fn differential_oracle_seal_then_open() {
 #[test]
 fn every_single_bit_flip_is_rejected() {
     let mut rng = Rng::new(3);
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::ESP {
         for esn in [None, Some(0x0102_0304)] {
             let (ek, ak) = random_keys(&mut rng, alg);
             let t = Transform::new(alg, &ek, &ak).unwrap();
@@ -224,7 +224,7 @@ fn every_single_bit_flip_is_rejected() {
 #[test]
 fn truncated_and_misaligned_buffers() {
     let mut rng = Rng::new(4);
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::ESP {
         let (ek, ak) = random_keys(&mut rng, alg);
         let t = Transform::new(alg, &ek, &ak).unwrap();
         let min = alg.min_packet_len();
@@ -255,7 +255,7 @@ fn truncated_and_misaligned_buffers() {
 #[test]
 fn random_garbage_never_panics() {
     let mut rng = Rng::new(5);
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::ESP {
         let (ek, ak) = random_keys(&mut rng, alg);
         let t = Transform::new(alg, &ek, &ak).unwrap();
         for _ in 0..2000 {
@@ -283,6 +283,7 @@ fn algorithm_parameters() {
         (AesCbc128HmacSha256_128, 16, 16, 16, 16, 32, "aes128-sha256"),
         (AesCbc256HmacSha256_128, 16, 16, 16, 32, 32, "aes256-sha256"),
         (NullHmacSha256_128, 0, 16, 4, 0, 32, "null-sha256"),
+        (AhHmacSha256_128, 0, 16, 4, 0, 32, "sha256"),
     ];
     for (alg, iv, icv, align, ek, ak, name) in table {
         assert_eq!(alg.iv_len(), iv, "{alg:?}");
@@ -379,6 +380,11 @@ fn transform_key_fields_are_wiped_by_their_zeroize_impl() {
                 assert!(k.integ.inner.words().iter().any(|&w| w != 0));
                 k.integ.zeroize();
                 assert!(k.integ.inner.words().iter().chain(k.integ.outer.words()).all(|&w| w == 0));
+            }
+            Keys::Ah(k) => {
+                assert!(k.inner.words().iter().any(|&w| w != 0));
+                k.zeroize();
+                assert!(k.inner.words().iter().chain(k.outer.words()).all(|&w| w == 0));
             }
         }
     }

@@ -57,7 +57,7 @@ fn scapy_packets_open_and_reseal_identically() {
         let other = if esn.is_some() { None } else { Some(1) };
         assert!(t.open(&mut pkt, other).is_err(), "vector {i}");
     }
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::ESP {
         assert!(seen.contains(&(alg, false)) && seen.contains(&(alg, true)), "{alg:?} coverage");
     }
 }

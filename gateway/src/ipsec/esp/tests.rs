@@ -5,7 +5,7 @@ use super::*;
 use crate::buf::VecBuf;
 use crate::ipsec::crypto::{Algorithm, Transform};
 use crate::ipsec::replay::ReplayWindow;
-use crate::ipsec::sa::{Limits, NatT, SaCounters};
+use crate::ipsec::sa::{Limits, NatT, Protocol, SaCounters};
 use std::sync::Arc;
 
 fn key(n: usize, seed: u8) -> Vec<u8> {
@@ -17,6 +17,7 @@ fn sa(alg: Algorithm, mode: Mode, natt: bool, esn: bool) -> Sa {
     Sa {
         name: "test".into(),
         spi: 0x1000_0001,
+        protocol: Protocol::Esp,
         mode,
         transform: Transform::new(alg, &key(alg.enc_key_len(), 1), &key(alg.auth_key_len(), 2)).unwrap(),
         esn,
@@ -93,7 +94,7 @@ fn decap(sa: &Sa, w: &mut ReplayWindow, b: &mut VecBuf) -> Result<Decapsulated, 
 
 #[test]
 fn tunnel_round_trip_every_algorithm_family_natt_and_esn() {
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::ESP {
         for outer_v6 in [false, true] {
             for inner_v6 in [false, true] {
                 for natt in [false, true] {
@@ -160,7 +161,7 @@ fn check_outer(b: &VecBuf, s: &Sa, v6: bool, natt: bool) {
 
 #[test]
 fn transport_round_trip() {
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::ESP {
         for v6 in [false, true] {
             for natt in [false, true] {
                 let mode = if v6 {
@@ -210,7 +211,7 @@ fn replayed_and_old_packets_are_dropped_and_do_not_move_the_window() {
 
 #[test]
 fn tampering_fails_the_icv_and_leaves_the_window_alone() {
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::ESP {
         let s = sa(alg, tunnel(false), true, true);
         let mut w = ReplayWindow::new(1024, true);
         let good = encap(&s, &inner(false, 50, 0), 5);

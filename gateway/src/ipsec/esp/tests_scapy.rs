@@ -22,7 +22,7 @@ use super::*;
 use crate::buf::VecBuf;
 use crate::ipsec::crypto::{Algorithm, Transform};
 use crate::ipsec::replay::ReplayWindow;
-use crate::ipsec::sa::{Limits, NatT, SaCounters};
+use crate::ipsec::sa::{Limits, NatT, Protocol, SaCounters};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -104,6 +104,7 @@ fn sa_for(v: &Vector) -> Sa {
     Sa {
         name: format!("scapy-{}", v.index),
         spi: v.spi,
+        protocol: Protocol::Esp,
         mode: Mode::Tunnel { local: v.outer_src, remote: v.outer_dst },
         transform: Transform::new(v.alg, &v.enc_key, &v.auth_key).expect("keys"),
         esn: v.esn,
