@@ -303,9 +303,9 @@ fn ipsec_step(
     let flow = Flow::parse(ip)?;
     let local = matches!(adj, Some(Adjacency::Local));
     if flow.is_ipsec_infrastructure() {
-        let esp =
-            flow.protocol == 50 || (flow.protocol == 17 && flow.ports.is_some_and(|p| p.1 == esp::NATT_PORT));
-        if local && esp && origin == Origin::Wire && sp.has_inbound_sas() {
+        let ipsec = matches!(flow.protocol, 50 | 51)
+            || (flow.protocol == 17 && flow.ports.is_some_and(|p| p.1 == esp::NATT_PORT));
+        if local && ipsec && origin == Origin::Wire && sp.has_inbound_sas() {
             return Some(Decision::Unprotect);
         }
         return None;
@@ -357,7 +357,7 @@ fn protect(ip: &[u8], slot: u32, len: u16, ttl: u8, t: &Tables, sp: &IpsecTables
     let mtu = t.ports.get(port as usize).map_or(0, |p| p.mtu) as usize;
     let v6 = ip[0] >> 4 == 6;
     let hl = if v6 { ipv6::HEADER_LEN } else { ((ip[0] & 0x0f) as usize) * 4 };
-    let out = esp::encapsulated_len(sa, len as usize, hl);
+    let out = crate::ipsec::datapath::protected_len(sa, len as usize, hl);
     if out > mtu {
         if v6 || ip[6] & 0x40 != 0 {
             // The overhead plus the worst-case padding, so that the size reported fits.

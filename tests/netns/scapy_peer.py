@@ -17,6 +17,7 @@ status is 0 only when every expected packet arrived and no check failed.
 """
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -261,6 +262,8 @@ def main():
     a = ap.parse_args()
 
     peer = Peer(a)
+    # SIGTERM from the test script (its ping is over): stop waiting and report.
+    signal.signal(signal.SIGTERM, lambda *_: peer.done.set())
     started = threading.Event()
     sn = AsyncSniffer(iface=a.iface, prn=peer.handle, store=False, started_callback=started.set)
     sn.start()

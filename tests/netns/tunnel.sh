@@ -224,6 +224,11 @@ nonesp() { # nonesp PCAP: print non-ESP IP packets; fail if there are any
     cat "$WORK/leak"; [ ! -s "$WORK/leak" ]
 }
 esp_count() { tcpdump -n -r "$1" "$2" 2>/dev/null | wc -l; }
+outer_ttl() { # outer_ttl PCAP: every ESP frame has outer TTL / hop limit 64 (espgw's own header)
+    local f='(ip proto 50 and ip[8] != 64) or (ip6 proto 50 and ip6[7] != 64)'
+    echo "$(esp_count "$1" "$f") of $(esp_count "$1" 'ip proto 50 or ip6 proto 50') ESP frames with another TTL / hop limit:"
+    tcpdump -n -v -r "$1" "$f" 2>/dev/null | tee "$WORK/ttl"; [ ! -s "$WORK/ttl" ]
+}
 check "wan capture A->B: only ESP (no clear ICMP/TCP between the sites)" nonesp "$WORK/a2b.pcap"
 check "wan capture B->A: only ESP" nonesp "$WORK/b2a.pcap"
 N4=$(esp_count "$WORK/a2b.pcap" 'ip proto 50 and src 203.0.113.1 and dst 203.0.113.2')
@@ -233,6 +238,8 @@ M6=$(esp_count "$WORK/b2a.pcap" 'ip6 proto 50 and src 2001:db8:ff::2 and dst 200
 echo "  wan ESP frames: A->B IPv4 outer $N4, IPv6 outer $N6; B->A IPv4 outer $M4, IPv6 outer $M6"
 check "ESP seen both ways in IPv4 outer (203.0.113.1 <-> .2) and IPv6 outer (2001:db8:ff::1 <-> ::2)" \
     test "$N4" -gt 0 -a "$N6" -gt 0 -a "$M4" -gt 0 -a "$M6" -gt 0
+check "A's ESP frames leave with outer TTL / hop limit 64" outer_ttl "$WORK/a2b.pcap"
+check "B's ESP frames leave with outer TTL / hop limit 64" outer_ttl "$WORK/b2a.pcap"
 
 # tshark: an independent ESP implementation decrypts the capture with the configured keys.
 uat() { # uat FAMILY SRC DST SPI KEY
@@ -279,7 +286,7 @@ ip netns exec "$H2" iperf3 -s -D -p 5202 -B 2001:db8:2::2 >/dev/null 2>&1
 sleep 0.5
 iperf() { # iperf NAME ARGS...: one iperf3 client run, prints Mbit/s received; fails on 0
     local name=$1; shift
-    timeout 20 ip netns exec "$H1" iperf3 -J "$@" >"$WORK/iperf-$name.json" 2>&1
+    timeout --foreground 20 ip netns exec "$H1" iperf3 -J "$@" >"$WORK/iperf-$name.json" 2>&1
     python3 - "$WORK/iperf-$name.json" <<'PY'
 import json, sys
 try:
@@ -310,6 +317,8 @@ else
 fi
 sleep 0.3
 stop_cap "$LCAP_A"; stop_cap "$LCAP_B"
+kdrops() { ip -n "$1" -s -j link show "$2" | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["stats64"]; print("rx dropped %d, tx dropped %d" % (s["rx"]["dropped"], s["tx"]["dropped"]))'; }
+echo "  kernel veth counters (informational): gb-wan $(kdrops "$GB" gb-wan); ga-wan $(kdrops "$GA" ga-wan)"
 check "no clear text on the wan during TCP (A->B)" nonesp "$WORK/leak-a2b.pcap"
 check "no clear text on the wan during TCP (B->A)" nonesp "$WORK/leak-b2a.pcap"
 

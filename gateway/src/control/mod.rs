@@ -154,8 +154,7 @@ impl ControlPlane {
             Decision::Drop(r) => self.count(r),
             Decision::Forward { port, dst, v6 } => {
                 // Resolved since the worker punted it.
-                let mut f = frame.to_vec();
-                forward::rewrite(&mut f, self.ports[port as usize].mac.0, dst, v6);
+                let f = self.release(frame, port, dst, v6);
                 out.push(Transmit { port, frame: f });
             }
             // Covered by an outbound policy since the worker punted it: hand it back, the
@@ -180,9 +179,8 @@ impl ControlPlane {
                 Punt::Resolve { port, next_hop } => {
                     let key = Key { port, ip: next_hop };
                     match self.neigh.enqueue(key, (in_port, frame.to_vec()), now) {
-                        Enqueue::Ready(mac, (_, mut f)) => {
-                            let v6 = next_hop.is_ipv6();
-                            forward::rewrite(&mut f, self.ports[port as usize].mac.0, mac.0, v6);
+                        Enqueue::Ready(mac, (_, f)) => {
+                            let f = self.release(&f, port, mac.0, next_hop.is_ipv6());
                             out.push(Transmit { port, frame: f });
                         }
                         Enqueue::Queued(probe) => {
@@ -221,6 +219,30 @@ impl ControlPlane {
             self.count(DropReason::NeighbourUnresolved);
             self.icmp_error(in_port, &frame, IcmpError::HostUnreachable, now, out);
         }
+    }
+
+    /// A frame waiting for its next hop, ready to leave on `port` to `dst`. A forwarded packet
+    /// loses one from its TTL / hop limit; one the gateway originated (its source is one of our
+    /// addresses: ESP outer headers, transport-mode replies) leaves with the TTL it was built
+    /// with, only the MACs change.
+    fn release(&self, frame: &[u8], port: u8, dst: [u8; 6], v6: bool) -> Vec<u8> {
+        let mut f = frame.to_vec();
+        let src = if v6 {
+            frame.get(22..38).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(IpAddr::from)
+        } else {
+            frame.get(26..30).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(IpAddr::from)
+        };
+        let ours = src.is_some_and(|ip| self.ports.iter().any(|p| p.addresses.iter().any(|a| a.addr == ip)));
+        let src_mac = self.ports[port as usize].mac.0;
+        if ours {
+            if f.len() >= 12 {
+                f[0..6].copy_from_slice(&dst);
+                f[6..12].copy_from_slice(&src_mac);
+            }
+        } else {
+            forward::rewrite(&mut f, src_mac, dst, v6);
+        }
+        f
     }
 
     /// Our address on `port` to use as the source towards `peer` (same subnet first).

@@ -33,6 +33,11 @@ struct Gw {
 }
 
 fn gateway(site_a: bool, extra_policies: &str) -> Gw {
+    gateway_with(site_a, extra_policies, &format!("algorithm: aes128gcm16, enc_key: \"{KEY}\""))
+}
+
+/// `transform` is the SA's algorithm and key fields (and `protocol`), shared by both SAs.
+fn gateway_with(site_a: bool, extra_policies: &str, transform: &str) -> Gw {
     let (lan_mac, wan_mac, lan, wan, peer, host, host_mac, peer_mac) = if site_a {
         (A_LAN, A_WAN, "192.0.2.1/24", "203.0.113.1/24", "203.0.113.2", "192.0.2.2", H1, B_WAN)
     } else {
@@ -48,8 +53,8 @@ fn gateway(site_a: bool, extra_policies: &str) -> Gw {
         "ports:\n  - {{ name: lan, device: net_null0, addresses: [\"{lan}\"] }}\n  \
          - {{ name: wan, device: net_null1, addresses: [\"{wan}\"] }}\n\
          ipsec:\n  sas:\n    \
-         - {{ name: out, direction: out, spi: {out_spi}, local: {me}, remote: {peer}, algorithm: aes128gcm16, enc_key: \"{KEY}\" }}\n    \
-         - {{ name: in, direction: in, spi: {in_spi}, local: {me}, remote: {peer}, algorithm: aes128gcm16, enc_key: \"{KEY}\" }}\n  \
+         - {{ name: out, direction: out, spi: {out_spi}, local: {me}, remote: {peer}, {transform} }}\n    \
+         - {{ name: in, direction: in, spi: {in_spi}, local: {me}, remote: {peer}, {transform} }}\n  \
          policies:\n{extra_policies}    \
          - {{ direction: out, src: {here}, dst: {there}, action: protect, sa: out }}\n    \
          - {{ direction: in, src: {there}, dst: {here}, action: protect, sa: in }}\n"
@@ -331,4 +336,28 @@ fn table_swaps_under_traffic_lose_no_packet_of_a_live_sa() {
         "the live SA was never rekeyed: {live:x?}"
     );
     assert!(lost.is_empty(), "{} of {n} packets lost, first: {:?}", lost.len(), &lost[..lost.len().min(5)]);
+}
+
+/// The same two-gateway crossing with every SA kind the config offers: AH, CBC+HMAC, NULL.
+#[test]
+fn every_transform_crosses_two_gateways() {
+    let k32 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    for transform in [
+        format!("protocol: ah, algorithm: sha256, auth_key: \"{k32}\""),
+        format!("algorithm: aes256gcm16, enc_key: \"{k32}01020304\""),
+        format!("algorithm: aes128-sha1, enc_key: \"{}\", auth_key: \"{}\"", &k32[..32], &k32[..40]),
+        format!("algorithm: aes256-sha256, enc_key: \"{k32}\", auth_key: \"{k32}\", esn: true"),
+        format!("algorithm: null-sha256, enc_key: \"\", auth_key: \"{k32}\""),
+    ] {
+        let (mut a, mut b) = (gateway_with(true, "", &transform), gateway_with(false, "", &transform));
+        let f = ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 56, false);
+        let (d, wire) = run(&mut a, &f, 0);
+        assert_eq!(d, Decision::Forward { port: 1, dst: B_WAN, v6: false }, "{transform}");
+        let proto = ipv4::Packet::new_checked(&wire[14..]).unwrap().protocol().0;
+        assert_eq!(proto, if transform.contains("protocol: ah") { 51 } else { 50 }, "{transform}");
+        let (d, inner) = run(&mut b, &wire, 1);
+        assert_eq!(d, Decision::Forward { port: 0, dst: H2, v6: false }, "{transform}");
+        assert_eq!(&inner[14 + 28..], &f[14 + 28..], "{transform}");
+        assert_eq!(run(&mut b, &wire, 1).0, Decision::Drop(DropReason::EspReplayed), "{transform}");
+    }
 }

@@ -8,9 +8,10 @@
 //! a new table generation the worker gives every new inbound SA a fresh window and keeps the
 //! windows of SAs that are still there, so a republication never reopens a replay gap.
 
+use super::ah;
 use super::esp::{self, Decapsulated, Inbound};
 use super::replay::ReplayWindow;
-use super::sa::Sa;
+use super::sa::{Mode, Protocol, Sa};
 use super::sadb::{IpsecTables, SaDirection};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -95,9 +96,12 @@ impl IpsecWorker {
         }
     }
 
-    /// Encapsulates the IP packet in `buf` with `sa` and sequence number `seq`.
+    /// Encapsulates the IP packet in `buf` with `sa` (ESP or AH) and sequence number `seq`.
     #[inline]
     pub fn protect<B: PacketBuf>(&mut self, buf: &mut B, sa: &Sa, seq: u64) -> Result<(), DropReason> {
+        if sa.protocol == Protocol::Ah {
+            return ah::encapsulate(buf, sa, seq);
+        }
         let iv_len = sa.transform.algorithm().iv_len();
         let block;
         let seq_iv = seq.to_be_bytes();
@@ -117,6 +121,9 @@ impl IpsecWorker {
         buf: &mut B,
         t: &IpsecTables,
     ) -> Result<Unprotected, DropReason> {
+        if is_ah(buf.data()) {
+            return self.unprotect_ah(buf, t);
+        }
         let loc = match esp::classify_inbound(buf.data())? {
             Inbound::Esp(loc) => loc,
             Inbound::Keepalive => return Ok(Unprotected::Keepalive),
@@ -124,28 +131,75 @@ impl IpsecWorker {
         };
         let (slot, entry) = t.inbound_sa(loc.spi, loc.dst).ok_or(DropReason::EspUnknownSpi)?;
         let sa = &*entry.sa;
+        if sa.protocol != Protocol::Esp {
+            return Err(DropReason::SaProtocolMismatch);
+        }
         // ESP in UDP only for an SA configured for NAT-T, and plain ESP only for one without.
         if loc.udp_sport.is_some() != sa.natt.is_some() {
             return Err(DropReason::EspUnknownSpi);
         }
-        if sa
-            .hard
-            .packets
-            .is_some_and(|l| sa.counters.packets.load(std::sync::atomic::Ordering::Relaxed) >= l)
-            || sa
-                .hard
-                .bytes
-                .is_some_and(|l| sa.counters.bytes.load(std::sync::atomic::Ordering::Relaxed) >= l)
-        {
-            return Err(DropReason::SaExpired);
-        }
-        let window = match self.windows.get_mut(slot as usize) {
-            Some(Some((uid, w))) if *uid == entry.uid => w,
-            _ => return Err(DropReason::EspUnknownSpi),
-        };
+        let window = self.window(slot, entry.uid, sa)?;
         let inner = esp::decapsulate(buf, &loc, sa, window)?;
         // Bytes of the inner (decrypted) packet, as the outbound side counts them.
         sa.counters.add_traffic(1, buf.len() as u64);
         Ok(Unprotected::Packet { slot, inner })
+    }
+
+    fn unprotect_ah<B: PacketBuf>(
+        &mut self,
+        buf: &mut B,
+        t: &IpsecTables,
+    ) -> Result<Unprotected, DropReason> {
+        let loc = ah::locate(buf.data())?;
+        let (slot, entry) = t.inbound_sa(loc.spi, loc.dst).ok_or(DropReason::AhUnknownSpi)?;
+        let sa = &*entry.sa;
+        if sa.protocol != Protocol::Ah {
+            return Err(DropReason::SaProtocolMismatch);
+        }
+        let window = self.window(slot, entry.uid, sa)?;
+        let inner = ah::decapsulate(buf, &loc, sa, window)?;
+        sa.counters.add_traffic(1, buf.len() as u64);
+        Ok(Unprotected::Packet { slot, inner })
+    }
+
+    /// This worker's replay window for the inbound SA in `slot`, unless the SA is past a hard
+    /// packet or byte limit.
+    #[inline]
+    fn window(&mut self, slot: u32, uid: u64, sa: &Sa) -> Result<&mut ReplayWindow, DropReason> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if sa.hard.packets.is_some_and(|l| sa.counters.packets.load(Relaxed) >= l)
+            || sa.hard.bytes.is_some_and(|l| sa.counters.bytes.load(Relaxed) >= l)
+        {
+            return Err(DropReason::SaExpired);
+        }
+        match self.windows.get_mut(slot as usize) {
+            Some(Some((u, w))) if *u == uid => Ok(w),
+            _ => Err(DropReason::EspUnknownSpi),
+        }
+    }
+}
+
+/// IP protocol 51 (no IPv6 extension headers before it).
+fn is_ah(p: &[u8]) -> bool {
+    match p.first().map(|b| b >> 4) {
+        Some(4) => p.get(9) == Some(&51),
+        Some(6) => p.get(6) == Some(&51),
+        _ => false,
+    }
+}
+
+/// The size of an IP packet of `ip_len` bytes (header `ip_header_len`) once `sa` protects
+/// it with ESP or AH: what the MTU check compares against the egress MTU.
+pub fn protected_len(sa: &Sa, ip_len: usize, ip_header_len: usize) -> usize {
+    if sa.protocol == Protocol::Esp {
+        return esp::encapsulated_len(sa, ip_len, ip_header_len);
+    }
+    let icv = sa.transform.algorithm().icv_len();
+    match sa.mode {
+        Mode::Tunnel { remote, .. } => {
+            let v6 = remote.is_ipv6();
+            (if v6 { esp::IPV6_HEADER } else { esp::IPV4_HEADER }) + ah::ah_len(icv, v6) + ip_len
+        }
+        Mode::Transport { remote, .. } => ip_len + ah::ah_len(icv, remote.is_ipv6()),
     }
 }

@@ -2,10 +2,10 @@
 //! so the data plane carries traffic before (and without) IKE.
 
 use super::crypto::{Algorithm, Transform};
-use super::sa::{DfPolicy, Limits, Mode, NatT, Sa, SaCounters};
+use super::sa::{DfPolicy, Limits, Mode, NatT, Protocol, Sa, SaCounters};
 use super::sadb::{SaDirection, SadbBuilder};
 use super::spd::{Policy, Selector, Verdict};
-use crate::config::ipsec::{Action, DfName, Direction, LimitsConfig, ModeName, SaConfig};
+use crate::config::ipsec::{Action, DfName, Direction, LimitsConfig, ModeName, ProtocolName, SaConfig};
 use crate::config::IpsecConfig;
 use std::sync::Arc;
 
@@ -25,6 +25,10 @@ pub fn sa_from_config(c: &SaConfig) -> Result<Sa, String> {
     };
     Ok(Sa {
         name: c.name.clone(),
+        protocol: match c.protocol {
+            ProtocolName::Esp => Protocol::Esp,
+            ProtocolName::Ah => Protocol::Ah,
+        },
         spi: c.spi,
         mode,
         transform,

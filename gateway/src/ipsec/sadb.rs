@@ -286,6 +286,7 @@ mod tests {
     pub(crate) fn sa(spi: u32, local: &str) -> Sa {
         Sa {
             name: format!("sa-{spi:x}"),
+            protocol: crate::ipsec::sa::Protocol::Esp,
             spi,
             mode: Mode::Tunnel { local: local.parse().unwrap(), remote: "203.0.113.9".parse().unwrap() },
             transform: Transform::new(Algorithm::AesGcm16_128, &[7; 20], &[]).unwrap(),
