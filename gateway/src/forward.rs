@@ -31,6 +31,11 @@ pub enum Punt {
     TooBig {
         mtu: u16,
     },
+    /// An IPv4 packet without DF, too big for its tunnel: fragment it so that each fragment
+    /// is at most `mtu` bytes, then each is protected (through the inject path).
+    Fragment {
+        mtu: u16,
+    },
     /// The next hop's MAC is unknown: resolve `next_hop` on `port`.
     Resolve {
         port: u8,
@@ -326,18 +331,33 @@ fn ipsec_step(
     if local || sp.outbound.is_empty() {
         return None;
     }
-    match sp.outbound.lookup(&flow)?.1 {
+    let (index, verdict) = sp.outbound.lookup(&flow)?;
+    match verdict {
         Verdict::Bypass => None,
         Verdict::Discard => Some(Decision::Drop(DropReason::PolicyDiscard)),
-        Verdict::Protect(slot) => Some(protect(ip, slot, len, ttl, t, sp)),
+        Verdict::Protect(slot) => {
+            // Fragments after the first carry no ports: only a policy without port selectors
+            // is sure to catch them all again.
+            let sel = sp.outbound.policies().get(index).map(|p| p.selector);
+            let portless = sel.is_some_and(|s| s.src_ports.is_any() && s.dst_ports.is_any());
+            Some(protect(ip, slot, len, ttl, portless, t, sp))
+        }
     }
 }
 
 /// The checks before encapsulating: TTL, a route to the peer, and the tunnel MTU. A packet
 /// that would not fit gets ICMP fragmentation-needed / Packet Too Big carrying the largest
-/// inner size that fits (DF set, or IPv6); without DF it is dropped as `mtu_exceeded`
-/// (fragmentation before encryption is not implemented).
-fn protect(ip: &[u8], slot: u32, len: u16, ttl: u8, t: &Tables, sp: &IpsecTables) -> Decision {
+/// inner size that fits (DF set, or IPv6); an IPv4 packet without DF is fragmented before
+/// encryption, or dropped, as the config says.
+fn protect(
+    ip: &[u8],
+    slot: u32,
+    len: u16,
+    ttl: u8,
+    portless: bool,
+    t: &Tables,
+    sp: &IpsecTables,
+) -> Decision {
     if ttl <= 1 {
         return Decision::Punt(Punt::TtlExceeded);
     }
@@ -359,15 +379,19 @@ fn protect(ip: &[u8], slot: u32, len: u16, ttl: u8, t: &Tables, sp: &IpsecTables
     let hl = if v6 { ipv6::HEADER_LEN } else { ((ip[0] & 0x0f) as usize) * 4 };
     let out = crate::ipsec::datapath::protected_len(sa, len as usize, hl);
     if out > mtu {
-        if v6 || ip[6] & 0x40 != 0 {
-            // The overhead plus the worst-case padding, so that the size reported fits.
-            let align = sa.transform.algorithm().block_align();
-            let overhead = out - len as usize + align - 1;
-            let floor = if v6 { 1280 } else { 576 };
-            let inner = mtu.saturating_sub(overhead).max(floor).min(u16::MAX as usize);
-            return Decision::Punt(Punt::TooBig { mtu: inner as u16 });
+        // The overhead plus the worst-case padding, so that the size reported fits.
+        let align = sa.transform.algorithm().block_align();
+        let overhead = out - len as usize + align - 1;
+        let floor = if v6 { 1280 } else { 576 };
+        let inner = mtu.saturating_sub(overhead).max(floor).min(u16::MAX as usize) as u16;
+        if !v6 && ip[6] & 0x40 == 0 {
+            return if sp.pre_fragment && portless {
+                Decision::Punt(Punt::Fragment { mtu: inner })
+            } else {
+                Decision::Drop(DropReason::MtuExceeded)
+            };
         }
-        return Decision::Drop(DropReason::MtuExceeded);
+        return Decision::Punt(Punt::TooBig { mtu: inner });
     }
     Decision::Protect { sa: slot }
 }

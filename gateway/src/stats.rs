@@ -52,6 +52,8 @@ pub struct WorkerStats {
     pub punted: Counter,
     /// Packets the control path asked this worker to transmit.
     pub injected: Counter,
+    /// Control path: IPv4 fragments made before encryption.
+    pub fragments_made: Counter,
     /// Polling loop iterations, and those that found nothing to do.
     pub polls: Counter,
     pub idle_polls: Counter,
@@ -68,6 +70,7 @@ impl WorkerStats {
             drops: std::array::from_fn(|_| Counter::default()),
             punted: Counter::default(),
             injected: Counter::default(),
+            fragments_made: Counter::default(),
             polls: Counter::default(),
             idle_polls: Counter::default(),
             busy_tsc: Counter::default(),

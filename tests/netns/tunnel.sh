@@ -213,6 +213,11 @@ if [ -n "$MTU6" ]; then
     check "IPv6 ping of exactly the reported MTU ($MTU6) crosses the tunnel" \
         ping_has "$H1" " 0% packet loss" -6 -M do -s $((MTU6-48)) -c 2 -i 0.2 -W 2 2001:db8:2::2
 fi
+# Without DF a packet too big for the tunnel is fragmented before encryption (RFC 4459 §5.1):
+# h2 has not learned a smaller path MTU towards h1, so its 1500-byte packets reach gateway B
+# whole, and only B's fragmentation lets them cross.
+check "IPv4 1500-byte ping without DF h2 -> h1: fragmented before encryption, 0% loss" \
+    ping_has "$H2" " 0% packet loss" -M dont -s 1472 -c 2 -i 0.2 -W 2 192.0.2.2
 sleep 0.3
 stop_cap "$CAP_A"; stop_cap "$CAP_B"
 status a >"$WORK/a-ping.json" 2>&1; status b >"$WORK/b-ping.json" 2>&1
@@ -268,7 +273,7 @@ if command -v tshark >/dev/null; then
     all_decrypt() { # all_decrypt PCAP: every ESP frame decrypts to an inner ICMP/ICMPv6 packet
         local n m
         n=$(tshark -n -r "$1" "${TSHARK_OPTS[@]}" -Y esp 2>/dev/null | wc -l)
-        m=$(tshark -n -r "$1" "${TSHARK_OPTS[@]}" -Y 'esp && esp.icv_good==1 && (icmp || icmpv6)' 2>/dev/null | wc -l)
+        m=$(tshark -n -r "$1" "${TSHARK_OPTS[@]}" -Y 'esp && esp.icv_good==1 && (icmp || icmpv6 || ip.flags.mf==1 || ip.frag_offset>0)' 2>/dev/null | wc -l)
         echo "$m of $n ESP frames decrypted to inner ICMP/ICMPv6 with a good ICV"
         [ "$n" -gt 0 ] && [ "$n" = "$m" ]
     }

@@ -39,6 +39,21 @@ use zeroize::Zeroize;
 pub struct IpsecConfig {
     pub sas: Vec<SaConfig>,
     pub policies: Vec<PolicyConfig>,
+    /// An IPv4 packet without DF that is too big for its tunnel.
+    pub too_big_df_clear: TooBigAction,
+}
+
+/// What to do with an IPv4 packet without DF that would exceed the egress MTU once
+/// encapsulated (a packet with DF, and any IPv6 packet, always gets ICMP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TooBigAction {
+    /// Fragment the inner packet before encryption (RFC 4459 §5.1): each fragment is
+    /// encapsulated separately and the far host reassembles.
+    #[default]
+    Fragment,
+    /// Drop it (counted as `mtu_exceeded`).
+    Drop,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 //! current time and return frames to transmit; the runtime moves them between mbufs and rings.
 //! When the set of resolved neighbours changes, the FIB is rebuilt and published to workers.
 
+pub mod fragment;
 pub mod neighbour;
 pub mod packet;
 
@@ -175,6 +176,24 @@ impl ControlPlane {
                 Punt::TooBig { mtu } => {
                     self.count(DropReason::MtuExceeded);
                     self.icmp_error(in_port, frame, IcmpError::TooBig(mtu), now, out);
+                }
+                Punt::Fragment { mtu } => {
+                    // Fragments go back through the worker's inject path, where the outbound
+                    // policy that caught the packet encapsulates each of them.
+                    match frame
+                        .get(ethernet::HEADER_LEN..)
+                        .and_then(|ip| fragment::fragment_v4(ip, mtu as usize))
+                    {
+                        Some(frags) => {
+                            self.stats.fragments_made.add(frags.len() as u64);
+                            for f in frags {
+                                let mut fr = frame[..ethernet::HEADER_LEN].to_vec();
+                                fr.extend_from_slice(&f);
+                                out.push(Transmit { port: in_port, frame: fr });
+                            }
+                        }
+                        None => self.count(DropReason::MtuExceeded),
+                    }
                 }
                 Punt::Resolve { port, next_hop } => {
                     let key = Key { port, ip: next_hop };

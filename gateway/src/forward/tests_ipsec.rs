@@ -199,8 +199,32 @@ fn too_big_for_the_tunnel_gets_the_inner_mtu_that_fits() {
     // A packet that fits after encapsulation is protected.
     let g = ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", mtu as usize - 28, true);
     assert!(matches!(run(&mut a, &g, 0).0, Decision::Forward { .. }));
-    // Without DF it cannot be fragmented yet: dropped.
+    // Without DF: fragmented before encryption (by the control path), each fragment then
+    // protected on its own and small enough for the tunnel; B forwards both fragments.
     let h = ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 1472, false);
+    let Decision::Punt(Punt::Fragment { mtu }) = run(&mut a, &h, 0).0 else { panic!() };
+    let frags = crate::control::fragment::fragment_v4(&h[14..], mtu as usize).unwrap();
+    assert_eq!(frags.len(), 2);
+    let mut b = gateway(false, "");
+    let mut carried = 0;
+    for f in frags {
+        let mut frame = h[..14].to_vec();
+        frame.extend_from_slice(&f);
+        let slot = super::local_outbound_sa(&frame, &a.sp).expect("a fragment matches the policy");
+        let sa = a.sp.sa(slot).unwrap();
+        let mut buf = VecBuf::like_mbuf(&frame);
+        let seq = sa.counters.reserve(1, sa.max_seq()).unwrap();
+        let d = worker_ipsec::encapsulate_and_route(&mut buf, sa, seq, 0, &a.t, &mut a.w);
+        assert!(matches!(d, Decision::Forward { port: 1, .. }));
+        assert!(buf.len() - 14 <= 1500, "outer packet {} bytes", buf.len() - 14);
+        let (d, inner) = run(&mut b, buf.data(), 1);
+        assert_eq!(d, Decision::Forward { port: 0, dst: H2, v6: false });
+        carried += inner.len() - 14 - 20;
+    }
+    assert_eq!(carried, 1472 + 8, "the two fragments carry the whole ICMP message");
+    // With `too_big_df_clear: drop` it is dropped instead.
+    a.b.set_pre_fragment(false);
+    a.sp = a.b.snapshot();
     assert_eq!(run(&mut a, &h, 0).0, Decision::Drop(DropReason::MtuExceeded));
 }
 

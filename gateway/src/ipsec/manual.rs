@@ -5,7 +5,9 @@ use super::crypto::{Algorithm, Transform};
 use super::sa::{DfPolicy, Limits, Mode, NatT, Protocol, Sa, SaCounters};
 use super::sadb::{SaDirection, SadbBuilder};
 use super::spd::{Policy, Selector, Verdict};
-use crate::config::ipsec::{Action, DfName, Direction, LimitsConfig, ModeName, ProtocolName, SaConfig};
+use crate::config::ipsec::{
+    Action, DfName, Direction, LimitsConfig, ModeName, ProtocolName, SaConfig, TooBigAction,
+};
 use crate::config::IpsecConfig;
 use std::sync::Arc;
 
@@ -89,5 +91,6 @@ pub fn load(cfg: &IpsecConfig) -> Result<SadbBuilder, String> {
         }
     }
     b.set_policies(outbound, inbound);
+    b.set_pre_fragment(cfg.too_big_df_clear == TooBigAction::Fragment);
     Ok(b)
 }

@@ -56,6 +56,9 @@ pub struct IpsecTables {
     by_spi_dst: FxHashMap<(u32, IpAddr), u32>,
     pub outbound: Spd,
     pub inbound: Spd,
+    /// Fragment DF-clear IPv4 packets too big for their tunnel before encryption (otherwise
+    /// drop them).
+    pub pre_fragment: bool,
 }
 
 impl std::fmt::Debug for IpsecTables {
@@ -142,6 +145,7 @@ pub struct SadbBuilder {
     outbound: Vec<Policy>,
     inbound: Vec<Policy>,
     generation: u64,
+    pre_fragment: bool,
 }
 
 impl SadbBuilder {
@@ -237,6 +241,12 @@ impl SadbBuilder {
         Some(slot)
     }
 
+    /// Whether DF-clear IPv4 packets too big for their tunnel are fragmented before
+    /// encryption (`true`) or dropped.
+    pub fn set_pre_fragment(&mut self, on: bool) {
+        self.pre_fragment = on;
+    }
+
     /// Replaces both policy lists (each in priority order).
     pub fn set_policies(&mut self, outbound: Vec<Policy>, inbound: Vec<Policy>) {
         self.outbound = outbound;
@@ -273,6 +283,7 @@ impl SadbBuilder {
             by_spi_dst,
             outbound: Spd::build(self.outbound.clone()),
             inbound: Spd::build(self.inbound.clone()),
+            pre_fragment: self.pre_fragment,
         }
     }
 }
