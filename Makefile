@@ -9,7 +9,7 @@ PERF  := target/release/espgw-perf
 # tcpdump/tshark/nftables and a Python venv for scapy in the ESP namespace tests).
 DEB_PACKAGES := dpdk dpdk-dev libdpdk-dev pkg-config libclang-dev clang gcc make \
                 iproute2 iputils-ping ethtool iperf3 procps python3 \
-                tcpdump tshark nftables python3-venv
+                tcpdump tshark nftables python3-venv curl prometheus
 
 # scapy (an independent ESP implementation) and its crypto backend, for the ESP tests.
 PYENV := target/pyenv

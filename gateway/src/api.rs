@@ -224,6 +224,12 @@ impl StatusSource {
                     natt: sa.natt.map(|n| format!("{}->{}", n.local_port, n.remote_port)),
                     packets: sa.counters.packets.load(Ordering::Relaxed),
                     bytes: sa.counters.bytes.load(Ordering::Relaxed),
+                    replay_drops: sa.counters.replay_drops.load(Ordering::Relaxed),
+                    icv_failures: sa.counters.icv_failures.load(Ordering::Relaxed),
+                    hard_seconds_left: sa
+                        .hard
+                        .seconds
+                        .map(|s| s.saturating_sub(e.installed.elapsed().as_secs())),
                     last_seq: (e.direction == SaDirection::Out).then(|| sa.counters.last_seq()),
                 }
             })
@@ -273,6 +279,10 @@ pub struct SaStatus {
     pub natt: Option<String>,
     pub packets: u64,
     pub bytes: u64,
+    pub replay_drops: u64,
+    pub icv_failures: u64,
+    /// Seconds until the hard lifetime removes the SA, if it has one.
+    pub hard_seconds_left: Option<u64>,
     /// Outbound: the last sequence number sent.
     pub last_seq: Option<u64>,
 }

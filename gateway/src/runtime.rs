@@ -220,6 +220,10 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     );
     source.update_control(&cp);
     let api_thread = api::spawn(&cfg.control.socket, source.clone(), stop.clone())?;
+    let metrics_thread = match cfg.metrics {
+        Some(addr) => Some(crate::metrics::spawn(addr, source.clone(), stop.clone())?),
+        None => None,
+    };
 
     eprintln!(
         "espgw: running: {} port(s), {} worker(s) on lcore(s) {:?}, control socket {}",
@@ -312,6 +316,9 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         }
     }
     let _ = api_thread.join();
+    if let Some(t) = metrics_thread {
+        let _ = t.join();
+    }
     let _ = std::fs::remove_file(&cfg.control.socket);
     drop(source);
     drop(punt_consumers);

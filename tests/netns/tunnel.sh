@@ -127,6 +127,8 @@ workers:
     rx: ["lan:0", "wan:0"]
 control:
   socket: $WORK/$side.sock
+metrics:
+  listen: "127.0.0.1:9464"
 ipsec:
   sas:
     - { name: out-v4, direction: out, spi: $o4, mode: tunnel, local: $wan4, remote: $peer4, algorithm: aes128gcm16, enc_key: "$ko4" }
@@ -326,6 +328,39 @@ kdrops() { ip -n "$1" -s -j link show "$2" | python3 -c 'import json,sys; s=json
 echo "  kernel veth counters (informational): gb-wan $(kdrops "$GB" gb-wan); ga-wan $(kdrops "$GA" ga-wan)"
 check "no clear text on the wan during TCP (A->B)" nonesp "$WORK/leak-a2b.pcap"
 check "no clear text on the wan during TCP (B->A)" nonesp "$WORK/leak-b2a.pcap"
+
+# ---- Metrics: promtool lints the exposition, and a real Prometheus scrapes gateway A ---------
+if command -v promtool >/dev/null && command -v prometheus >/dev/null; then
+    ip netns exec "$GA" curl -sf http://127.0.0.1:9464/metrics >"$WORK/metrics-a.txt" 2>&1
+    check "metrics endpoint answers and promtool check metrics passes" \
+        sh -c "test -s '$WORK/metrics-a.txt' && promtool check metrics <'$WORK/metrics-a.txt'"
+    check "promtool check rules deploy/prometheus/espgw-alerts.yml" promtool check rules "$ROOT/deploy/prometheus/espgw-alerts.yml"
+    mkdir -p "$WORK/prom"
+    cat >"$WORK/prom/prometheus.yml" <<PROM
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+rule_files: ["$ROOT/deploy/prometheus/espgw-alerts.yml"]
+scrape_configs:
+  - job_name: espgw
+    static_configs: [{ targets: ["127.0.0.1:9464"] }]
+PROM
+    ip netns exec "$GA" prometheus --config.file="$WORK/prom/prometheus.yml" --storage.tsdb.path="$WORK/prom/data" \
+        --web.listen-address=127.0.0.1:9090 >"$WORK/prom/log" 2>&1 &
+    PROM_PID=$!
+    prom_has_traffic() { # the query API returns a nonzero packet counter for gateway A's out-v4 SA
+        local i v
+        for i in $(seq 1 60); do
+            v=$(ip netns exec "$GA" curl -sf 'http://127.0.0.1:9090/api/v1/query?query=espgw_sa_packets_total%7Bsa%3D%22out-v4%22%7D' 2>/dev/null |
+                python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null)
+            if [ -n "$v" ] && [ "$v" != "0" ]; then echo "espgw_sa_packets_total{sa=\"out-v4\"} = $v (from Prometheus)"; return 0; fi
+            sleep 0.5
+        done
+        tail -5 "$WORK/prom/log"; return 1
+    }
+    check "a Prometheus server scrapes gateway A; its query API returns the tunnel's packet counter" prom_has_traffic
+    kill "$PROM_PID" 2>/dev/null; wait "$PROM_PID" 2>/dev/null
+else
+    bad "promtool/prometheus not installed (make deps)"
+fi
 
 # ---- Counters -------------------------------------------------------------------------------
 status a >"$WORK/a.json" 2>&1; status b >"$WORK/b.json" 2>&1

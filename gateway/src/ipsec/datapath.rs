@@ -139,7 +139,7 @@ impl IpsecWorker {
             return Err(DropReason::EspUnknownSpi);
         }
         let window = self.window(slot, entry.uid, sa)?;
-        let inner = esp::decapsulate(buf, &loc, sa, window)?;
+        let inner = esp::decapsulate(buf, &loc, sa, window).inspect_err(|&r| count_sa_drop(sa, r))?;
         // Bytes of the inner (decrypted) packet, as the outbound side counts them.
         sa.counters.add_traffic(1, buf.len() as u64);
         Ok(Unprotected::Packet { slot, inner })
@@ -157,7 +157,7 @@ impl IpsecWorker {
             return Err(DropReason::SaProtocolMismatch);
         }
         let window = self.window(slot, entry.uid, sa)?;
-        let inner = ah::decapsulate(buf, &loc, sa, window)?;
+        let inner = ah::decapsulate(buf, &loc, sa, window).inspect_err(|&r| count_sa_drop(sa, r))?;
         sa.counters.add_traffic(1, buf.len() as u64);
         Ok(Unprotected::Packet { slot, inner })
     }
@@ -176,6 +176,20 @@ impl IpsecWorker {
             Some(Some((u, w))) if *u == uid => Ok(w),
             _ => Err(DropReason::EspUnknownSpi),
         }
+    }
+}
+
+/// Per-SA counters of the drops an operator watches per tunnel (rare: not the fast path).
+fn count_sa_drop(sa: &Sa, r: DropReason) {
+    use std::sync::atomic::Ordering::Relaxed;
+    match r {
+        DropReason::EspReplayed | DropReason::EspTooOld => {
+            sa.counters.replay_drops.fetch_add(1, Relaxed);
+        }
+        DropReason::EspIcvMismatch | DropReason::AhIcvMismatch => {
+            sa.counters.icv_failures.fetch_add(1, Relaxed);
+        }
+        _ => {}
     }
 }
 

@@ -123,6 +123,10 @@ pub struct SaCounters {
     seq: AtomicU64,
     pub packets: AtomicU64,
     pub bytes: AtomicU64,
+    /// Inbound: packets dropped by the anti-replay check (replayed or left of the window).
+    pub replay_drops: AtomicU64,
+    /// Inbound: packets whose ICV did not verify.
+    pub icv_failures: AtomicU64,
 }
 
 impl SaCounters {

@@ -41,6 +41,8 @@ pub struct SaEntry {
     /// old SA decrypts still passes the policy check of the new one until the old SA is
     /// deleted (make-before-break).
     pub successor: Option<u32>,
+    /// When the SA was added (its seconds lifetimes count from here).
+    pub installed: std::time::Instant,
 }
 
 const COLLIDING: u32 = u32::MAX;
@@ -138,8 +140,8 @@ pub struct LifetimeEvent {
 #[derive(Default)]
 pub struct SadbBuilder {
     slots: Vec<Option<SaEntry>>,
-    /// When each slot's SA was added, and whether its soft limit was already reported.
-    installed: Vec<(Option<std::time::Instant>, bool)>,
+    /// Per slot: whether the SA's soft limit was already reported.
+    soft_reported: Vec<bool>,
     free: Vec<u32>,
     next_uid: u64,
     outbound: Vec<Policy>,
@@ -156,17 +158,17 @@ impl SadbBuilder {
     /// Adds an SA and returns its slot. A freed slot is reused before the table grows.
     pub fn add(&mut self, sa: Sa, direction: SaDirection) -> u32 {
         self.next_uid += 1;
-        let entry = SaEntry { uid: self.next_uid, direction, sa: Arc::new(sa), successor: None };
-        let now = Some(std::time::Instant::now());
+        let installed = std::time::Instant::now();
+        let entry = SaEntry { uid: self.next_uid, direction, sa: Arc::new(sa), successor: None, installed };
         match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(entry);
-                self.installed[s as usize] = (now, false);
+                self.soft_reported[s as usize] = false;
                 s
             }
             None => {
                 self.slots.push(Some(entry));
-                self.installed.push((now, false));
+                self.soft_reported.push(false);
                 (self.slots.len() - 1) as u32
             }
         }
@@ -193,7 +195,7 @@ impl SadbBuilder {
         for i in 0..self.slots.len() {
             let Some(e) = &self.slots[i] else { continue };
             let sa = &e.sa;
-            let age = self.installed[i].0.map_or(0, |t| now.saturating_duration_since(t).as_secs());
+            let age = now.saturating_duration_since(e.installed).as_secs();
             let (packets, bytes) = (sa.counters.packets.load(Relaxed), sa.counters.bytes.load(Relaxed));
             let reached = |l: &super::sa::Limits| {
                 if l.seconds.is_some_and(|s| age >= s) {
@@ -210,8 +212,8 @@ impl SadbBuilder {
                 events.push(LifetimeEvent { slot: i as u32, name: sa.name.clone(), hard: true, limit });
                 self.remove(i as u32);
             } else if let Some(limit) = reached(&sa.soft) {
-                if !self.installed[i].1 {
-                    self.installed[i].1 = true;
+                if !self.soft_reported[i] {
+                    self.soft_reported[i] = true;
                     events.push(LifetimeEvent { slot: i as u32, name: sa.name.clone(), hard: false, limit });
                 }
             }

@@ -1,0 +1,336 @@
+//! The Prometheus endpoint: `GET /metrics` on `metrics.listen`, in the text exposition format.
+//!
+//! Every scrape builds the metrics from one [`Status`] snapshot, assembled off the hot path
+//! from single-writer per-core counters, DPDK port stats and the published IPsec tables (the
+//! same source as `espgw status`), so the endpoint and the CLI never disagree.
+//!
+//! Label cardinality is bounded: ports, queues, lcores and drop reasons are fixed by the
+//! config and the code. SAs get their own series (labels `sa`, `direction`, `spi`) for the
+//! first [`MAX_SA_SERIES`] SAs in slot order; the counters of any SA beyond that are summed
+//! into one series with `sa="_other"`. No key material is reachable from here.
+
+use crate::api::{Status, StatusSource};
+use prometheus::core::Collector;
+use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// SAs with series of their own; the rest are aggregated under `sa="_other"`.
+pub const MAX_SA_SERIES: usize = 1000;
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    register(r, c.clone());
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    register(r, g.clone());
+    g
+}
+
+fn register<C: Collector + 'static>(r: &Registry, c: C) {
+    // Names are unique constants in this file: registration cannot conflict.
+    let _ = r.register(Box::new(c));
+}
+
+/// Renders `s` in the Prometheus text format.
+pub fn render(s: &Status) -> String {
+    let r = Registry::new();
+    let port_rx =
+        counter(&r, "espgw_port_rx_packets_total", "Packets received on the port (DPDK stats).", &["port"]);
+    let port_rx_b = counter(&r, "espgw_port_rx_bytes_total", "Bytes received on the port.", &["port"]);
+    let port_tx = counter(&r, "espgw_port_tx_packets_total", "Packets sent on the port.", &["port"]);
+    let port_tx_b = counter(&r, "espgw_port_tx_bytes_total", "Bytes sent on the port.", &["port"]);
+    let port_missed = counter(
+        &r,
+        "espgw_port_rx_missed_total",
+        "Packets the port dropped for lack of RX descriptors.",
+        &["port"],
+    );
+    let port_err = counter(
+        &r,
+        "espgw_port_errors_total",
+        "Port RX/TX errors and mbuf allocation failures.",
+        &["port", "kind"],
+    );
+    let xstat = counter(&r, "espgw_port_xstat_total", "DPDK extended port statistics.", &["port", "stat"]);
+    let link = gauge(&r, "espgw_port_link_up", "1 when the port's link is up.", &["port"]);
+    let queue_rx = counter(
+        &r,
+        "espgw_queue_rx_packets_total",
+        "Packets received per RX queue.",
+        &["port", "queue", "lcore"],
+    );
+    let queue_rx_b = counter(
+        &r,
+        "espgw_queue_rx_bytes_total",
+        "Bytes received per RX queue.",
+        &["port", "queue", "lcore"],
+    );
+    let drops =
+        counter(&r, "espgw_drops_total", "Packets dropped, by reason (see `espgw status`).", &["reason"]);
+    let busy = GaugeVec::new(
+        Opts::new(
+            "espgw_worker_busy_ratio",
+            "Share of a worker's time spent in iterations that moved packets.",
+        ),
+        &["lcore"],
+    )
+    .expect("valid metric");
+    register(&r, busy.clone());
+    let polls = counter(&r, "espgw_worker_polls_total", "Worker loop iterations.", &["lcore"]);
+    let idle = counter(
+        &r,
+        "espgw_worker_idle_polls_total",
+        "Worker loop iterations that found nothing.",
+        &["lcore"],
+    );
+    let punted = counter(&r, "espgw_worker_punted_total", "Packets handed to the control path.", &["lcore"]);
+    let injected = counter(
+        &r,
+        "espgw_worker_injected_total",
+        "Packets the control path sent through the worker.",
+        &["lcore"],
+    );
+    let sa_labels = &["sa", "direction", "spi"];
+    let sa_packets = counter(
+        &r,
+        "espgw_sa_packets_total",
+        "Packets protected (out) or accepted (in) by the SA.",
+        sa_labels,
+    );
+    let sa_bytes =
+        counter(&r, "espgw_sa_bytes_total", "Inner bytes protected or accepted by the SA.", sa_labels);
+    let sa_replay = counter(
+        &r,
+        "espgw_sa_replay_drops_total",
+        "Inbound packets dropped by the anti-replay check.",
+        sa_labels,
+    );
+    let sa_icv =
+        counter(&r, "espgw_sa_icv_failures_total", "Inbound packets whose ICV did not verify.", sa_labels);
+    let sa_seq = gauge(&r, "espgw_sa_sequence_number", "Last outbound sequence number used.", sa_labels);
+    let sa_life = gauge(
+        &r,
+        "espgw_sa_hard_lifetime_seconds_left",
+        "Seconds until the hard lifetime removes the SA.",
+        sa_labels,
+    );
+    let sa_count = gauge(&r, "espgw_sas", "SAs installed, by direction.", &["direction"]);
+    let generation =
+        IntGauge::new("espgw_ipsec_table_generation", "Generation of the published SA/policy tables.")
+            .expect("valid metric");
+    register(&r, generation.clone());
+    let fib_gen =
+        IntGauge::new("espgw_fib_generation", "Generation of the published FIB.").expect("valid metric");
+    register(&r, fib_gen.clone());
+    let uptime = IntGauge::new("espgw_uptime_seconds", "Seconds since espgw started.").expect("valid metric");
+    register(&r, uptime.clone());
+    let info = gauge(&r, "espgw_build_info", "Always 1; labels describe the build.", &["version"]);
+
+    info.with_label_values(&[&s.version]).set(1);
+    uptime.set(s.uptime_s as i64);
+    fib_gen.set(s.fib_generation as i64);
+    generation.set(s.ipsec.generation as i64);
+    for p in &s.ports {
+        let l = [p.name.as_str()];
+        port_rx.with_label_values(&l).inc_by(p.rx_packets);
+        port_rx_b.with_label_values(&l).inc_by(p.rx_bytes);
+        port_tx.with_label_values(&l).inc_by(p.tx_packets);
+        port_tx_b.with_label_values(&l).inc_by(p.tx_bytes);
+        port_missed.with_label_values(&l).inc_by(p.rx_missed);
+        port_err.with_label_values(&[&p.name, "rx"]).inc_by(p.rx_errors);
+        port_err.with_label_values(&[&p.name, "tx"]).inc_by(p.tx_errors);
+        port_err.with_label_values(&[&p.name, "rx_nombuf"]).inc_by(p.rx_nombuf);
+        link.with_label_values(&l).set(p.link_up as i64);
+        for (name, v) in &p.xstats {
+            xstat.with_label_values(&[&p.name, name]).inc_by(*v);
+        }
+        for q in &p.queues {
+            let ql = [p.name.clone(), q.queue.to_string(), q.lcore.to_string()];
+            let ql: Vec<&str> = ql.iter().map(String::as_str).collect();
+            queue_rx.with_label_values(&ql).inc_by(q.rx_packets);
+            queue_rx_b.with_label_values(&ql).inc_by(q.rx_bytes);
+        }
+    }
+    for d in &s.drops {
+        drops.with_label_values(&[&d.reason]).inc_by(d.packets);
+    }
+    for w in &s.workers {
+        let l = [w.lcore.to_string()];
+        let l = [l[0].as_str()];
+        busy.with_label_values(&l).set(w.busy_percent / 100.0);
+        polls.with_label_values(&l).inc_by(w.polls);
+        idle.with_label_values(&l).inc_by(w.idle_polls);
+        punted.with_label_values(&l).inc_by(w.punted);
+        injected.with_label_values(&l).inc_by(w.injected);
+    }
+    for dir in ["in", "out"] {
+        sa_count
+            .with_label_values(&[dir])
+            .set(s.ipsec.sas.iter().filter(|x| x.direction == dir).count() as i64);
+    }
+    for (i, sa) in s.ipsec.sas.iter().enumerate() {
+        let own = i < MAX_SA_SERIES;
+        let spi = format!("{:#010x}", sa.spi);
+        let l: [&str; 3] = if own { [&sa.name, &sa.direction, &spi] } else { ["_other", &sa.direction, ""] };
+        sa_packets.with_label_values(&l).inc_by(sa.packets);
+        sa_bytes.with_label_values(&l).inc_by(sa.bytes);
+        if sa.direction == "in" {
+            sa_replay.with_label_values(&l).inc_by(sa.replay_drops);
+            sa_icv.with_label_values(&l).inc_by(sa.icv_failures);
+        }
+        if own {
+            if let Some(q) = sa.last_seq {
+                sa_seq.with_label_values(&l).set(q.min(i64::MAX as u64) as i64);
+            }
+            if let Some(left) = sa.hard_seconds_left {
+                sa_life.with_label_values(&l).set(left.min(i64::MAX as u64) as i64);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let _ = TextEncoder::new().encode(&r.gather(), &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Serves `GET /metrics` on `addr` until `stop` is set.
+pub fn spawn(
+    addr: SocketAddr,
+    source: Arc<StatusSource>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, String> {
+    let listener = TcpListener::bind(addr).map_err(|e| format!("metrics.listen {addr}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| format!("metrics.listen {addr}: {e}"))?;
+    std::thread::Builder::new()
+        .name("espgw-metrics".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => serve(stream, &source),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        })
+        .map_err(|e| format!("metrics thread: {e}"))
+}
+
+fn serve(stream: TcpStream, source: &StatusSource) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let mut reader = BufReader::new(&stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    // Drain the request headers.
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (status, ctype, body) = if method != "GET" {
+        ("405 Method Not Allowed", "text/plain", "only GET\n".to_string())
+    } else if path == "/metrics" || path.starts_with("/metrics?") {
+        ("200 OK", "text/plain; version=0.0.4; charset=utf-8", render(&source.status()))
+    } else {
+        ("404 Not Found", "text/plain", "see /metrics\n".to_string())
+    };
+    let mut w = &stream;
+    let _ = write!(
+        w,
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{IpsecStatus, SaStatus};
+
+    fn status(sas: usize) -> Status {
+        let mut s: Status = serde_json::from_value(serde_json::json!({
+            "version": "0.1.0", "config": "x.yaml", "pid": 1, "uptime_s": 12.5, "fib_generation": 3,
+            "ports": [{"name": "wan", "device": "net_null0", "dpdk_port": 0, "mac": "02:00:00:00:00:01",
+                       "mtu": 1500, "link_up": true, "speed_mbps": 10000, "addresses": [],
+                       "rx_packets": 10, "rx_bytes": 1000, "tx_packets": 9, "tx_bytes": 900, "rx_missed": 1,
+                       "rx_errors": 0, "tx_errors": 0, "rx_nombuf": 0, "forwarded_tx_packets": 9,
+                       "forwarded_tx_bytes": 900, "queues": [{"queue": 0, "lcore": 1, "rx_packets": 10, "rx_bytes": 1000}],
+                       "xstats": [["rx_good_packets", 10]]}],
+            "workers": [{"lcore": 1, "polls": 100, "idle_polls": 90, "busy_percent": 12.5, "punted": 2, "injected": 1}],
+            "drops": [{"reason": "esp_replayed", "packets": 4}],
+            "neighbours": [], "routes": []
+        }))
+        .unwrap();
+        s.ipsec = IpsecStatus {
+            generation: 7,
+            sas: (0..sas)
+                .map(|i| SaStatus {
+                    name: format!("sa{i}"),
+                    slot: i as u32,
+                    direction: if i % 2 == 0 { "in" } else { "out" }.into(),
+                    spi: 0x1000 + i as u32,
+                    mode: "tunnel".into(),
+                    local: "203.0.113.1".into(),
+                    remote: "203.0.113.2".into(),
+                    algorithm: "aes128gcm16".into(),
+                    esn: false,
+                    natt: None,
+                    packets: 5,
+                    bytes: 500,
+                    replay_drops: 1,
+                    icv_failures: 2,
+                    hard_seconds_left: Some(3600),
+                    last_seq: (i % 2 == 1).then_some(5),
+                })
+                .collect(),
+            policies: vec![],
+        };
+        s
+    }
+
+    #[test]
+    fn renders_ports_drops_workers_and_sas() {
+        let text = render(&status(2));
+        for want in [
+            "espgw_port_rx_packets_total{port=\"wan\"} 10",
+            "espgw_port_rx_missed_total{port=\"wan\"} 1",
+            "espgw_port_xstat_total{port=\"wan\",stat=\"rx_good_packets\"} 10",
+            "espgw_drops_total{reason=\"esp_replayed\"} 4",
+            "espgw_worker_busy_ratio{lcore=\"1\"} 0.125",
+            "espgw_sa_packets_total{direction=\"in\",sa=\"sa0\",spi=\"0x00001000\"} 5",
+            "espgw_sa_replay_drops_total{direction=\"in\",sa=\"sa0\",spi=\"0x00001000\"} 1",
+            "espgw_sa_icv_failures_total{direction=\"in\",sa=\"sa0\",spi=\"0x00001000\"} 2",
+            "espgw_sa_sequence_number{direction=\"out\",sa=\"sa1\",spi=\"0x00001001\"} 5",
+            "espgw_sa_hard_lifetime_seconds_left{direction=\"in\",sa=\"sa0\",spi=\"0x00001000\"} 3600",
+            "espgw_ipsec_table_generation 7",
+            "# TYPE espgw_sa_bytes_total counter",
+        ] {
+            assert!(text.contains(want), "missing `{want}` in\n{text}");
+        }
+    }
+
+    #[test]
+    fn sa_series_are_bounded() {
+        let n = MAX_SA_SERIES + 20;
+        let text = render(&status(n));
+        let series = text.lines().filter(|l| l.starts_with("espgw_sa_packets_total{")).count();
+        assert_eq!(series, MAX_SA_SERIES + 2, "one `_other` series per direction beyond the limit");
+        let other_in = text
+            .lines()
+            .find(|l| l.starts_with("espgw_sa_packets_total{direction=\"in\",sa=\"_other\""))
+            .expect("aggregated series");
+        assert!(other_in.ends_with(" 50"), "10 inbound SAs of 5 packets: {other_in}");
+    }
+}
