@@ -14,27 +14,37 @@ pub fn write_udp_frames(
     count: usize,
 ) -> std::io::Result<()> {
     assert!(frame_len >= 42);
-    let mut out = Vec::with_capacity(24 + count * (16 + frame_len));
-    // Global header: magic, v2.4, zone 0, sigfigs 0, snaplen 65535, linktype 1 (Ethernet).
-    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for i in 0..count {
+    let frames = (0..count).map(|i| {
         let dst = Ipv4Addr::new(203, 0, 113, 1 + (i % 250) as u8);
-        let f = udp_frame(dst_mac, Ipv4Addr::new(192, 0, 2, 10), dst, 1024 + (i % 1000) as u16, frame_len);
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&(i as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&f);
-    }
-    std::fs::File::create(path)?.write_all(&out)
+        udp_frame(dst_mac, Ipv4Addr::new(192, 0, 2, 10), dst, 1024 + (i % 1000) as u16, frame_len)
+    });
+    write_frames(path, frames)
 }
 
-fn udp_frame(dst_mac: [u8; 6], src: Ipv4Addr, dst: Ipv4Addr, sport: u16, frame_len: usize) -> Vec<u8> {
+/// Writes Ethernet frames as a classic pcap file (v2.4, microsecond timestamps, linktype 1),
+/// one record per frame, timestamps 0 s + i µs.
+pub fn write_frames(path: &Path, frames: impl IntoIterator<Item = Vec<u8>>) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    // Global header: magic, v2.4, zone 0, sigfigs 0, snaplen 65535, linktype 1 (Ethernet).
+    out.write_all(&0xa1b2c3d4u32.to_le_bytes())?;
+    out.write_all(&2u16.to_le_bytes())?;
+    out.write_all(&4u16.to_le_bytes())?;
+    out.write_all(&[0; 8])?;
+    out.write_all(&65535u32.to_le_bytes())?;
+    out.write_all(&1u32.to_le_bytes())?;
+    for (i, f) in frames.into_iter().enumerate() {
+        out.write_all(&0u32.to_le_bytes())?;
+        out.write_all(&((i % 1_000_000) as u32).to_le_bytes())?;
+        out.write_all(&(f.len() as u32).to_le_bytes())?;
+        out.write_all(&(f.len() as u32).to_le_bytes())?;
+        out.write_all(&f)?;
+    }
+    out.flush()
+}
+
+/// An Ethernet/IPv4/UDP frame of `frame_len` bytes (no FCS), DF set, TTL 64, from MAC
+/// 02:00:00:00:00:10 to `dst_mac`, UDP destination port 9, valid checksums.
+pub fn udp_frame(dst_mac: [u8; 6], src: Ipv4Addr, dst: Ipv4Addr, sport: u16, frame_len: usize) -> Vec<u8> {
     let mut f = vec![0u8; frame_len];
     f[0..6].copy_from_slice(&dst_mac);
     f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x10]);
