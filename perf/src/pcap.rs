@@ -42,6 +42,27 @@ pub fn write_frames(path: &Path, frames: impl IntoIterator<Item = Vec<u8>>) -> s
     out.flush()
 }
 
+/// Reads up to `max` frames from a classic little-endian pcap file (as net_pcap's `tx_pcap`
+/// writes them). Truncated trailing records (a capture cut short) are ignored.
+pub fn read_frames(path: &Path, max: usize) -> std::io::Result<Vec<Vec<u8>>> {
+    let data = std::fs::read(path)?;
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let magic = data.get(..4).ok_or_else(|| bad("short pcap header"))?;
+    if magic != 0xa1b2c3d4u32.to_le_bytes() && magic != 0xa1b23c4du32.to_le_bytes() {
+        return Err(bad("not a little-endian classic pcap file"));
+    }
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while frames.len() < max {
+        let Some(h) = data.get(at..at + 16) else { break };
+        let caplen = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
+        let Some(f) = data.get(at + 16..at + 16 + caplen) else { break };
+        frames.push(f.to_vec());
+        at += 16 + caplen;
+    }
+    Ok(frames)
+}
+
 /// An Ethernet/IPv4/UDP frame of `frame_len` bytes (no FCS), DF set, TTL 64, from MAC
 /// 02:00:00:00:00:10 to `dst_mac`, UDP destination port 9, valid checksums.
 pub fn udp_frame(dst_mac: [u8; 6], src: Ipv4Addr, dst: Ipv4Addr, sport: u16, frame_len: usize) -> Vec<u8> {
@@ -91,5 +112,24 @@ mod tests {
         assert!(ip.verify_checksum());
         let udp = gateway::wire::udp::Packet::new_checked(ip.payload()).unwrap();
         assert!(udp.verify_checksum(ip.src_addr().into(), ip.dst_addr().into()));
+    }
+
+    #[test]
+    fn pcap_round_trips_and_ignores_a_truncated_tail() {
+        let dir = std::env::temp_dir().join(format!("espgw-perf-pcap-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.pcap");
+        let frames: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 60 + i as usize]).collect();
+        write_frames(&path, frames.clone()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 24 + frames.iter().map(|f| 16 + f.len()).sum::<usize>());
+        assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+        assert_eq!(read_frames(&path, 100).unwrap(), frames);
+        assert_eq!(read_frames(&path, 2).unwrap(), frames[..2].to_vec());
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+        assert_eq!(read_frames(&path, 100).unwrap(), frames[..4].to_vec());
+        std::fs::write(&path, b"nope").unwrap();
+        assert!(read_frames(&path, 1).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
