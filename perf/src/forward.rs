@@ -45,12 +45,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
 
 pub fn main(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
-    let espgw = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .parent()
-        .map(|d| d.join("espgw"))
-        .filter(|p| p.exists())
-        .ok_or("espgw binary not found next to espgw-perf: run make build")?;
+    let espgw = find_espgw()?;
     let work = std::env::temp_dir().join(format!("espgw-perf-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let pcap_path = work.join("in.pcap");
@@ -109,13 +104,23 @@ pub fn main(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn round2(x: f64) -> f64 {
+/// The `espgw` binary built next to this one.
+pub(crate) fn find_espgw() -> Result<PathBuf, String> {
+    std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .parent()
+        .map(|d| d.join("espgw"))
+        .filter(|p| p.exists())
+        .ok_or_else(|| "espgw binary not found next to espgw-perf: run make build".to_string())
+}
+
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn stop_child(child: &mut Child) {
+pub(crate) fn stop_child(child: &mut Child) {
     let pid = child.id().to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = Command::new("kill").args(["-TERM", &pid]).stderr(Stdio::null()).status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -127,7 +132,7 @@ fn stop_child(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn status(espgw: &Path, sock: &Path) -> Option<Value> {
+pub(crate) fn status(espgw: &Path, sock: &Path) -> Option<Value> {
     let out = Command::new(espgw).args(["status", "--json", "-s"]).arg(sock).output().ok()?;
     if !out.status.success() {
         return None;
@@ -135,7 +140,14 @@ fn status(espgw: &Path, sock: &Path) -> Option<Value> {
     serde_json::from_slice(&out.stdout).ok()
 }
 
-fn tx_packets(s: &Value, port: &str) -> u64 {
+/// The same document as `espgw status --json`, asked in-process (no process spawn: cheap
+/// enough to sample every millisecond).
+pub(crate) fn status_now(sock: &Path) -> Option<Value> {
+    let reply = gateway::api::request(sock, "status").ok()?;
+    serde_json::from_str(&reply).ok()
+}
+
+pub(crate) fn tx_packets(s: &Value, port: &str) -> u64 {
     s["ports"]
         .as_array()
         .and_then(|ps| ps.iter().find(|p| p["name"] == port))
@@ -153,7 +165,6 @@ fn with_espgw<T>(
 ) -> Result<T, String> {
     let prefix = format!("espgw-perf-{}", std::process::id());
     let sock = work.join("espgw.sock");
-    let cfg = work.join("espgw.yaml");
     let yaml = format!(
         "eal:\n  main_lcore: 0\n  memory_mb: 1024\n  file_prefix: {prefix}\n\
          ports:\n\
@@ -166,6 +177,23 @@ fn with_espgw<T>(
         pcap = pcap.display(),
         sock = sock.display()
     );
+    with_espgw_config(espgw, work, &yaml, &prefix, &sock, |_child, sock| f(sock))
+}
+
+/// Writes `yaml` (whose `eal.file_prefix` is `prefix` and control socket `sock`), starts
+/// `espgw run` on it, calls `f` as soon as the control socket answers (polled every 2 ms, so
+/// `f` sees the first moments of traffic), then stops espgw and removes its DPDK runtime
+/// directory.
+pub(crate) fn with_espgw_config<T>(
+    espgw: &Path,
+    work: &Path,
+    yaml: &str,
+    prefix: &str,
+    sock: &Path,
+    f: impl FnOnce(&mut Child, &Path) -> Result<T, String>,
+) -> Result<T, String> {
+    let cfg = work.join("espgw.yaml");
+    let _ = std::fs::remove_file(sock);
     std::fs::write(&cfg, yaml).map_err(|e| e.to_string())?;
     let log = std::fs::File::create(work.join("espgw.log")).map_err(|e| e.to_string())?;
     let mut child = Command::new(espgw)
@@ -177,14 +205,14 @@ fn with_espgw<T>(
         .map_err(|e| format!("spawn espgw: {e}"))?;
     let measured = (|| {
         let t0 = Instant::now();
-        while status(espgw, &sock).is_none() {
-            if t0.elapsed() > Duration::from_secs(30) || matches!(child.try_wait(), Ok(Some(_))) {
+        while status_now(sock).is_none() {
+            if t0.elapsed() > Duration::from_secs(60) || matches!(child.try_wait(), Ok(Some(_))) {
                 let log = std::fs::read_to_string(work.join("espgw.log")).unwrap_or_default();
                 return Err(format!("espgw did not start:\n{log}"));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(2));
         }
-        f(&sock)
+        f(&mut child, sock)
     })();
     stop_child(&mut child);
     let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));

@@ -2,12 +2,17 @@
 //!
 //! ```text
 //! espgw-perf forward [--runs N] [--seconds S] [--frame-len 60] [--out target/perf/forward.json]
+//! espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out target/perf/esp.json]
 //! ```
 //!
 //! `forward`: IPv4 L3 forwarding, one worker lcore, DPDK `net_pcap` (infinite_rx) → `net_null`,
 //! next to `dpdk-testpmd` io forwarding on the same vdevs and the same packets. Runs alternate
 //! (espgw, testpmd, espgw, ...) and the medians are reported with their ratio.
+//!
+//! `esp`: AES-128-GCM tunnel encryption and decryption on the same vdevs, next to DPDK's
+//! ipsec-secgw example (library and legacy mode, the faster one counts); see `esp.rs`.
 
+mod esp;
 mod forward;
 mod pcap;
 mod report;
@@ -19,7 +24,9 @@ fn main() -> ExitCode {
     let result =
         match args.first().map(String::as_str) {
             Some("forward") => forward::main(&args[1..]),
-            _ => Err("usage: espgw-perf forward [--runs N] [--seconds S] [--frame-len BYTES] [--out FILE]"
+            Some("esp") => esp::main(&args[1..]),
+            _ => Err("usage: espgw-perf forward [--runs N] [--seconds S] [--frame-len BYTES] [--out FILE]\n       \
+                 espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out FILE]"
                 .to_string()),
         };
     match result {
