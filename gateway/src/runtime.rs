@@ -90,6 +90,14 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     }
 
     let mut sadb = crate::ipsec::manual::load(&cfg.ipsec)?;
+    for sa in
+        cfg.ipsec.sas.iter().filter(|s| s.replay_window == 0 && s.direction == crate::config::Direction::In)
+    {
+        eprintln!(
+            "espgw: WARNING: ipsec: SA {} has anti-replay switched off (replay_window: 0): replayed packets are accepted",
+            sa.name
+        );
+    }
     let ipsec: SharedIpsec = Arc::new(ArcSwap::from_pointee(sadb.snapshot()));
     if !cfg.ipsec.sas.is_empty() || !cfg.ipsec.policies.is_empty() {
         eprintln!(

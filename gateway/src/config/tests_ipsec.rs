@@ -241,3 +241,13 @@ fn unknown_protocol_and_missing_esp_key() {
     assert_eq!(e.field, "ipsec.sas[0].enc_key", "{e}");
     assert!(e.reason.contains("needs a 20-byte encryption key") && e.reason.contains("got 0 bytes"), "{e}");
 }
+
+#[test]
+fn replay_window_zero_switches_anti_replay_off_but_not_with_esn() {
+    let ok = ipsec("      replay_window: 0\n", POLICIES);
+    assert_eq!(parse(&ok, "t.yaml").unwrap().ipsec.sas[0].replay_window, 0);
+    let text = ipsec("      replay_window: 0\n      esn: true\n", POLICIES);
+    assert_err(&text, 17, "ipsec.sas[0].replay_window", "cannot be combined with esn");
+    let text = ipsec("      replay_window: 32\n", POLICIES);
+    assert_err(&text, 17, "ipsec.sas[0].replay_window", "or 0 to switch anti-replay off");
+}

@@ -729,8 +729,22 @@ impl Validator {
                     }
                 }
             }
-            if !(64..=65536).contains(&sa.replay_window) {
-                self.issue(at("replay_window"), format!("{} is out of range 64..=65536", sa.replay_window));
+            if sa.replay_window == 0 {
+                if sa.esn {
+                    self.issue(
+                        at("replay_window"),
+                        "0 (anti-replay off) cannot be combined with esn: the receiver infers the high \
+                         half of an extended sequence number from the window",
+                    );
+                }
+            } else if !(64..=65536).contains(&sa.replay_window) {
+                self.issue(
+                    at("replay_window"),
+                    format!(
+                        "{} is out of range: 64..=65536, or 0 to switch anti-replay off",
+                        sa.replay_window
+                    ),
+                );
             }
             if ah && sa.natt.is_some() {
                 self.issue(at("natt"), "NAT-T (RFC 3948) is defined for ESP only; an AH SA cannot use it");

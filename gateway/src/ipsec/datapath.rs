@@ -88,7 +88,12 @@ impl IpsecWorker {
             match t.entry(i as u32) {
                 Some(e) if e.direction == SaDirection::In => {
                     if w.as_ref().is_none_or(|(uid, _)| *uid != e.uid) {
-                        *w = Some((e.uid, ReplayWindow::new(e.sa.replay_window, e.sa.esn)));
+                        let window = if e.sa.replay_window == 0 {
+                            ReplayWindow::disabled()
+                        } else {
+                            ReplayWindow::new(e.sa.replay_window, e.sa.esn)
+                        };
+                        *w = Some((e.uid, window));
                     }
                 }
                 _ => *w = None,

@@ -113,6 +113,9 @@ pub struct ReplayWindow {
     size: u32,
     /// Extended (64-bit) sequence numbers negotiated for the SA.
     esn: bool,
+    /// Anti-replay switched off for this SA (RFC 4303 §3.4.3 lets the receiver do so; only
+    /// manually keyed SAs without ESN may ask for it).
+    disabled: bool,
 }
 
 impl ReplayWindow {
@@ -122,7 +125,25 @@ impl ReplayWindow {
         let clamped = size.clamp(MIN_WINDOW, MAX_WINDOW);
         let size = clamped.div_ceil(64) * 64;
         let words = (size / 64) as usize + 1;
-        ReplayWindow { bitmap: vec![0u64; words].into_boxed_slice(), top: 0, highest: 0, size, esn }
+        ReplayWindow {
+            bitmap: vec![0u64; words].into_boxed_slice(),
+            top: 0,
+            highest: 0,
+            size,
+            esn,
+            disabled: false,
+        }
+    }
+
+    /// A window that accepts every sequence number: anti-replay off (no ESN: without a
+    /// window the high half of an extended sequence number cannot be inferred).
+    pub fn disabled() -> Self {
+        ReplayWindow { bitmap: Box::new([]), top: 0, highest: 0, size: 0, esn: false, disabled: true }
+    }
+
+    /// Whether anti-replay is off.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
     }
 
     /// Window size in sequence numbers (after clamping and rounding).
@@ -145,6 +166,9 @@ impl ReplayWindow {
     /// number to use for the ICV (ESN high bits) and to pass to
     /// [`update`](Self::update).
     pub fn check(&self, seq_low: u32) -> Result<u64, ReplayError> {
+        if self.disabled {
+            return Ok(u64::from(seq_low));
+        }
         let seq = if self.esn { self.reconstruct(seq_low)? } else { u64::from(seq_low) };
         self.check_full(seq)?;
         Ok(seq)
@@ -155,6 +179,10 @@ impl ReplayWindow {
     /// `Err(Zero)` without changing anything if the number is not (or no
     /// longer) acceptable.
     pub fn update(&mut self, seq: u64) -> Result<(), ReplayError> {
+        if self.disabled {
+            self.highest = self.highest.max(seq);
+            return Ok(());
+        }
         if !self.esn && seq > u64::from(u32::MAX) {
             return Err(ReplayError::TooOld);
         }
@@ -286,6 +314,17 @@ mod tests {
         let w = ReplayWindow::new(100, true);
         assert_eq!(w.highest(), 0);
         assert!(w.esn());
+    }
+
+    #[test]
+    fn a_disabled_window_accepts_everything() {
+        let mut w = ReplayWindow::disabled();
+        for seq in [5u32, 5, 1, 0, u32::MAX, 5] {
+            assert_eq!(w.check(seq), Ok(u64::from(seq)));
+            assert_eq!(w.update(u64::from(seq)), Ok(()));
+        }
+        assert!(w.is_disabled());
+        assert!(!ReplayWindow::new(64, false).is_disabled());
     }
 
     #[test]
