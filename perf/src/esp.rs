@@ -370,6 +370,7 @@ fn far_end_sa() -> Result<gateway::ipsec::sa::Sa, String> {
         name: "far-end-out".into(),
         direction: Direction::Out,
         spi: SPI_IN,
+        protocol: Default::default(),
         mode: Default::default(),
         local: IpAddr::V4(REMOTE),
         remote: IpAddr::V4(LOCAL),
