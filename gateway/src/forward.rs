@@ -108,7 +108,7 @@ pub fn classify(frame: &[u8], in_port: u8, t: &Tables, sp: &IpsecTables, origin:
 }
 
 /// Stage 1: validate the Ethernet and IP headers.
-#[inline]
+#[inline(always)]
 pub fn parse(frame: &[u8], in_port: u8, t: &Tables) -> Parsed {
     let Ok(eth) = ethernet::Packet::new_checked(frame) else {
         return Parsed::Done(Decision::Drop(DropReason::Runt));
@@ -131,7 +131,7 @@ pub fn parse(frame: &[u8], in_port: u8, t: &Tables) -> Parsed {
 /// IPv4 validation. The common case (version 4, no options) reads the 20-byte header once at
 /// fixed offsets; anything else goes through the wire view ([`parse_v4_view`]). Both reach
 /// the same verdicts (checked by a differential test).
-#[inline]
+#[inline(always)]
 fn parse_v4(bytes: &[u8]) -> Parsed {
     let Some(h) = bytes.first_chunk::<{ ipv4::HEADER_LEN }>() else {
         return Parsed::Done(Decision::Drop(DropReason::Ipv4Malformed));
@@ -257,7 +257,7 @@ pub fn rewrite(frame: &mut [u8], src_mac: [u8; 6], dst_mac: [u8; 6], v6: bool) {
 /// above 1 and size within the MTU gets the precomputed [`Rewrite`] (12 bytes of MACs) and
 /// its TTL decremented. Everything else takes the general [`finish`] + [`apply`] path, which
 /// decides the same way (the tests check both agree).
-#[inline]
+#[inline(always)]
 pub fn process(frame: &mut [u8], in_port: u8, t: &Tables, sp: &IpsecTables, origin: Origin) -> Decision {
     let p = parse(frame, in_port, t);
     let (index, len, ttl, v6) = match p {
@@ -307,7 +307,7 @@ fn ipsec_step(
     let ip = frame.get(ethernet::HEADER_LEN..)?;
     let flow = Flow::parse(ip)?;
     let local = matches!(adj, Some(Adjacency::Local));
-    if flow.is_ipsec_infrastructure() {
+    if flow.is_policy_exempt() {
         let ipsec = matches!(flow.protocol, 50 | 51)
             || (flow.protocol == 17 && flow.ports.is_some_and(|p| p.1 == esp::NATT_PORT));
         if local && ipsec && origin == Origin::Wire && sp.has_inbound_sas() {
@@ -400,7 +400,7 @@ fn protect(
 const MIN_IP_FRAME: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
 
 /// TTL / hop limit minus one; IPv4 header checksum updated incrementally (RFC 1624).
-#[inline]
+#[inline(always)]
 pub(crate) fn decrement_ttl(frame: &mut [u8], v6: bool) {
     if v6 {
         let h = &mut frame[ethernet::HEADER_LEN + 7];
@@ -434,7 +434,7 @@ pub fn local_outbound_sa(frame: &[u8], sp: &IpsecTables) -> Option<u32> {
         return None;
     }
     let flow = Flow::parse(frame.get(ethernet::HEADER_LEN..)?)?;
-    if flow.is_ipsec_infrastructure() {
+    if flow.is_policy_exempt() {
         return None;
     }
     match sp.outbound.lookup(&flow)?.1 {

@@ -246,14 +246,8 @@ impl ControlPlane {
     /// with, only the MACs change.
     fn release(&self, frame: &[u8], port: u8, dst: [u8; 6], v6: bool) -> Vec<u8> {
         let mut f = frame.to_vec();
-        let src = if v6 {
-            frame.get(22..38).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(IpAddr::from)
-        } else {
-            frame.get(26..30).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(IpAddr::from)
-        };
-        let ours = src.is_some_and(|ip| self.ports.iter().any(|p| p.addresses.iter().any(|a| a.addr == ip)));
         let src_mac = self.ports[port as usize].mac.0;
-        if ours {
+        if self.originated(frame) {
             if f.len() >= 12 {
                 f[0..6].copy_from_slice(&dst);
                 f[6..12].copy_from_slice(&src_mac);
@@ -262,6 +256,23 @@ impl ControlPlane {
             forward::rewrite(&mut f, src_mac, dst, v6);
         }
         f
+    }
+
+    /// Whether the IP packet in `frame` has one of the gateway's addresses as its source.
+    fn originated(&self, frame: &[u8]) -> bool {
+        let src = match frame.get(12..14) {
+            Some([0x86, 0xdd]) => {
+                frame.get(22..38).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(IpAddr::from)
+            }
+            Some([0x08, 0x00]) => {
+                frame.get(26..30).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(IpAddr::from)
+            }
+            _ => None,
+        };
+        src.is_some_and(|ip| match ip {
+            IpAddr::V6(a) if self.link_local.contains(&a) => true,
+            _ => self.ports.iter().any(|p| p.addresses.iter().any(|a| a.addr == ip)),
+        })
     }
 
     /// Our address on `port` to use as the source towards `peer` (same subnet first).
@@ -488,6 +499,11 @@ impl ControlPlane {
         let peer_mac = MacAddr(eth.src_addr().0);
         let me = self.ports[in_port as usize].mac;
         let payload = eth.payload();
+        // A packet the gateway itself originated (an ESP outer header, a reply it built) has no
+        // one to tell: the error would be addressed to ourselves.
+        if self.originated(frame) {
+            return;
+        }
         match eth.ethertype() {
             EtherType::IPV4 => {
                 let Ok(ip) = ipv4::Packet::new_checked(payload) else { return };

@@ -48,7 +48,6 @@ pub struct SaEntry {
 const COLLIDING: u32 = u32::MAX;
 
 /// The snapshot workers read.
-#[derive(Default)]
 pub struct IpsecTables {
     /// Increases with every publication; workers re-sync their per-slot state when it moves.
     pub generation: u64,
@@ -61,6 +60,8 @@ pub struct IpsecTables {
     /// Fragment DF-clear IPv4 packets too big for their tunnel before encryption (otherwise
     /// drop them).
     pub pre_fragment: bool,
+    /// No SA and no policy (computed once per snapshot: the workers test it per packet).
+    idle: bool,
 }
 
 impl std::fmt::Debug for IpsecTables {
@@ -74,11 +75,18 @@ impl std::fmt::Debug for IpsecTables {
     }
 }
 
+impl Default for IpsecTables {
+    /// No SA, no policy: every IPsec step is skipped.
+    fn default() -> Self {
+        SadbBuilder::new().snapshot()
+    }
+}
+
 impl IpsecTables {
     /// No SA and no policy: the workers skip every IPsec step.
     #[inline]
     pub fn is_idle(&self) -> bool {
-        self.by_spi.is_empty() && self.outbound.is_empty() && self.inbound.is_empty()
+        self.idle
     }
 
     #[inline]
@@ -278,13 +286,15 @@ impl SadbBuilder {
         }
         // Only colliding SPIs need the (SPI, destination) map.
         by_spi_dst.retain(|(spi, _), _| by_spi.get(spi) == Some(&COLLIDING));
+        let (outbound, inbound) = (Spd::build(self.outbound.clone()), Spd::build(self.inbound.clone()));
         IpsecTables {
             generation: self.generation,
             slots: self.slots.clone(),
+            idle: by_spi.is_empty() && outbound.is_empty() && inbound.is_empty(),
             by_spi,
             by_spi_dst,
-            outbound: Spd::build(self.outbound.clone()),
-            inbound: Spd::build(self.inbound.clone()),
+            outbound,
+            inbound,
             pre_fragment: self.pre_fragment,
         }
     }

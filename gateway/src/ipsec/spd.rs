@@ -63,6 +63,8 @@ pub struct Flow {
     pub protocol: u8,
     /// (source, destination) for TCP, UDP and SCTP first fragments.
     pub ports: Option<(u16, u16)>,
+    /// ICMPv6 neighbour discovery (types 133-137), which must work before any SA can.
+    pub nd: bool,
 }
 
 impl Flow {
@@ -77,21 +79,26 @@ impl Flow {
                 let dst = IpAddr::from(<[u8; 4]>::try_from(&h[16..20]).ok()?);
                 let first_fragment = u16::from_be_bytes([h[6], h[7]]) & 0x1fff == 0;
                 let ports = if first_fragment { ports(h[9], ip.get(hl..)) } else { None };
-                Some(Flow { src, dst, protocol: h[9], ports })
+                Some(Flow { src, dst, protocol: h[9], ports, nd: false })
             }
             6 => {
                 let h = ip.get(..40)?;
                 let src = IpAddr::from(<[u8; 16]>::try_from(&h[8..24]).ok()?);
                 let dst = IpAddr::from(<[u8; 16]>::try_from(&h[24..40]).ok()?);
-                Some(Flow { src, dst, protocol: h[6], ports: ports(h[6], ip.get(40..)) })
+                let nd = h[6] == 58 && ip.get(40).is_some_and(|t| (133..=137).contains(t));
+                Some(Flow { src, dst, protocol: h[6], ports: ports(h[6], ip.get(40..)), nd })
             }
             _ => None,
         }
     }
 
-    /// IKE (UDP 500/4500) and ESP/AH themselves: never subject to policy, so the gateway's own
-    /// key exchange and encapsulated traffic cannot be caught by a broad selector.
-    pub fn is_ipsec_infrastructure(&self) -> bool {
+    /// IKE (UDP 500/4500), ESP/AH themselves and IPv6 neighbour discovery: never subject to
+    /// policy, so the gateway's own key exchange, encapsulated traffic and neighbour resolution
+    /// cannot be caught by a broad selector (RFC 4301 §4.4.1 asks for ND to bypass).
+    pub fn is_policy_exempt(&self) -> bool {
+        if self.nd {
+            return true;
+        }
         match self.protocol {
             50 | 51 => true,
             17 => self.ports.is_some_and(|(s, d)| matches!(s, 500 | 4500) || matches!(d, 500 | 4500)),
@@ -268,7 +275,7 @@ mod tests {
     }
 
     fn flow(src: &str, dst: &str, proto: u8, ports: Option<(u16, u16)>) -> Flow {
-        Flow { src: src.parse().unwrap(), dst: dst.parse().unwrap(), protocol: proto, ports }
+        Flow { src: src.parse().unwrap(), dst: dst.parse().unwrap(), protocol: proto, ports, nd: false }
     }
 
     const ANY: (u16, u16) = (0, u16::MAX);
@@ -307,7 +314,14 @@ mod tests {
         p[20..24].copy_from_slice(&[0x11, 0x94, 0x00, 0x35]);
         let f = Flow::parse(&p).unwrap();
         assert_eq!(f, flow("192.0.2.1", "198.51.100.1", 17, Some((4500, 53))));
-        assert!(f.is_ipsec_infrastructure());
+        assert!(f.is_policy_exempt());
+        let mut ns = vec![0u8; 64];
+        ns[0] = 0x60;
+        ns[6] = 58;
+        ns[40] = 135;
+        assert!(Flow::parse(&ns).unwrap().is_policy_exempt(), "neighbour solicitation");
+        ns[40] = 128;
+        assert!(!Flow::parse(&ns).unwrap().is_policy_exempt(), "echo request");
         p[7] = 1; // fragment offset 8
         assert_eq!(Flow::parse(&p).unwrap().ports, None);
         for n in 0..p.len() {
@@ -362,6 +376,7 @@ mod tests {
                     dst: IpAddr::from((0xc000_0000u32 | ((r >> 16) as u32 & 0x0003_ffff)).to_be_bytes()),
                     protocol: [1u8, 6, 17][(r >> 40) as usize % 3],
                     ports: if r >> 50 & 1 == 0 { None } else { Some((1000, (r >> 52) as u16 % 120)) },
+                    nd: false,
                 };
                 assert_eq!(spd.lookup(&f), spd.lookup_linear(&f), "flow {f:?}");
             }
@@ -393,7 +408,13 @@ mod tests {
         );
         let d = std::net::Ipv4Addr::from(0x0a00_0000u32 + (77_777 << 8) + 9);
         assert_eq!(
-            spd.lookup(&Flow { src: "192.0.2.9".parse().unwrap(), dst: d.into(), protocol: 6, ports: None }),
+            spd.lookup(&Flow {
+                src: "192.0.2.9".parse().unwrap(),
+                dst: d.into(),
+                protocol: 6,
+                ports: None,
+                nd: false
+            }),
             Some((77_778, Verdict::Protect(77_787)))
         );
         assert_eq!(spd.lookup(&flow("203.0.113.1", "10.0.0.1", 6, None)), None, "source outside selector");

@@ -61,14 +61,18 @@ impl Worker {
             tally: DropTally::default(),
         };
         let mut protect = ProtectQueue::default();
+        // Cached snapshots: one atomic load per iteration to see whether a new table was
+        // published (arc-swap's `Cache`), instead of a full guarded load.
+        let mut tables_cache = arc_swap::Cache::new(self.tables.clone());
+        let mut ipsec_cache = arc_swap::Cache::new(self.ipsec.clone());
         let mut idle_polls: u32 = 0;
         let mut sleep_us = FIRST_SLEEP_US;
         let mut last = tsc();
 
         while !self.stop.load(Ordering::Relaxed) {
-            let tables = self.tables.load();
-            let sp = self.ipsec.load();
-            self.ipsec_state.sync(&sp);
+            let tables = tables_cache.load();
+            let sp = ipsec_cache.load();
+            self.ipsec_state.sync(sp);
             let mut moved = 0usize;
 
             for (qi, (rxq, in_port)) in self.rx.iter_mut().enumerate() {
@@ -81,12 +85,12 @@ impl Worker {
                 for mut m in rx_b.drain() {
                     bytes += m.pkt_len() as u64;
                     let mut d = if m.is_contiguous() {
-                        forward::process(m.data_mut(), *in_port, &tables, &sp, Origin::Wire)
+                        forward::process(m.data_mut(), *in_port, tables, sp, Origin::Wire)
                     } else {
                         Decision::Drop(DropReason::MultiSegment)
                     };
                     if d == Decision::Unprotect {
-                        d = ipsec::unprotect(&mut m, *in_port, &tables, &sp, &mut self.ipsec_state);
+                        d = ipsec::unprotect(&mut m, *in_port, tables, sp, &mut self.ipsec_state);
                     }
                     if let Decision::Protect { sa } = d {
                         if let Err(m) = protect.push(m, sa, *in_port) {
@@ -117,7 +121,7 @@ impl Worker {
                     let p = m.port() as usize;
                     if p >= nports {
                         out.dispose(m, Decision::Drop(DropReason::NotForUs));
-                    } else if let Some(sa) = forward::local_outbound_sa(m.data(), &sp) {
+                    } else if let Some(sa) = forward::local_outbound_sa(m.data(), sp) {
                         if let Err(m) = protect.push(m, sa, p as u8) {
                             out.dispose(m, Decision::Drop(DropReason::TxFull));
                         }
@@ -178,7 +182,7 @@ struct Out {
 }
 
 impl Out {
-    #[inline]
+    #[inline(always)]
     fn dispose(&mut self, m: Mbuf, d: Decision) {
         match d {
             Decision::Forward { port, .. } => {
@@ -209,7 +213,7 @@ impl Out {
     }
 
     /// Queues `m` for transmission on port `p`; a full TX burst makes it a `tx_full` drop.
-    #[inline]
+    #[inline(always)]
     fn queue_tx(&mut self, p: usize, m: Mbuf) {
         if let Err(m) = self.tx_b[p].push(m) {
             self.tally.count(DropReason::TxFull);
