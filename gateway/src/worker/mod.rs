@@ -102,7 +102,7 @@ impl Worker {
                 }
                 if !protect.is_empty() {
                     protect
-                        .flush(&tables, &sp, &mut self.ipsec_state, &self.port_ids, |m, d| out.dispose(m, d));
+                        .flush(tables, sp, &mut self.ipsec_state, &self.port_ids, |m, d| out.dispose(m, d));
                 }
                 if let Some(q) = self.stats.rx_queues.get(qi) {
                     q.add(n as u64, bytes);
@@ -132,7 +132,7 @@ impl Worker {
                 }
                 if !protect.is_empty() {
                     protect
-                        .flush(&tables, &sp, &mut self.ipsec_state, &self.port_ids, |m, d| out.dispose(m, d));
+                        .flush(tables, sp, &mut self.ipsec_state, &self.port_ids, |m, d| out.dispose(m, d));
                 }
                 out.flush_tx(&mut self.tx, &self.stats);
             }
