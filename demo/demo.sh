@@ -1,66 +1,87 @@
 #!/usr/bin/env bash
-# `make demo`: espgw routes between two hosts in network namespaces, on DPDK af_packet ports.
-# Shows pings (IPv4 and IPv6) crossing the gateway, TTL decrement, an ICMP time-exceeded
-# from the gateway, a short TCP transfer, and `espgw status`. Removes everything it made on
-# exit, failure or Ctrl-C.
+# `make demo`: two sites joined by an IPsec tunnel between two espgw gateways, all in network
+# namespaces on DPDK af_packet ports (no NIC, no hugepages). Shows IPv4 and IPv6 pings across
+# the tunnel, what the wan link carries (ESP only), a TCP transfer, path-MTU discovery through
+# the tunnel, `espgw status` with its SAs and the Prometheus metrics. Removes everything it
+# made on exit, failure or Ctrl-C.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ESPGW=${ESPGW:-$ROOT/target/release/espgw}
 P=espgw-demo
-. "$ROOT/tests/netns/topology.sh"
+H1="$P-h1"; GA="$P-ga"; GB="$P-gb"; H2="$P-h2"
 
 [ "$(id -u)" = 0 ] || { echo "make demo needs root (network namespaces, DPDK)"; exit 1; }
 [ -x "$ESPGW" ] || { echo "no espgw binary at $ESPGW: run make build"; exit 1; }
 
 WORK=$(mktemp -d /tmp/espgw-demo.XXXXXX)
-SOCK=$WORK/espgw.sock
-PID=""
+. "$ROOT/tests/netns/tunnel_topology.sh"
+PIDA=""; PIDB=""
+stop_gw() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+}
 cleanup() {
     trap - EXIT INT TERM
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill -TERM "$PID" 2>/dev/null
-        for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$PID" 2>/dev/null
-    fi
+    stop_gw "$PIDA"; stop_gw "$PIDB"
     topo_down
-    rm -rf "$WORK" "/var/run/dpdk/$P"
-    echo "demo: cleaned up (namespaces, espgw process, DPDK runtime directory)"
+    rm -rf "$WORK" "/var/run/dpdk/$P-a" "/var/run/dpdk/$P-b"
+    echo "demo: cleaned up (namespaces, espgw processes, DPDK runtime directories)"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+wait_up() { # wait_up SOCKET PID
+    local i
+    for i in $(seq 1 200); do
+        "$ESPGW" status -s "$1" --json >/dev/null 2>&1 && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
 
-step "Topology: $H1 (192.0.2.2) -- espgw in $GW -- $H2 (198.51.100.2)"
+step "Topology: $H1 (192.0.2.2) -- espgw A -- wan 203.0.113.0/24 -- espgw B -- $H2 (198.51.100.2)"
 topo_up || { echo "demo: could not create namespaces"; exit 1; }
-write_config "$WORK/espgw.yaml" "$SOCK" "$P"
-"$ESPGW" check-config "$WORK/espgw.yaml" || exit 1
+write_gw "$WORK/a.yaml" a; write_gw "$WORK/b.yaml" b
+"$ESPGW" check-config "$WORK/a.yaml" && "$ESPGW" check-config "$WORK/b.yaml" || exit 1
+echo "gateway A's IPsec configuration (manually keyed, AES-GCM-128 tunnels):"
+sed -n '/^ipsec:/,$p' "$WORK/a.yaml" | sed -E 's/(enc_key: ")[0-9a-f]+/\1<test key>/'
 
-step "Starting espgw (DPDK net_af_packet on gw-lan and gw-wan)"
-ip netns exec "$GW" "$ESPGW" run -c "$WORK/espgw.yaml" > "$WORK/espgw.log" 2>&1 &
-PID=$!
-if ! wait_status "$ESPGW" "$SOCK" "$PID"; then
-    echo "demo: espgw did not come up:"; cat "$WORK/espgw.log"; exit 1
-fi
-grep '^espgw:' "$WORK/espgw.log"
+step "Starting the two gateways"
+ip netns exec "$GA" "$ESPGW" run -c "$WORK/a.yaml" >"$WORK/a.log" 2>&1 & PIDA=$!
+ip netns exec "$GB" "$ESPGW" run -c "$WORK/b.yaml" >"$WORK/b.log" 2>&1 & PIDB=$!
+wait_up "$WORK/a.sock" "$PIDA" && wait_up "$WORK/b.sock" "$PIDB" || {
+    echo "demo: espgw did not come up"; cat "$WORK/a.log" "$WORK/b.log"; exit 1; }
+grep '^espgw:' "$WORK/a.log"
 
 fail=0
-step "IPv4: $H1 pings $H2 through espgw (reply TTL 63: one router hop)"
-ip netns exec "$H1" ping -c 3 -i 0.2 -W 2 198.51.100.2 || fail=1
-step "IPv6: $H1 pings $H2 (hop limit 63)"
+step "What the wan link carries while $H1 pings $H2: the replies reach gateway A as ESP (tcpdump on ga-wan)"
+ip netns exec "$GA" timeout 5 tcpdump -l -n -i ga-wan -c 4 'ip proto 50' >"$WORK/wan.txt" 2>/dev/null &
+TD=$!
+sleep 0.5
+ip netns exec "$H1" ping -c 4 -i 0.2 -W 2 198.51.100.2 || fail=1
+wait $TD 2>/dev/null
+cat "$WORK/wan.txt"
+step "IPv6 across the tunnel with an IPv6 outer header"
 ip netns exec "$H1" ping -6 -c 3 -i 0.2 -W 2 2001:db8:2::2 || fail=1
-step "TTL 1: espgw answers with ICMP time exceeded"
-ip netns exec "$H1" ping -c 1 -t 1 -W 2 198.51.100.2
-step "ARP: $H1 learned the gateway's MAC from espgw"
-ip -n "$H1" neigh show 192.0.2.1
+step "Path MTU: a 1500-byte packet with DF does not fit in the tunnel; gateway A says how much does"
+ip netns exec "$H1" ping -M do -s 1472 -c 1 -W 2 198.51.100.2
 if command -v iperf3 >/dev/null; then
-    step "TCP: 2 s of iperf3 from $H1 to $H2 through espgw"
+    step "TCP: 3 s of iperf3 from $H1 to $H2 through the tunnel"
     ip netns exec "$H2" iperf3 -s -1 -D -B 198.51.100.2 >/dev/null 2>&1
     sleep 0.5
-    ip netns exec "$H1" iperf3 -c 198.51.100.2 -t 2 -f m 2>&1 | grep -E 'sender|receiver' || fail=1
+    timeout --foreground 20 ip netns exec "$H1" iperf3 -c 198.51.100.2 -t 3 -f m 2>&1 | grep -E 'sender|receiver' || fail=1
 fi
-step "espgw status"
-"$ESPGW" status -s "$SOCK" || fail=1
+step "espgw status on gateway A"
+"$ESPGW" status -s "$WORK/a.sock" || fail=1
+if command -v curl >/dev/null; then
+    step "Prometheus metrics of gateway A (per-SA series)"
+    ip netns exec "$GA" curl -sf http://127.0.0.1:9464/metrics | grep -E '^espgw_sa_(packets|bytes)_total' || fail=1
+fi
 
 if [ $fail -ne 0 ]; then echo "demo: FAILED"; exit 1; fi
-step "demo: traffic crossed the gateway"
+step "demo: traffic crossed the IPsec tunnel between the two gateways"
