@@ -24,6 +24,10 @@ const USAGE: &str = "usage:
   espgw check-config FILE           validate a configuration file
   espgw status [--json] [-c FILE | -s SOCKET]
                                     show ports, workers, drops and neighbours
+  espgw reload [-c FILE | -s SOCKET]
+                                    re-read the running config file; apply routes and IPsec
+                                    changes (unchanged SAs keep running), refuse invalid files
+                                    (SIGHUP does the same)
   espgw version                     show version, DPDK and build information";
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         "run" => cmd_run(rest),
         "check-config" => cmd_check(rest),
         "status" => cmd_status(rest),
+        "reload" => cmd_reload(rest),
         "version" | "--version" | "-V" => {
             print_version();
             Ok(())
@@ -145,6 +150,28 @@ fn cmd_status(args: &[String]) -> Result<(), Failure> {
     })?;
     print!("{}", status_view::render(&status));
     Ok(())
+}
+
+fn cmd_reload(args: &[String]) -> Result<(), Failure> {
+    let o = parse_opts(args)?;
+    let socket = match (o.socket, o.config) {
+        (Some(s), _) => s,
+        (None, Some(c)) => config::load(&c).map_err(Failure::Config)?.control.socket,
+        (None, None) => PathBuf::from(DEFAULT_SOCKET),
+    };
+    let reply = api::request(Path::new(&socket), "reload").map_err(Failure::Runtime)?;
+    let v: serde_json::Value = serde_json::from_str(&reply)
+        .map_err(|e| Failure::Runtime(format!("unexpected reply from espgw: {e}")))?;
+    match (v.get("ok").and_then(|x| x.as_str()), v.get("error").and_then(|x| x.as_str())) {
+        (Some(summary), _) => {
+            println!("reloaded: {summary}");
+            Ok(())
+        }
+        (_, Some(e)) => {
+            Err(Failure::Runtime(format!("reload refused, the running configuration stays: {e}")))
+        }
+        _ => Err(Failure::Runtime(format!("unexpected reply from espgw: {reply}"))),
+    }
 }
 
 fn print_version() {

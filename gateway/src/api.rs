@@ -40,7 +40,7 @@ pub struct NeighbourStatus {
 
 /// Everything the API thread reads.
 pub struct StatusSource {
-    cfg: Config,
+    cfg: ArcSwap<Config>,
     config_path: String,
     ports: Vec<Port>,
     l3: Vec<L3Port>,
@@ -51,6 +51,13 @@ pub struct StatusSource {
     snapshot: ArcSwap<ControlSnapshot>,
     ipsec: SharedIpsec,
     started: Instant,
+    /// Reload requests to the control loop, each with the channel for its answer.
+    reload: std::sync::Mutex<Option<std::sync::mpsc::Sender<ReloadRequest>>>,
+}
+
+/// A reload asked for over the control socket; the control loop answers on `reply`.
+pub struct ReloadRequest {
+    pub reply: std::sync::mpsc::Sender<Result<String, String>>,
 }
 
 impl StatusSource {
@@ -64,7 +71,7 @@ impl StatusSource {
         queues: Vec<(u8, u16, u32, usize, usize)>,
     ) -> Self {
         StatusSource {
-            cfg,
+            cfg: ArcSwap::from_pointee(cfg),
             config_path,
             ports,
             l3,
@@ -73,6 +80,7 @@ impl StatusSource {
             queues,
             snapshot: ArcSwap::from_pointee(ControlSnapshot::default()),
             ipsec: SharedIpsec::default(),
+            reload: std::sync::Mutex::new(None),
             started: Instant::now(),
         }
     }
@@ -81,6 +89,29 @@ impl StatusSource {
     pub fn with_ipsec(mut self, ipsec: SharedIpsec) -> Self {
         self.ipsec = ipsec;
         self
+    }
+
+    /// Where `reload` requests go (the control loop's receiver).
+    pub fn with_reload(self, tx: std::sync::mpsc::Sender<ReloadRequest>) -> Self {
+        if let Ok(mut r) = self.reload.lock() {
+            *r = Some(tx);
+        }
+        self
+    }
+
+    /// After a reload: the configuration `status` reports from now on.
+    pub fn set_config(&self, cfg: Config) {
+        self.cfg.store(Arc::new(cfg));
+    }
+
+    /// Asks the control loop to reload and waits for its answer.
+    fn request_reload(&self) -> Result<String, String> {
+        let tx = self.reload.lock().ok().and_then(|r| r.clone()).ok_or("reload is not available")?;
+        let (reply, answer) = std::sync::mpsc::channel();
+        tx.send(ReloadRequest { reply }).map_err(|_| "the control loop is not running".to_string())?;
+        answer
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| "no answer from the control loop".to_string())?
     }
 
     /// Called by the control loop.
@@ -102,6 +133,7 @@ impl StatusSource {
 
     pub fn status(&self) -> Status {
         let snap = self.snapshot.load_full();
+        let cfg = self.cfg.load_full();
         let ports = self
             .ports
             .iter()
@@ -125,7 +157,7 @@ impl StatusSource {
                     .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
                 PortStatus {
                     name: self.l3[i].name.clone(),
-                    device: self.cfg.ports[i].device.clone(),
+                    device: cfg.ports.get(i).map(|p| p.device.clone()).unwrap_or_default(),
                     dpdk_port: p.id(),
                     mac: self.l3[i].mac.to_string(),
                     mtu: self.l3[i].mtu,
@@ -174,8 +206,7 @@ impl StatusSource {
                 DropCount { reason: r.name().to_string(), packets: n }
             })
             .collect();
-        let routes = self
-            .cfg
+        let routes = cfg
             .routes
             .iter()
             .map(|r| RouteStatus {
@@ -418,6 +449,10 @@ fn serve(stream: UnixStream, source: &StatusSource) {
     }
     let reply = match serde_json::from_str::<Request>(&line) {
         Ok(r) if r.cmd == "status" => serde_json::to_string(&source.status()).unwrap_or_default(),
+        Ok(r) if r.cmd == "reload" => match source.request_reload() {
+            Ok(summary) => serde_json::json!({ "ok": summary }).to_string(),
+            Err(e) => serde_json::json!({ "error": e }).to_string(),
+        },
         Ok(r) => serde_json::json!({ "error": format!("unknown command {:?}", r.cmd) }).to_string(),
         Err(e) => serde_json::json!({ "error": format!("bad request: {e}") }).to_string(),
     };

@@ -83,13 +83,71 @@ fn port_index(cfg: &Config, name: &str) -> Option<u8> {
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
+/// Re-reads the configuration file and applies what can change while running: static routes
+/// and the `ipsec:` section (unchanged SAs keep running untouched). A file that does not
+/// validate, or that changes what needs a restart (EAL, ports, workers, sockets, data-plane
+/// sizing), is refused and the running configuration stays.
+fn reload(
+    path: &str,
+    running: &mut Config,
+    cp: &mut ControlPlane,
+    manual: &mut crate::ipsec::manual::ManualSas,
+    ipsec: &SharedIpsec,
+    source: &StatusSource,
+) -> Result<String, String> {
+    let new = crate::config::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
+    let mut fixed = Vec::new();
+    if new.eal != running.eal {
+        fixed.push("eal");
+    }
+    if new.ports != running.ports {
+        fixed.push("ports");
+    }
+    if new.workers != running.workers {
+        fixed.push("workers");
+    }
+    if new.control != running.control {
+        fixed.push("control");
+    }
+    if new.metrics != running.metrics {
+        fixed.push("metrics");
+    }
+    if new.dataplane != running.dataplane {
+        fixed.push("dataplane");
+    }
+    if !fixed.is_empty() {
+        return Err(format!("{path}: {} changed; that needs a restart (espgw run)", fixed.join(", ")));
+    }
+    let routes_changed = new.routes != running.routes;
+    let summary = manual.reload(&new.ipsec)?;
+    ipsec.store(Arc::new(manual.builder.snapshot()));
+    if routes_changed {
+        let routes = new
+            .routes
+            .iter()
+            .map(|r| StaticRoute {
+                prefix: r.prefix,
+                via: r.via,
+                port: r.port.as_deref().and_then(|n| port_index(&new, n)),
+            })
+            .collect();
+        cp.set_routes(routes);
+    }
+    source.set_config(new.clone());
+    *running = new;
+    Ok(format!("{summary}; routes {}", if routes_changed { "changed" } else { "unchanged" }))
+}
+
 pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal handler: {e}"))?;
     }
+    let sighup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, sighup.clone())
+        .map_err(|e| format!("signal handler: {e}"))?;
 
-    let mut sadb = crate::ipsec::manual::load(&cfg.ipsec)?;
+    let mut manual = crate::ipsec::manual::ManualSas::load(&cfg.ipsec)?;
     for sa in
         cfg.ipsec.sas.iter().filter(|s| s.replay_window == 0 && s.direction == crate::config::Direction::In)
     {
@@ -98,7 +156,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             sa.name
         );
     }
-    let ipsec: SharedIpsec = Arc::new(ArcSwap::from_pointee(sadb.snapshot()));
+    let ipsec: SharedIpsec = Arc::new(ArcSwap::from_pointee(manual.builder.snapshot()));
     if !cfg.ipsec.sas.is_empty() || !cfg.ipsec.policies.is_empty() {
         eprintln!(
             "espgw: ipsec: {} manually keyed SA(s), {} policy(ies)",
@@ -214,18 +272,21 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         control_stats.clone(),
     );
 
+    let (reload_tx, reload_rx) = std::sync::mpsc::channel::<api::ReloadRequest>();
     let source = Arc::new(
         StatusSource::new(
             cfg.clone(),
-            config_path,
+            config_path.clone(),
             ports.clone(),
             l3,
             worker_stats,
             control_stats.clone(),
             queue_owner,
         )
-        .with_ipsec(ipsec.clone()),
+        .with_ipsec(ipsec.clone())
+        .with_reload(reload_tx),
     );
+    let mut running_cfg = cfg.clone();
     source.update_control(&cp);
     let api_thread = api::spawn(&cfg.control.socket, source.clone(), stop.clone())?;
     let metrics_thread = match cfg.metrics {
@@ -290,9 +351,24 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             source.update_control(&cp);
             last_publish = now;
         }
+        // Reload: asked for over the control socket, or SIGHUP.
+        let mut reload_replies = Vec::new();
+        while let Ok(r) = reload_rx.try_recv() {
+            reload_replies.push(r.reply);
+        }
+        if sighup.swap(false, Ordering::Relaxed) || !reload_replies.is_empty() {
+            let result = reload(&config_path, &mut running_cfg, &mut cp, &mut manual, &ipsec, &source);
+            match &result {
+                Ok(summary) => eprintln!("espgw: reloaded {config_path}: {summary}"),
+                Err(e) => eprintln!("espgw: reload refused, the running configuration stays: {e}"),
+            }
+            for r in reload_replies {
+                let _ = r.send(result.clone());
+            }
+        }
         if now.duration_since(last_lifetime_check) >= Duration::from_secs(1) {
             last_lifetime_check = now;
-            let events = sadb.expire(now);
+            let events = manual.builder.expire(now);
             for e in &events {
                 if e.hard {
                     eprintln!("espgw: ipsec: SA {} reached its hard {} lifetime: removed", e.name, e.limit);
@@ -304,7 +380,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
                 }
             }
             if events.iter().any(|e| e.hard) {
-                ipsec.store(Arc::new(sadb.snapshot()));
+                ipsec.store(Arc::new(manual.builder.snapshot()));
             }
         }
         if work == 0 {

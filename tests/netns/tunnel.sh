@@ -373,6 +373,37 @@ accepted() {
 }
 check "of the injected frames B accepted exactly one (the valid scapy-built packet)" accepted
 
+# ---- Reload: an invalid file is refused; a policy change applies; unchanged SAs carry on ------
+cp "$WORK/a.yaml" "$WORK/a.good.yaml"
+status a >"$WORK/r0.json" 2>&1
+sed -i 's/enc_key: "'"$K_A2B_4"'"/enc_key: "0102"/' "$WORK/a.yaml"
+"$ESPGW" reload -s "$WORK/a.sock" >"$WORK/reload1.txt" 2>&1; rc=$?
+cat "$WORK/reload1.txt" >&2
+check "reload of an invalid file is refused (exit $rc) naming the file, line and field" \
+    sh -c "[ $rc -ne 0 ] && grep -q 'a.yaml:[0-9]*:[0-9]*: ipsec.sas\[0\].enc_key' '$WORK/reload1.txt'"
+check "after the refused reload the tunnel still carries pings" ping_has "$H1" " 0% packet loss" -c 3 -i 0.2 -W 2 198.51.100.2
+# A discard policy in front of the protect policy: ICMP from h1 to h2 stops, the SAs stay.
+cp "$WORK/a.good.yaml" "$WORK/a.yaml"
+sed -i 's|^  policies:|  policies:\n    - { direction: out, src: "192.0.2.2/32", dst: "198.51.100.2/32", protocol: icmp, action: discard }|' "$WORK/a.yaml"
+"$ESPGW" reload -s "$WORK/a.sock" >"$WORK/reload2.txt" 2>&1; rc=$?
+cat "$WORK/reload2.txt" >&2
+check "reload with a new discard policy succeeds; every SA is reported unchanged" \
+    sh -c "[ $rc -eq 0 ] && grep -q 'SAs unchanged: out-v4, in-v4, out-v6, in-v6; added: -; replaced: -; removed: -; 5 policies' '$WORK/reload2.txt'"
+ip netns exec "$H1" ping -c 2 -i 0.2 -W 1 198.51.100.2 >/dev/null 2>&1
+status a >"$WORK/r1.json" 2>&1
+check "the discard policy drops h1's pings (policy_discard $(drop "$WORK/r1.json" policy_discard))" \
+    test "$(drop "$WORK/r1.json" policy_discard)" -ge 2
+check "out-v4 kept its counters across the reload ($(sa_pkts "$WORK/r0.json" out-v4) -> $(sa_pkts "$WORK/r1.json" out-v4))" \
+    test "$(sa_pkts "$WORK/r1.json" out-v4)" -ge "$(sa_pkts "$WORK/r0.json" out-v4)"
+# SIGHUP reloads too: back to the original file.
+cp "$WORK/a.good.yaml" "$WORK/a.yaml"
+kill -HUP "$PIDA"
+sleep 0.5
+check "SIGHUP reloads: without the discard policy pings cross again" \
+    ping_has "$H1" " 0% packet loss" -c 3 -i 0.2 -W 2 198.51.100.2
+check "espgw logged both reloads and the refusal" \
+    sh -c "grep -c '^espgw: reloaded' '$WORK/a.log' | grep -qx 2 && grep -q 'reload refused' '$WORK/a.log'"
+
 # ---- Shutdown ---------------------------------------------------------------------------------
 kill -TERM "$PIDA" "$PIDB"
 stopped() { for _ in $(seq 1 100); do kill -0 "$PIDA" 2>/dev/null || kill -0 "$PIDB" 2>/dev/null || return 0; sleep 0.1; done; return 1; }

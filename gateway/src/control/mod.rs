@@ -139,6 +139,14 @@ impl ControlPlane {
         &self.routes
     }
 
+    /// Replaces the static routes (a reload) and publishes the new FIB.
+    pub fn set_routes(&mut self, routes: Vec<StaticRoute>) {
+        if routes != self.routes {
+            self.routes = routes;
+            self.publish();
+        }
+    }
+
     fn count(&self, r: DropReason) {
         self.stats.count_drop(r, 1);
     }

@@ -9,6 +9,7 @@ use crate::config::ipsec::{
     Action, DfName, Direction, LimitsConfig, ModeName, ProtocolName, SaConfig, TooBigAction,
 };
 use crate::config::IpsecConfig;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 fn limits(l: &LimitsConfig) -> Limits {
@@ -48,49 +49,204 @@ pub fn sa_from_config(c: &SaConfig) -> Result<Sa, String> {
     })
 }
 
+/// The manually keyed SAs and policies a running gateway holds, by SA name, so that a reload
+/// can tell what changed.
+pub struct ManualSas {
+    pub builder: SadbBuilder,
+    /// SA name → (slot, the configuration it was built from).
+    by_name: HashMap<String, (u32, SaConfig)>,
+}
+
+/// What a reload changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    pub unchanged: Vec<String>,
+    pub added: Vec<String>,
+    /// Same name, different parameters: a new SA (new counters, sequence numbers and replay
+    /// window) replaces the old one.
+    pub replaced: Vec<String>,
+    pub removed: Vec<String>,
+    pub policies: usize,
+}
+
+impl std::fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[String]| if v.is_empty() { "-".to_string() } else { v.join(", ") };
+        write!(
+            f,
+            "SAs unchanged: {}; added: {}; replaced: {}; removed: {}; {} policies",
+            list(&self.unchanged),
+            list(&self.added),
+            list(&self.replaced),
+            list(&self.removed),
+            self.policies
+        )
+    }
+}
+
 /// Loads every SA and policy of a validated `ipsec:` section.
 pub fn load(cfg: &IpsecConfig) -> Result<SadbBuilder, String> {
-    let mut b = SadbBuilder::new();
-    let mut slots = Vec::with_capacity(cfg.sas.len());
-    for c in &cfg.sas {
-        let dir = match c.direction {
-            Direction::In => SaDirection::In,
-            Direction::Out => SaDirection::Out,
-        };
-        slots.push((c.name.as_str(), b.add(sa_from_config(c)?, dir)));
+    Ok(ManualSas::load(cfg)?.builder)
+}
+
+impl ManualSas {
+    pub fn load(cfg: &IpsecConfig) -> Result<ManualSas, String> {
+        let mut m = ManualSas { builder: SadbBuilder::new(), by_name: HashMap::new() };
+        m.reload(cfg)?;
+        Ok(m)
     }
-    let (mut outbound, mut inbound) = (Vec::new(), Vec::new());
-    for (i, p) in cfg.policies.iter().enumerate() {
-        let verdict = match p.action {
-            Action::Bypass => Verdict::Bypass,
-            Action::Discard => Verdict::Discard,
-            Action::Protect => {
-                let name = p.sa.as_deref().unwrap_or_default();
-                let slot = slots
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|s| s.1)
-                    .ok_or_else(|| format!("ipsec.policies[{i}]: no SA named `{name}`"))?;
-                Verdict::Protect(slot)
+
+    /// Applies a new (validated) `ipsec:` section: SAs whose configuration is unchanged keep
+    /// their slot, so their traffic, sequence numbers and replay windows carry on untouched;
+    /// new ones are added, changed ones replaced, missing ones removed; the policies are
+    /// rebuilt. Nothing is changed if any SA fails to build.
+    pub fn reload(&mut self, cfg: &IpsecConfig) -> Result<ReloadSummary, String> {
+        // Build every new or changed SA first, so that a failure leaves the tables as they are.
+        let mut fresh = Vec::new();
+        for c in &cfg.sas {
+            match self.by_name.get(&c.name) {
+                Some((_, old)) if old == c => {}
+                _ => fresh.push((c.clone(), sa_from_config(c)?)),
             }
-        };
-        let policy = Policy {
-            name: p.name.clone().unwrap_or_else(|| format!("policies[{i}]")),
-            selector: Selector {
-                src: p.src,
-                dst: p.dst,
-                protocol: p.protocol.0,
-                src_ports: p.src_ports,
-                dst_ports: p.dst_ports,
-            },
-            verdict,
-        };
-        match p.direction {
-            Direction::Out => outbound.push(policy),
-            Direction::In => inbound.push(policy),
         }
+        let mut summary = ReloadSummary::default();
+        let wanted: std::collections::HashSet<&str> = cfg.sas.iter().map(|c| c.name.as_str()).collect();
+        let gone: Vec<String> =
+            self.by_name.keys().filter(|n| !wanted.contains(n.as_str())).cloned().collect();
+        for name in gone {
+            if let Some((slot, _)) = self.by_name.remove(&name) {
+                self.builder.remove(slot);
+                summary.removed.push(name);
+            }
+        }
+        for (c, sa) in fresh {
+            let dir = match c.direction {
+                Direction::In => SaDirection::In,
+                Direction::Out => SaDirection::Out,
+            };
+            if let Some((old, _)) = self.by_name.remove(&c.name) {
+                self.builder.remove(old);
+                summary.replaced.push(c.name.clone());
+            } else {
+                summary.added.push(c.name.clone());
+            }
+            let slot = self.builder.add(sa, dir);
+            self.by_name.insert(c.name.clone(), (slot, c));
+        }
+        for c in &cfg.sas {
+            if !summary.added.contains(&c.name) && !summary.replaced.contains(&c.name) {
+                summary.unchanged.push(c.name.clone());
+            }
+        }
+        let (outbound, inbound) = self.policies(cfg)?;
+        summary.policies = outbound.len() + inbound.len();
+        self.builder.set_policies(outbound, inbound);
+        self.builder.set_pre_fragment(cfg.too_big_df_clear == TooBigAction::Fragment);
+        Ok(summary)
     }
-    b.set_policies(outbound, inbound);
-    b.set_pre_fragment(cfg.too_big_df_clear == TooBigAction::Fragment);
-    Ok(b)
+
+    fn policies(&self, cfg: &IpsecConfig) -> Result<(Vec<Policy>, Vec<Policy>), String> {
+        let (mut outbound, mut inbound) = (Vec::new(), Vec::new());
+        for (i, p) in cfg.policies.iter().enumerate() {
+            let verdict = match p.action {
+                Action::Bypass => Verdict::Bypass,
+                Action::Discard => Verdict::Discard,
+                Action::Protect => {
+                    let name = p.sa.as_deref().unwrap_or_default();
+                    let (slot, _) = self
+                        .by_name
+                        .get(name)
+                        .ok_or_else(|| format!("ipsec.policies[{i}]: no SA named `{name}`"))?;
+                    Verdict::Protect(*slot)
+                }
+            };
+            let policy = Policy {
+                name: p.name.clone().unwrap_or_else(|| format!("policies[{i}]")),
+                selector: Selector {
+                    src: p.src,
+                    dst: p.dst,
+                    protocol: p.protocol.0,
+                    src_ports: p.src_ports,
+                    dst_ports: p.dst_ports,
+                },
+                verdict,
+            };
+            match p.direction {
+                Direction::Out => outbound.push(policy),
+                Direction::In => inbound.push(policy),
+            }
+        }
+        Ok((outbound, inbound))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f10111213";
+
+    fn cfg(sas: &[(&str, &str, u32)], policies: &[(&str, &str, &str)]) -> IpsecConfig {
+        let mut y = String::from("sas:\n");
+        for (name, dir, spi) in sas {
+            y += &format!(
+                "  - {{ name: {name}, direction: {dir}, spi: {spi}, local: 203.0.113.1, remote: 203.0.113.2, \
+                 algorithm: aes128gcm16, enc_key: \"{KEY}\" }}\n"
+            );
+        }
+        y += "policies:\n";
+        for (dir, dst, sa) in policies {
+            let src = if *dir == "out" { "192.0.2.0/24" } else { dst };
+            let dst = if *dir == "out" { dst } else { "192.0.2.0/24" };
+            y += &format!("  - {{ direction: {dir}, src: {src}, dst: {dst}, action: protect, sa: {sa} }}\n");
+        }
+        serde_yaml_ng::from_str(&y).unwrap()
+    }
+
+    #[test]
+    fn reload_keeps_unchanged_sas_in_place() {
+        let c1 = cfg(
+            &[("a-out", "out", 0x1001), ("a-in", "in", 0x2001), ("b-out", "out", 0x1002)],
+            &[
+                ("out", "198.51.100.0/25", "a-out"),
+                ("in", "198.51.100.0/25", "a-in"),
+                ("out", "198.51.100.128/25", "b-out"),
+            ],
+        );
+        let mut m = ManualSas::load(&c1).unwrap();
+        let t1 = m.builder.snapshot();
+        let uid = |t: &crate::ipsec::sadb::IpsecTables, name: &str| {
+            t.entries().find(|(_, e)| e.sa.name == name).map(|(s, e)| (s, e.uid))
+        };
+        t1.entries().for_each(|(_, e)| e.sa.counters.add_traffic(5, 500));
+        // a-out unchanged, a-in rekeyed (new SPI), b-out removed, c-out added.
+        let c2 = cfg(
+            &[("a-out", "out", 0x1001), ("a-in", "in", 0x2009), ("c-out", "out", 0x1003)],
+            &[
+                ("out", "198.51.100.0/25", "a-out"),
+                ("in", "198.51.100.0/25", "a-in"),
+                ("out", "198.51.100.128/25", "c-out"),
+            ],
+        );
+        let s = m.reload(&c2).unwrap();
+        assert_eq!(s.unchanged, vec!["a-out"]);
+        assert_eq!(s.replaced, vec!["a-in"]);
+        assert_eq!(s.added, vec!["c-out"]);
+        assert_eq!(s.removed, vec!["b-out"]);
+        assert_eq!(s.policies, 3);
+        let t2 = m.builder.snapshot();
+        assert_eq!(uid(&t2, "a-out"), uid(&t1, "a-out"), "same slot, same SA");
+        let (_, e) = t2.entries().find(|(_, e)| e.sa.name == "a-out").unwrap();
+        assert_eq!(e.sa.counters.packets.load(std::sync::atomic::Ordering::Relaxed), 5, "counters carry on");
+        assert_ne!(uid(&t2, "a-in").unwrap().1, uid(&t1, "a-in").unwrap().1, "a new SA");
+        assert!(uid(&t2, "b-out").is_none());
+        assert!(t2.inbound_sa(0x2009, "203.0.113.1".parse().unwrap()).is_some());
+        assert!(t2.inbound_sa(0x2001, "203.0.113.1".parse().unwrap()).is_none());
+        let c_slot = uid(&t2, "c-out").unwrap().0;
+        assert_eq!(t2.outbound.policies()[1].verdict, Verdict::Protect(c_slot));
+        assert!(s.to_string().contains("replaced: a-in"));
+        // Reloading the same config changes nothing.
+        let s = m.reload(&c2).unwrap();
+        assert_eq!((s.added.len(), s.replaced.len(), s.removed.len(), s.unchanged.len()), (0, 0, 0, 3));
+    }
 }
