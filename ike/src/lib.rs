@@ -1,1 +1,16 @@
-//! IKE control plane (IKEv2, IKEv1): not yet implemented; see issues 4 and 5.
+//! espgw's IKEv2 control plane (RFC 7296): the foundation layers.
+//!
+//! * [`codec`]: the IKEv2 message codec: header view, every payload, registries as open
+//!   newtypes, strict parsing that never panics, owned [`codec::Message`] that round-trips.
+//! * [`crypto`]: the crypto suite: PRFs and prf+, integrity, SK ciphers, Diffie-Hellman groups,
+//!   and the key derivations of RFC 7296 §2.13–2.18.
+//! * [`protect`]: sealing and opening SK-protected messages (codec + crypto).
+//!
+//! Everything here is sans-I/O: no sockets, no clock, and no randomness drawn internally
+//! (callers pass an RNG or the random bytes in). The IKE state machine builds on these.
+
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod crypto;
+pub mod protect;
