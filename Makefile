@@ -47,9 +47,10 @@ config-test: build
 	@set -e; for f in deploy/examples/*.yaml; do $(ESPGW) check-config $$f; done
 
 # The inbound data path under libFuzzer for a bounded time (FUZZ_SECONDS); `make fuzz` runs longer.
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 45
 fuzz-smoke:
 	cd fuzz && $(CARGO) +nightly fuzz run inbound -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
+	cd fuzz && $(CARGO) +nightly fuzz run ike_message -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
 
 fuzz:
 	$(MAKE) fuzz-smoke FUZZ_SECONDS=1800
