@@ -10,7 +10,7 @@ PERF  := target/release/espgw-perf
 # tcpdump/tshark/nftables and a Python venv for scapy in the ESP namespace tests).
 DEB_PACKAGES := dpdk dpdk-dev dpdk-doc libdpdk-dev pkg-config libclang-dev clang gcc make \
                 iproute2 iputils-ping ethtool iperf3 procps python3 \
-                tcpdump tshark nftables python3-venv curl prometheus
+                tcpdump tshark nftables python3-venv curl prometheus systemd
 
 # scapy (an independent ESP implementation) and its crypto backend, for the ESP tests.
 PYENV := target/pyenv
@@ -45,6 +45,13 @@ unit-test:
 # Every example configuration shipped in deploy/ must validate.
 config-test: build
 	@set -e; for f in deploy/examples/*.yaml; do $(ESPGW) check-config $$f; done
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/espgw-alerts.yml
+	python3 -m json.tool deploy/grafana/espgw-dashboard.json >/dev/null
+	@# The unit files, with the binary path pointed at this build.
+	@set -e; d=$$(mktemp -d); for u in deploy/systemd/*.service; do \
+	  sed 's#/usr/bin/espgw#$(CURDIR)/$(ESPGW)#' $$u > $$d/$$(basename $$u); done; \
+	  systemd-analyze verify $$d/*.service; rm -rf $$d; echo "systemd units verified"
 
 # The inbound data path under libFuzzer for a bounded time (FUZZ_SECONDS); `make fuzz` runs longer.
 FUZZ_SECONDS ?= 45
