@@ -56,7 +56,7 @@ ip netns exec "$GA" "$ESPGW" run -c "$WORK/a.yaml" >"$WORK/a.log" 2>&1 & PIDA=$!
 ip netns exec "$GB" "$ESPGW" run -c "$WORK/b.yaml" >"$WORK/b.log" 2>&1 & PIDB=$!
 wait_up "$WORK/a.sock" "$PIDA" && wait_up "$WORK/b.sock" "$PIDB" || {
     echo "demo: espgw did not come up"; cat "$WORK/a.log" "$WORK/b.log"; exit 1; }
-grep '^espgw:' "$WORK/a.log"
+grep -E 'gateway::' "$WORK/a.log"
 
 fail=0
 step "What the wan link carries while $H1 pings $H2: the replies reach gateway A as ESP (tcpdump on ga-wan)"

@@ -17,6 +17,7 @@ pub mod control;
 pub mod drop;
 pub mod forward;
 pub mod ipsec;
+pub mod logging;
 pub mod metrics;
 pub mod route;
 pub mod runtime;

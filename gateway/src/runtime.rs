@@ -139,6 +139,7 @@ fn reload(
 }
 
 pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
+    crate::logging::init(&cfg.log.level);
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal handler: {e}"))?;
@@ -151,18 +152,11 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     for sa in
         cfg.ipsec.sas.iter().filter(|s| s.replay_window == 0 && s.direction == crate::config::Direction::In)
     {
-        eprintln!(
-            "espgw: WARNING: ipsec: SA {} has anti-replay switched off (replay_window: 0): replayed packets are accepted",
-            sa.name
-        );
+        tracing::warn!(target: "gateway::ipsec", sa = %sa.name, "anti-replay switched off (replay_window: 0): replayed packets are accepted");
     }
     let ipsec: SharedIpsec = Arc::new(ArcSwap::from_pointee(manual.builder.snapshot()));
     if !cfg.ipsec.sas.is_empty() || !cfg.ipsec.policies.is_empty() {
-        eprintln!(
-            "espgw: ipsec: {} manually keyed SA(s), {} policy(ies)",
-            cfg.ipsec.sas.len(),
-            cfg.ipsec.policies.len()
-        );
+        tracing::info!(target: "gateway::ipsec", sas = cfg.ipsec.sas.len(), policies = cfg.ipsec.policies.len(), "manually keyed SAs loaded");
     }
     let args = eal_args(&cfg);
     let eal = Eal::init(&args).map_err(|e| format!("{e} (EAL arguments: {})", args.join(" ")))?;
@@ -294,20 +288,20 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         None => None,
     };
 
-    eprintln!(
-        "espgw: running: {} port(s), {} worker(s) on lcore(s) {:?}, control socket {}",
-        ports.len(),
-        nworkers,
-        cfg.workers.iter().map(|w| w.lcore).collect::<Vec<_>>(),
-        cfg.control.socket.display()
+    tracing::info!(
+        ports = ports.len(),
+        workers = nworkers,
+        lcores = ?cfg.workers.iter().map(|w| w.lcore).collect::<Vec<_>>(),
+        socket = %cfg.control.socket.display(),
+        "running"
     );
     for (pc, mac) in cfg.ports.iter().zip(&macs) {
-        eprintln!(
-            "espgw:   port {} ({}) mac {} addresses {}",
-            pc.name,
-            pc.device,
-            crate::config::MacAddr(*mac),
-            pc.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")
+        tracing::info!(
+            port = %pc.name,
+            device = %pc.device,
+            mac = %crate::config::MacAddr(*mac),
+            addresses = %pc.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" "),
+            "port up"
         );
     }
 
@@ -359,8 +353,10 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         if sighup.swap(false, Ordering::Relaxed) || !reload_replies.is_empty() {
             let result = reload(&config_path, &mut running_cfg, &mut cp, &mut manual, &ipsec, &source);
             match &result {
-                Ok(summary) => eprintln!("espgw: reloaded {config_path}: {summary}"),
-                Err(e) => eprintln!("espgw: reload refused, the running configuration stays: {e}"),
+                Ok(summary) => tracing::info!(file = %config_path, "reloaded: {summary}"),
+                Err(e) => {
+                    tracing::warn!(file = %config_path, "reload refused, the running configuration stays: {e}")
+                }
             }
             for r in reload_replies {
                 let _ = r.send(result.clone());
@@ -371,12 +367,9 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             let events = manual.builder.expire(now);
             for e in &events {
                 if e.hard {
-                    eprintln!("espgw: ipsec: SA {} reached its hard {} lifetime: removed", e.name, e.limit);
+                    tracing::warn!(target: "gateway::ipsec", sa = %e.name, limit = e.limit, "hard lifetime reached: SA removed");
                 } else {
-                    eprintln!(
-                        "espgw: ipsec: SA {} reached its soft {} lifetime: rekey needed",
-                        e.name, e.limit
-                    );
+                    tracing::warn!(target: "gateway::ipsec", sa = %e.name, limit = e.limit, "soft lifetime reached: rekey needed");
                 }
             }
             if events.iter().any(|e| e.hard) {
@@ -391,7 +384,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         }
     }
 
-    eprintln!("espgw: stopping");
+    tracing::info!("stopping");
     let mut failed = Vec::new();
     for h in handles {
         let lcore = h.lcore();

@@ -402,7 +402,7 @@ sleep 0.5
 check "SIGHUP reloads: without the discard policy pings cross again" \
     ping_has "$H1" " 0% packet loss" -c 3 -i 0.2 -W 2 198.51.100.2
 check "espgw logged both reloads and the refusal" \
-    sh -c "grep -c '^espgw: reloaded' '$WORK/a.log' | grep -qx 2 && grep -q 'reload refused' '$WORK/a.log'"
+    sh -c "grep -c 'reloaded: SAs' '$WORK/a.log' | grep -qx 2 && grep -q 'reload refused' '$WORK/a.log'"
 
 # ---- Shutdown ---------------------------------------------------------------------------------
 kill -TERM "$PIDA" "$PIDB"

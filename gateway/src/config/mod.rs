@@ -25,7 +25,8 @@ use std::path::Path;
 pub use error::ConfigError;
 pub use ipsec::{Action, Direction, IpsecConfig, PolicyConfig, SaConfig, Secret};
 pub use model::{
-    Config, ControlConfig, DataplaneConfig, EalConfig, NeighbourConfig, PortConfig, RouteConfig, WorkerConfig,
+    Config, ControlConfig, DataplaneConfig, EalConfig, LogConfig, NeighbourConfig, PortConfig, RouteConfig,
+    WorkerConfig,
 };
 pub use types::{IpPrefix, MacAddr, PortQueue};
 

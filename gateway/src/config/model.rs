@@ -27,6 +27,7 @@ pub struct Config {
     #[serde(serialize_with = "serialize_metrics")]
     pub metrics: Option<SocketAddr>,
     pub dataplane: DataplaneConfig,
+    pub log: LogConfig,
     /// Manually keyed SAs and the security policy database.
     pub ipsec: IpsecConfig,
 }
@@ -145,6 +146,20 @@ impl Default for DataplaneConfig {
     }
 }
 
+/// Logging: a level and per-subsystem overrides in `tracing` filter syntax, e.g.
+/// `info,gateway::ipsec=debug,gateway::control=warn`. `ESPGW_LOG` in the environment overrides it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a `log` mapping")]
+pub struct LogConfig {
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".to_string() }
+    }
+}
+
 /// The document as written, before dependent defaults and validation.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a configuration mapping")]
@@ -164,6 +179,8 @@ pub(crate) struct RawConfig {
     pub dataplane: Option<DataplaneConfig>,
     #[serde(default)]
     pub ipsec: Option<IpsecConfig>,
+    #[serde(default)]
+    pub log: Option<LogConfig>,
 }
 
 /// `metrics:` as written; the address is parsed during validation so that

@@ -470,6 +470,7 @@ fn full_expected() -> Config {
         metrics: Some("[::1]:9600".parse::<SocketAddr>().unwrap()),
         dataplane: DataplaneConfig { burst: 64, mbufs: 16383, idle_sleep_max_us: 0 },
         ipsec: IpsecConfig::default(),
+        log: LogConfig::default(),
     }
 }
 
@@ -533,4 +534,10 @@ fn demo_example_parses() {
     assert_eq!(cfg.ports[1].device, "net_af_packet1,iface=gw-wan");
     assert!(cfg.routes.is_empty());
     assert_eq!(cfg.workers[0].rx, [pq("lan", 0), pq("wan", 0)]);
+}
+
+#[test]
+fn bad_log_filter_is_reported() {
+    let text = with_ports("log:\n  level: \"info,gateway::ipsec=loud\"\n");
+    assert_err(&text, 9, "log.level", "loud");
 }

@@ -65,7 +65,12 @@ pub(crate) fn validate(raw: RawConfig) -> (Config, Vec<Issue>) {
     let ipsec = raw.ipsec.unwrap_or_default();
     v.check_ipsec(&ipsec, &ports);
 
-    let config = Config { eal, ports, routes, workers, control, metrics, dataplane, ipsec };
+    let log = raw.log.unwrap_or_default();
+    if let Err(e) = crate::logging::parse_filter(&log.level) {
+        v.issue("log.level", e);
+    }
+
+    let config = Config { eal, ports, routes, workers, control, metrics, dataplane, ipsec, log };
     (config, v.issues)
 }
 
