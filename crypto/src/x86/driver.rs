@@ -1,0 +1,446 @@
+//! The GCM driver shared by the SIMD backends, as a macro expanded inside
+//! each backend module. The module provides `V` (a vector of `L` blocks), `K`
+//! (vectors per chunk) and the primitives (`vxor`, `enc`, `clmul00`, ...);
+//! the macro adds the target features to every function it defines.
+//!
+//! Data layout and arithmetic:
+//! * counters are kept byte-reversed, where the 32-bit GCM counter is the
+//!   low dword of each lane, so `add32` is exactly inc32 (wraps mod 2^32);
+//!   they are reversed back before the AES rounds;
+//! * GHASH runs in the POLYVAL domain (see `poly.rs`): blocks are
+//!   byte-reversed, a chunk of n blocks is multiplied by H^n..H^1 with the
+//!   running hash folded into its first block, and the 256-bit sums are
+//!   reduced once per chunk (two carry-less multiplies, Montgomery style);
+//! * a chunk is `K` vectors = `K·L` blocks; seal hashes chunk i-1 during the
+//!   AES rounds of chunk i, open hashes chunk i during its own rounds;
+//! * the last partial chunk goes through a zeroed stack buffer; for short
+//!   packets the (≤ 16-byte) AAD block, the data and the length block all
+//!   go into one aggregated multiply.
+
+macro_rules! gcm_driver {
+    ($feat:literal) => {
+        use std::arch::x86_64::*;
+
+        use crate::poly::POWERS;
+        use crate::x86::{load128, store128, SimdKey};
+        use crate::{j0_96, len_block, tags_equal, Job, TAG_LEN};
+
+        /// Bytes per vector.
+        const VB: usize = 16 * L;
+        /// Blocks and bytes per chunk.
+        const CB: usize = K * L;
+        const CH: usize = 16 * CB;
+        /// Tail buffer: AAD block, up to a chunk of data, the length block.
+        const BUF: usize = CH + 32;
+        const _: () = assert!(CB <= POWERS);
+
+        /// The key in registers for one call (or one burst).
+        struct Regs {
+            rk: [V; 15],
+            /// H^CB..H^1, one vector per chunk position.
+            hp: [V; K],
+            /// H^1 alone.
+            h1: __m128i,
+        }
+
+        #[target_feature(enable = $feat)]
+        fn regs<const NR: usize>(k: &SimdKey) -> Regs {
+            let mut rk = [vzero(); 15];
+            for (i, r) in rk.iter_mut().enumerate().take(NR + 1) {
+                *r = bcast(load128(&k.rk[i]));
+            }
+            let mut hp = [vzero(); K];
+            for (i, h) in hp.iter_mut().enumerate() {
+                *h = loadv(&k.htab[(POWERS - CB + i * L) * 16..]);
+            }
+            let h1 = load128(&k.htab[(POWERS - 1) * 16..]);
+            Regs { rk, hp, h1 }
+        }
+
+        #[target_feature(enable = $feat)]
+        fn bswap128(x: __m128i) -> __m128i {
+            _mm_shuffle_epi8(x, _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+        }
+
+        /// E(K, x) for one block, through lane 0 of the round keys.
+        #[target_feature(enable = $feat)]
+        fn aes1<const NR: usize>(rk: &[V; 15], x: __m128i) -> __m128i {
+            let mut b = _mm_xor_si128(x, lo128(rk[0]));
+            for r in rk.iter().take(NR).skip(1) {
+                b = _mm_aesenc_si128(b, lo128(*r));
+            }
+            _mm_aesenclast_si128(b, lo128(rk[NR]))
+        }
+
+        /// Byte-reversed inc32(J0) + lane index: the first data counters.
+        #[target_feature(enable = $feat)]
+        fn ctr_base(j0: __m128i) -> V {
+            add32(bcast(bswap128(j0)), lane_seq())
+        }
+
+        /// The chunk's counter blocks, in AES byte order.
+        #[target_feature(enable = $feat)]
+        fn ctrs(cbase: V) -> [V; K] {
+            let mut c = [vzero(); K];
+            for (i, v) in c.iter_mut().enumerate() {
+                *v = bswap(add32(cbase, lane_const((i * L) as i32)));
+            }
+            c
+        }
+
+        #[target_feature(enable = $feat)]
+        fn aes_k<const NR: usize>(rk: &[V; 15], mut b: [V; K]) -> [V; K] {
+            for v in b.iter_mut() {
+                *v = vxor(*v, rk[0]);
+            }
+            for r in rk.iter().take(NR).skip(1) {
+                for v in b.iter_mut() {
+                    *v = enc(*v, *r);
+                }
+            }
+            for v in b.iter_mut() {
+                *v = enclast(*v, rk[NR]);
+            }
+            b
+        }
+
+        /// Accumulates the unreduced product x·h (schoolbook, 4 multiplies).
+        #[target_feature(enable = $feat)]
+        fn mul_acc(x: V, h: V, lo: &mut V, hi: &mut V, mid: &mut V) {
+            *lo = vxor(*lo, clmul00(x, h));
+            *hi = vxor(*hi, clmul11(x, h));
+            *mid = vxor(*mid, vxor(clmul01(x, h), clmul10(x, h)));
+        }
+
+        /// T·x^-128 mod Q for T = hi·x^128 + lo: two Montgomery steps of 64
+        /// bits; Q ≡ 1 mod x^64, so each step adds lo64·Q, whose middle
+        /// terms are lo64·(x^63 + x^62 + x^57) = lo64 · 0xC2.. placed at x^64.
+        #[target_feature(enable = $feat)]
+        fn reduce(lo: __m128i, hi: __m128i) -> __m128i {
+            let q = _mm_set_epi64x(0xC200_0000_0000_0000u64 as i64, 1);
+            let t = _mm_clmulepi64_si128(lo, q, 0x10);
+            let lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+            let t = _mm_clmulepi64_si128(lo, q, 0x10);
+            let lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+            _mm_xor_si128(lo, hi)
+        }
+
+        /// Folds the middle terms, sums the lanes and reduces.
+        #[target_feature(enable = $feat)]
+        fn finish_hash(lo: V, hi: V, mid: V) -> __m128i {
+            let lo = vxor(lo, sl8(mid));
+            let hi = vxor(hi, sr8(mid));
+            reduce(hxor(lo), hxor(hi))
+        }
+
+        /// dot(acc ^ x, H) for one byte-reversed block.
+        #[target_feature(enable = $feat)]
+        fn mul1(acc: __m128i, x: __m128i, h1: __m128i) -> __m128i {
+            let a = _mm_xor_si128(acc, x);
+            let lo = _mm_clmulepi64_si128(a, h1, 0x00);
+            let hi = _mm_clmulepi64_si128(a, h1, 0x11);
+            let mid = _mm_xor_si128(_mm_clmulepi64_si128(a, h1, 0x01), _mm_clmulepi64_si128(a, h1, 0x10));
+            reduce(_mm_xor_si128(lo, _mm_slli_si128(mid, 8)), _mm_xor_si128(hi, _mm_srli_si128(mid, 8)))
+        }
+
+        /// A chunk of ciphertext in GHASH order, with the running hash folded
+        /// into its first block.
+        #[target_feature(enable = $feat)]
+        fn prepare(c: &[V; K], acc: __m128i) -> [V; K] {
+            let mut x = [vzero(); K];
+            for (d, s) in x.iter_mut().zip(c.iter()) {
+                *d = bswap(*s);
+            }
+            x[0] = vxor(x[0], from128(acc));
+            x
+        }
+
+        /// Hash of a full prepared chunk.
+        #[target_feature(enable = $feat)]
+        fn hash_k(x: &[V; K], hp: &[V; K]) -> __m128i {
+            let (mut lo, mut hi, mut mid) = (vzero(), vzero(), vzero());
+            for i in 0..K {
+                mul_acc(x[i], hp[i], &mut lo, &mut hi, &mut mid);
+            }
+            finish_hash(lo, hi, mid)
+        }
+
+        /// The stitched step: AES rounds over the counter blocks `b`, with one
+        /// vector of the prepared chunk `x` multiplied after each round.
+        #[target_feature(enable = $feat)]
+        fn aes_k_ghash<const NR: usize>(rk: &[V; 15], mut b: [V; K], x: &[V; K], hp: &[V; K]) -> ([V; K], __m128i) {
+            const { assert!(NR > K) };
+            let (mut lo, mut hi, mut mid) = (vzero(), vzero(), vzero());
+            for v in b.iter_mut() {
+                *v = vxor(*v, rk[0]);
+            }
+            for r in 1..NR {
+                for v in b.iter_mut() {
+                    *v = enc(*v, rk[r]);
+                }
+                if r <= K {
+                    mul_acc(x[r - 1], hp[r - 1], &mut lo, &mut hi, &mut mid);
+                }
+            }
+            for v in b.iter_mut() {
+                *v = enclast(*v, rk[NR]);
+            }
+            (b, finish_hash(lo, hi, mid))
+        }
+
+        /// Hash of `n` (1..=CB) blocks at the start of `s`, which must hold
+        /// whole vectors: `ceil(n / L) · VB` bytes. Lanes past `n` blocks are
+        /// multiplied by the zero entries of the table.
+        #[target_feature(enable = $feat)]
+        fn hash_n(k: &SimdKey, acc: __m128i, s: &[u8], n: usize) -> __m128i {
+            debug_assert!((1..=CB).contains(&n));
+            let nv = n.div_ceil(L);
+            let (mut lo, mut hi, mut mid) = (vzero(), vzero(), vzero());
+            for v in 0..K {
+                if v < nv {
+                    let mut x = bswap(loadv(&s[v * VB..]));
+                    if v == 0 {
+                        x = vxor(x, from128(acc));
+                    }
+                    let h = loadv(&k.htab[(POWERS - n + v * L) * 16..]);
+                    mul_acc(x, h, &mut lo, &mut hi, &mut mid);
+                }
+            }
+            finish_hash(lo, hi, mid)
+        }
+
+        /// GHASH of arbitrary bytes (zero-padded to a block).
+        #[target_feature(enable = $feat)]
+        fn hash_bytes(k: &SimdKey, mut acc: __m128i, bytes: &[u8]) -> __m128i {
+            let mut chunks = bytes.chunks_exact(CH);
+            for c in &mut chunks {
+                acc = hash_n(k, acc, c, CB);
+            }
+            let rest = chunks.remainder();
+            if !rest.is_empty() {
+                let mut t = [0u8; CH];
+                t[..rest.len()].copy_from_slice(rest);
+                acc = hash_n(k, acc, &t, rest.len().div_ceil(16));
+            }
+            acc
+        }
+
+        /// XORs the keystream from `cbase` on into `data` (CTR only).
+        #[target_feature(enable = $feat)]
+        fn ctr_xor<const NR: usize>(g: &Regs, mut cbase: V, data: &mut [u8]) {
+            let mut chunks = data.chunks_exact_mut(CH);
+            for ch in &mut chunks {
+                let ks = aes_k::<NR>(&g.rk, ctrs(cbase));
+                cbase = add32(cbase, lane_const(CB as i32));
+                for (i, s) in ks.iter().enumerate() {
+                    let d = &mut ch[i * VB..];
+                    storev(d, vxor(loadv(d), *s));
+                }
+            }
+            let rest = chunks.into_remainder();
+            if !rest.is_empty() {
+                let mut buf = [0u8; CH];
+                buf[..rest.len()].copy_from_slice(rest);
+                let ks = aes_k::<NR>(&g.rk, ctrs(cbase));
+                for (i, s) in ks.iter().enumerate().take(rest.len().div_ceil(VB)) {
+                    let d = &mut buf[i * VB..];
+                    storev(d, vxor(loadv(d), *s));
+                }
+                rest.copy_from_slice(&buf[..rest.len()]);
+            }
+        }
+
+        /// Starts the hash: a short AAD is copied into the tail buffer as its
+        /// first block when the whole packet fits one chunk with it (returns
+        /// 1, the blocks it occupies); otherwise it is hashed now (returns 0).
+        #[target_feature(enable = $feat)]
+        fn start_aad(k: &SimdKey, acc: &mut __m128i, buf: &mut [u8; BUF], aad: &[u8], n: usize) -> usize {
+            if !aad.is_empty() && aad.len() <= 16 && n + 32 <= CH {
+                buf[..aad.len()].copy_from_slice(aad);
+                1
+            } else {
+                *acc = hash_bytes(k, *acc, aad);
+                0
+            }
+        }
+
+        /// Hashes the `blocks` blocks in `buf` followed by the length block.
+        #[target_feature(enable = $feat)]
+        fn hash_tail(
+            k: &SimdKey,
+            g: &Regs,
+            acc: __m128i,
+            buf: &mut [u8; BUF],
+            blocks: usize,
+            lens: &[u8; 16],
+        ) -> __m128i {
+            buf[blocks * 16..blocks * 16 + 16].copy_from_slice(lens);
+            if blocks < CB {
+                hash_n(k, acc, &buf[..], blocks + 1)
+            } else {
+                let acc = hash_n(k, acc, &buf[..], blocks);
+                mul1(acc, bswap128(load128(lens)), g.h1)
+            }
+        }
+
+        #[target_feature(enable = $feat)]
+        fn seal_core<const NR: usize>(
+            k: &SimdKey,
+            g: &Regs,
+            j0: &[u8; 16],
+            aad: &[u8],
+            data: &mut [u8],
+        ) -> [u8; TAG_LEN] {
+            let j0v = load128(j0);
+            // Independent of everything until the end: overlaps the rest.
+            let ekj0 = aes1::<NR>(&g.rk, j0v);
+            let mut cbase = ctr_base(j0v);
+            let n = data.len();
+            let mut buf = [0u8; BUF];
+            let mut acc = _mm_setzero_si128();
+            let pre = start_aad(k, &mut acc, &mut buf, aad, n);
+
+            let mut chunks = data.chunks_exact_mut(CH);
+            let mut pending: Option<[V; K]> = None;
+            for ch in &mut chunks {
+                let ks = match &pending {
+                    Some(p) => {
+                        let (ks, a) = aes_k_ghash::<NR>(&g.rk, ctrs(cbase), &prepare(p, acc), &g.hp);
+                        acc = a;
+                        ks
+                    }
+                    None => aes_k::<NR>(&g.rk, ctrs(cbase)),
+                };
+                cbase = add32(cbase, lane_const(CB as i32));
+                let mut c = [vzero(); K];
+                for (i, (cv, s)) in c.iter_mut().zip(ks.iter()).enumerate() {
+                    let d = &mut ch[i * VB..];
+                    *cv = vxor(loadv(d), *s);
+                    storev(d, *cv);
+                }
+                pending = Some(c);
+            }
+
+            let rest = chunks.into_remainder();
+            let r = rest.len();
+            let nb = r.div_ceil(16);
+            let p0 = pre * 16;
+            if r > 0 {
+                buf[p0..p0 + r].copy_from_slice(rest);
+                let ks = match &pending {
+                    Some(p) => {
+                        let (ks, a) = aes_k_ghash::<NR>(&g.rk, ctrs(cbase), &prepare(p, acc), &g.hp);
+                        acc = a;
+                        ks
+                    }
+                    None => aes_k::<NR>(&g.rk, ctrs(cbase)),
+                };
+                let nv = nb.div_ceil(L);
+                for (i, s) in ks.iter().enumerate().take(nv) {
+                    let d = &mut buf[p0 + i * VB..];
+                    storev(d, vxor(loadv(d), *s));
+                }
+                rest.copy_from_slice(&buf[p0..p0 + r]);
+                // The keystream also landed on the padding: clear it again.
+                buf[p0 + r..p0 + nv * VB].fill(0);
+            } else if let Some(p) = &pending {
+                acc = hash_k(&prepare(p, acc), &g.hp);
+            }
+            acc = hash_tail(k, g, acc, &mut buf, pre + nb, &len_block(aad.len(), n));
+            let mut tag = [0u8; TAG_LEN];
+            store128(&mut tag, _mm_xor_si128(bswap128(acc), ekj0));
+            tag
+        }
+
+        #[target_feature(enable = $feat)]
+        fn open_core<const NR: usize>(
+            k: &SimdKey,
+            g: &Regs,
+            j0: &[u8; 16],
+            aad: &[u8],
+            data: &mut [u8],
+            tag: &[u8; TAG_LEN],
+        ) -> bool {
+            let j0v = load128(j0);
+            let ekj0 = aes1::<NR>(&g.rk, j0v);
+            let cbase0 = ctr_base(j0v);
+            let mut cbase = cbase0;
+            let n = data.len();
+            let mut buf = [0u8; BUF];
+            let mut acc = _mm_setzero_si128();
+            let pre = start_aad(k, &mut acc, &mut buf, aad, n);
+
+            let mut chunks = data.chunks_exact_mut(CH);
+            for ch in &mut chunks {
+                let mut c = [vzero(); K];
+                for (i, cv) in c.iter_mut().enumerate() {
+                    *cv = loadv(&ch[i * VB..]);
+                }
+                let (ks, a) = aes_k_ghash::<NR>(&g.rk, ctrs(cbase), &prepare(&c, acc), &g.hp);
+                acc = a;
+                cbase = add32(cbase, lane_const(CB as i32));
+                for (i, (cv, s)) in c.iter().zip(ks.iter()).enumerate() {
+                    storev(&mut ch[i * VB..], vxor(*cv, *s));
+                }
+            }
+
+            let rest = chunks.into_remainder();
+            let r = rest.len();
+            let nb = r.div_ceil(16);
+            let p0 = pre * 16;
+            buf[p0..p0 + r].copy_from_slice(rest);
+            acc = hash_tail(k, g, acc, &mut buf, pre + nb, &len_block(aad.len(), n));
+            if r > 0 {
+                let ks = aes_k::<NR>(&g.rk, ctrs(cbase));
+                for (i, s) in ks.iter().enumerate().take(nb.div_ceil(L)) {
+                    let d = &mut buf[p0 + i * VB..];
+                    storev(d, vxor(loadv(d), *s));
+                }
+                rest.copy_from_slice(&buf[p0..p0 + r]);
+            }
+            let mut want = [0u8; TAG_LEN];
+            store128(&mut want, _mm_xor_si128(bswap128(acc), ekj0));
+            let ok = tags_equal(&want, tag);
+            if !ok {
+                // Decrypted while hashing: put the ciphertext back.
+                ctr_xor::<NR>(g, cbase0, data);
+            }
+            ok
+        }
+
+        #[target_feature(enable = $feat)]
+        pub(super) fn seal<const NR: usize>(k: &SimdKey, j0: &[u8; 16], aad: &[u8], data: &mut [u8]) -> [u8; TAG_LEN] {
+            let g = regs::<NR>(k);
+            seal_core::<NR>(k, &g, j0, aad, data)
+        }
+
+        #[target_feature(enable = $feat)]
+        pub(super) fn open<const NR: usize>(
+            k: &SimdKey,
+            j0: &[u8; 16],
+            aad: &[u8],
+            data: &mut [u8],
+            tag: &[u8; TAG_LEN],
+        ) -> bool {
+            let g = regs::<NR>(k);
+            open_core::<NR>(k, &g, j0, aad, data, tag)
+        }
+
+        #[target_feature(enable = $feat)]
+        pub(super) fn seal_many<const NR: usize>(k: &SimdKey, jobs: &mut [Job<'_>]) {
+            let g = regs::<NR>(k);
+            for j in jobs {
+                j.tag = seal_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data);
+                j.ok = true;
+            }
+        }
+
+        #[target_feature(enable = $feat)]
+        pub(super) fn open_many<const NR: usize>(k: &SimdKey, jobs: &mut [Job<'_>]) {
+            let g = regs::<NR>(k);
+            for j in jobs {
+                j.ok = open_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data, &j.tag);
+            }
+        }
+    };
+}
