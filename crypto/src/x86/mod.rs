@@ -63,11 +63,17 @@ pub(crate) struct SimdKey {
     h: [u8; 16],
 }
 
-impl Drop for SimdKey {
-    fn drop(&mut self) {
+impl Zeroize for SimdKey {
+    fn zeroize(&mut self) {
         self.rk.zeroize();
         self.htab.zeroize();
         self.h.zeroize();
+    }
+}
+
+impl Drop for SimdKey {
+    fn drop(&mut self) {
+        self.zeroize();
     }
 }
 
@@ -152,4 +158,22 @@ fn store128(s: &mut [u8], v: __m128i) {
     assert!(s.len() >= 16);
     // SAFETY: `s` has at least 16 writable bytes; the store is unaligned.
     unsafe { _mm_storeu_si128(s.as_mut_ptr().cast(), v) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drop runs this `Zeroize`: round keys, key powers and H read back as zero.
+    #[test]
+    fn key_material_is_wiped() {
+        for b in [Backend::Vaes512, Backend::Vaes256, Backend::AesNi] {
+            for len in [16, 32] {
+                let Some(mut k) = SimdKey::new(&vec![0x3c; len], b) else { continue };
+                assert!(k.rk.iter().flatten().any(|&x| x != 0) && k.htab.iter().any(|&x| x != 0));
+                k.zeroize();
+                assert!(k.rk.iter().flatten().chain(&k.htab).chain(&k.h).all(|&x| x == 0), "{b:?}");
+            }
+        }
+    }
 }
