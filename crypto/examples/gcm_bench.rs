@@ -56,9 +56,12 @@ fn main() {
         print!("{:<22}", format!("espgw-crypto {b:?}"));
         for s in SIZES {
             let mut buf = vec![0u8; s];
-            print!("{:>9.0}", measure(|| {
-                black_box(k.seal(&nonce, &AAD, black_box(&mut buf)));
-            }));
+            print!(
+                "{:>9.0}",
+                measure(|| {
+                    black_box(k.seal(&nonce, &AAD, black_box(&mut buf)));
+                })
+            );
         }
         println!();
     }
@@ -66,9 +69,15 @@ fn main() {
     print!("{:<22}", "aes-gcm 0.10 crate");
     for s in SIZES {
         let mut buf = vec![0u8; s];
-        print!("{:>9.0}", measure(|| {
-            black_box(c.encrypt_in_place_detached(Nonce::from_slice(&nonce), &AAD, black_box(&mut buf)).unwrap());
-        }));
+        print!(
+            "{:>9.0}",
+            measure(|| {
+                black_box(
+                    c.encrypt_in_place_detached(Nonce::from_slice(&nonce), &AAD, black_box(&mut buf))
+                        .unwrap(),
+                );
+            })
+        );
     }
     println!();
     println!("bursts of 32 packets (seal_many), ns per packet:");

@@ -13,8 +13,12 @@
 /// Q without its x^128 term.
 const Q_LOW: u128 = 0xC200_0000_0000_0000_0000_0000_0000_0001;
 
-/// Number of precomputed key powers: the widest aggregated chunk (16 blocks).
-pub(crate) const POWERS: usize = 16;
+/// Number of precomputed key powers: the widest aggregate is a packet's last
+/// partial chunk of up to 16 blocks with the AAD block before it and the
+/// length block after it (18).
+pub(crate) const POWERS: usize = 24;
+/// Table entries: the powers, then zeros for vector lanes past the end.
+pub(crate) const TABLE: usize = POWERS + 16;
 
 /// a·x mod Q.
 fn mul_x(a: u128) -> u128 {
@@ -36,13 +40,13 @@ pub(crate) fn dot(a: u128, b: u128) -> u128 {
     acc
 }
 
-/// The table the SIMD GHASH loads its multipliers from: `t[i] = H'^(16 - i)`
-/// for i < 16 (dot-powers), then 16 zeros. Block j of an n-block aggregate is
-/// multiplied by `t[16 - n + j]` = H'^(n - j); lanes past the end of the
-/// data read the zeros, so they contribute nothing.
-pub(crate) fn power_table(h: &[u8; 16]) -> [u128; 2 * POWERS] {
+/// The table the SIMD GHASH loads its multipliers from:
+/// `t[i] = H'^(POWERS - i)` for i < POWERS (dot-powers), then zeros. Block j
+/// of an n-block aggregate is multiplied by `t[POWERS - n + j]` = H'^(n - j);
+/// lanes past the end of the data read the zeros.
+pub(crate) fn power_table(h: &[u8; 16]) -> [u128; TABLE] {
     let hp = mul_x(u128::from_be_bytes(*h));
-    let mut t = [0u128; 2 * POWERS];
+    let mut t = [0u128; TABLE];
     let mut p = hp;
     for k in 1..=POWERS {
         t[POWERS - k] = p;

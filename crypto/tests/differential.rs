@@ -58,7 +58,10 @@ fn one_case(rng: &mut Rng, keys: &[(Vec<u8>, Vec<GcmKey>)], len: usize) {
         // Tampering: tag, ciphertext (if any), AAD.
         let mut bad_tag = tag;
         bad_tag[rng.below(16)] ^= 1 << rng.below(8);
-        assert!(!k.open(&nonce, &aad, &mut arena[offset..offset + len], &bad_tag), "{b:?} len {len}: bad tag");
+        assert!(
+            !k.open(&nonce, &aad, &mut arena[offset..offset + len], &bad_tag),
+            "{b:?} len {len}: bad tag"
+        );
         assert_eq!(&arena[offset..offset + len], &want[..], "{b:?} len {len}: restored after bad tag");
         if len > 0 {
             let i = offset + rng.below(len);

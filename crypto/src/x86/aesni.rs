@@ -196,3 +196,31 @@ pub(super) fn encrypt_block(rk: &[[u8; 16]; 15], nr: usize, block: &[u8; 16]) ->
     store128(&mut out, b);
     out
 }
+
+#[target_feature(enable = "sse2")]
+fn vand(a: V, b: V) -> V {
+    _mm_and_si128(a, b)
+}
+
+/// Up to 16 bytes, zero-padded.
+#[inline(always)]
+fn loadp(s: &[u8]) -> V {
+    if s.len() >= VB {
+        return load128(s);
+    }
+    let mut t = [0u8; VB];
+    t[..s.len()].copy_from_slice(s);
+    load128(&t)
+}
+
+/// The first `s.len()` (at most 16) bytes of `v`.
+#[inline(always)]
+fn storep(s: &mut [u8], v: V) {
+    if s.len() >= VB {
+        return store128(s, v);
+    }
+    let mut t = [0u8; VB];
+    store128(&mut t, v);
+    let n = s.len();
+    s.copy_from_slice(&t[..n]);
+}

@@ -13,9 +13,10 @@
 //!   reduced once per chunk (two carry-less multiplies, Montgomery style);
 //! * a chunk is `K` vectors = `K·L` blocks; seal hashes chunk i-1 during the
 //!   AES rounds of chunk i, open hashes chunk i during its own rounds;
-//! * the last partial chunk goes through a zeroed stack buffer; for short
-//!   packets the (≤ 16-byte) AAD block, the data and the length block all
-//!   go into one aggregated multiply.
+//! * the last partial chunk is loaded zero-padded (masked loads on AVX-512)
+//!   and only its vectors go through AES; its hash, the running hash and the
+//!   length block form one aggregate with one reduction, and for packets
+//!   shorter than a chunk the (≤ 16-byte) AAD block joins it too.
 
 macro_rules! gcm_driver {
     ($feat:literal) => {
@@ -30,9 +31,7 @@ macro_rules! gcm_driver {
         /// Blocks and bytes per chunk.
         const CB: usize = K * L;
         const CH: usize = 16 * CB;
-        /// Tail buffer: AAD block, up to a chunk of data, the length block.
-        const BUF: usize = CH + 32;
-        const _: () = assert!(CB <= POWERS);
+        const _: () = assert!(CB + 2 <= POWERS && VB <= 64);
 
         /// The key in registers for one call (or one burst).
         struct Regs {
@@ -133,16 +132,6 @@ macro_rules! gcm_driver {
             reduce(hxor(lo), hxor(hi))
         }
 
-        /// dot(acc ^ x, H) for one byte-reversed block.
-        #[target_feature(enable = $feat)]
-        fn mul1(acc: __m128i, x: __m128i, h1: __m128i) -> __m128i {
-            let a = _mm_xor_si128(acc, x);
-            let lo = _mm_clmulepi64_si128(a, h1, 0x00);
-            let hi = _mm_clmulepi64_si128(a, h1, 0x11);
-            let mid = _mm_xor_si128(_mm_clmulepi64_si128(a, h1, 0x01), _mm_clmulepi64_si128(a, h1, 0x10));
-            reduce(_mm_xor_si128(lo, _mm_slli_si128(mid, 8)), _mm_xor_si128(hi, _mm_srli_si128(mid, 8)))
-        }
-
         /// A chunk of ciphertext in GHASH order, with the running hash folded
         /// into its first block.
         #[target_feature(enable = $feat)]
@@ -168,7 +157,12 @@ macro_rules! gcm_driver {
         /// The stitched step: AES rounds over the counter blocks `b`, with one
         /// vector of the prepared chunk `x` multiplied after each round.
         #[target_feature(enable = $feat)]
-        fn aes_k_ghash<const NR: usize>(rk: &[V; 15], mut b: [V; K], x: &[V; K], hp: &[V; K]) -> ([V; K], __m128i) {
+        fn aes_k_ghash<const NR: usize>(
+            rk: &[V; 15],
+            mut b: [V; K],
+            x: &[V; K],
+            hp: &[V; K],
+        ) -> ([V; K], __m128i) {
             const { assert!(NR > K) };
             let (mut lo, mut hi, mut mid) = (vzero(), vzero(), vzero());
             for v in b.iter_mut() {
@@ -209,6 +203,105 @@ macro_rules! gcm_driver {
             finish_hash(lo, hi, mid)
         }
 
+        /// `0xff` × 64 then `0` × 64: `ZMASK[64 - n..]` keeps the first n bytes.
+        static ZMASK: [u8; 128] = {
+            let mut m = [0u8; 128];
+            let mut i = 0;
+            while i < 64 {
+                m[i] = 0xff;
+                i += 1;
+            }
+            m
+        };
+
+        /// AES over the first `M` vectors of `b` only.
+        #[target_feature(enable = $feat)]
+        fn aes_m<const NR: usize, const M: usize>(rk: &[V; 15], b: &mut [V; K]) {
+            for v in b.iter_mut().take(M) {
+                *v = vxor(*v, rk[0]);
+            }
+            for r in rk.iter().take(NR).skip(1) {
+                for v in b.iter_mut().take(M) {
+                    *v = enc(*v, *r);
+                }
+            }
+            for v in b.iter_mut().take(M) {
+                *v = enclast(*v, rk[NR]);
+            }
+        }
+
+        /// Keystream for the first `nv` vectors of a partial chunk: a short
+        /// packet does not pay for a whole chunk of AES.
+        #[target_feature(enable = $feat)]
+        fn aes_nv<const NR: usize>(rk: &[V; 15], mut b: [V; K], nv: usize) -> [V; K] {
+            match nv {
+                0 => {}
+                1 => aes_m::<NR, 1>(rk, &mut b),
+                2 => aes_m::<NR, 2>(rk, &mut b),
+                3 => aes_m::<NR, 3>(rk, &mut b),
+                4 => aes_m::<NR, 4>(rk, &mut b),
+                _ => aes_m::<NR, K>(rk, &mut b),
+            }
+            b
+        }
+
+        /// The bytes of `s` (less than a chunk) as zero-padded vectors.
+        #[target_feature(enable = $feat)]
+        fn load_tail(s: &[u8]) -> [V; K] {
+            let mut x = [vzero(); K];
+            for (v, c) in x.iter_mut().zip(s.chunks(VB)) {
+                *v = loadp(c);
+            }
+            x
+        }
+
+        /// Stores the first `s.len()` bytes of `x` into `s`.
+        #[target_feature(enable = $feat)]
+        fn store_tail(s: &mut [u8], x: &[V; K]) {
+            for (v, c) in x.iter().zip(s.chunks_mut(VB)) {
+                storep(c, *v);
+            }
+        }
+
+        /// Schoolbook product of two xmm blocks, unreduced: (lo, hi, mid).
+        #[target_feature(enable = $feat)]
+        fn mul128(a: __m128i, h: __m128i) -> (__m128i, __m128i, __m128i) {
+            let lo = _mm_clmulepi64_si128(a, h, 0x00);
+            let hi = _mm_clmulepi64_si128(a, h, 0x11);
+            let mid = _mm_xor_si128(_mm_clmulepi64_si128(a, h, 0x01), _mm_clmulepi64_si128(a, h, 0x10));
+            (lo, hi, mid)
+        }
+
+        /// The hash of a packet's last part, as one aggregate of
+        /// n = pre + nb + 1 blocks (one reduction): position 0 carries the
+        /// running hash `acc` (plus the AAD block `first` when `pre` = 1),
+        /// then the `nb` blocks of `ct` (zero-padded), then the length block.
+        #[target_feature(enable = $feat)]
+        fn tail_hash(
+            k: &SimdKey,
+            g: &Regs,
+            acc: __m128i,
+            first: __m128i,
+            pre: usize,
+            ct: &[V; K],
+            nb: usize,
+            lens: __m128i,
+        ) -> __m128i {
+            let n = pre + nb + 1;
+            let (mut lo, mut hi, mut mid) = (vzero(), vzero(), vzero());
+            for (v, c) in ct.iter().enumerate().take(nb.div_ceil(L)) {
+                let h = loadv(&k.htab[(POWERS - n + pre + v * L) * 16..]);
+                mul_acc(bswap(*c), h, &mut lo, &mut hi, &mut mid);
+            }
+            let hn = load128(&k.htab[(POWERS - n) * 16..]);
+            let (l0, h0, m0) = mul128(_mm_xor_si128(acc, first), hn);
+            let (l1, h1, m1) = mul128(lens, g.h1);
+            let lo = _mm_xor_si128(hxor(lo), _mm_xor_si128(l0, l1));
+            let hi = _mm_xor_si128(hxor(hi), _mm_xor_si128(h0, h1));
+            let mid = _mm_xor_si128(hxor(mid), _mm_xor_si128(m0, m1));
+            reduce(_mm_xor_si128(lo, _mm_slli_si128(mid, 8)), _mm_xor_si128(hi, _mm_srli_si128(mid, 8)))
+        }
+
         /// GHASH of arbitrary bytes (zero-padded to a block).
         #[target_feature(enable = $feat)]
         fn hash_bytes(k: &SimdKey, mut acc: __m128i, bytes: &[u8]) -> __m128i {
@@ -239,47 +332,28 @@ macro_rules! gcm_driver {
             }
             let rest = chunks.into_remainder();
             if !rest.is_empty() {
-                let mut buf = [0u8; CH];
-                buf[..rest.len()].copy_from_slice(rest);
-                let ks = aes_k::<NR>(&g.rk, ctrs(cbase));
-                for (i, s) in ks.iter().enumerate().take(rest.len().div_ceil(VB)) {
-                    let d = &mut buf[i * VB..];
-                    storev(d, vxor(loadv(d), *s));
+                let mut x = load_tail(rest);
+                let nv = rest.len().div_ceil(VB);
+                let ks = aes_nv::<NR>(&g.rk, ctrs(cbase), nv);
+                for (d, s) in x.iter_mut().zip(ks.iter()).take(nv) {
+                    *d = vxor(*d, *s);
                 }
-                rest.copy_from_slice(&buf[..rest.len()]);
+                store_tail(rest, &x);
             }
         }
 
-        /// Starts the hash: a short AAD is copied into the tail buffer as its
-        /// first block when the whole packet fits one chunk with it (returns
-        /// 1, the blocks it occupies); otherwise it is hashed now (returns 0).
+        /// Starts the hash. A short AAD, when the packet is shorter than a
+        /// chunk, joins the final aggregate: returns (1, its block reversed).
+        /// Otherwise it is hashed now into `acc`: returns (0, zero).
         #[target_feature(enable = $feat)]
-        fn start_aad(k: &SimdKey, acc: &mut __m128i, buf: &mut [u8; BUF], aad: &[u8], n: usize) -> usize {
-            if !aad.is_empty() && aad.len() <= 16 && n + 32 <= CH {
-                buf[..aad.len()].copy_from_slice(aad);
-                1
+        fn start_aad(k: &SimdKey, acc: &mut __m128i, aad: &[u8], n: usize) -> (usize, __m128i) {
+            if aad.len() <= 16 && n < CH {
+                let mut b = [0u8; 16];
+                b[..aad.len()].copy_from_slice(aad);
+                (1, bswap128(load128(&b)))
             } else {
                 *acc = hash_bytes(k, *acc, aad);
-                0
-            }
-        }
-
-        /// Hashes the `blocks` blocks in `buf` followed by the length block.
-        #[target_feature(enable = $feat)]
-        fn hash_tail(
-            k: &SimdKey,
-            g: &Regs,
-            acc: __m128i,
-            buf: &mut [u8; BUF],
-            blocks: usize,
-            lens: &[u8; 16],
-        ) -> __m128i {
-            buf[blocks * 16..blocks * 16 + 16].copy_from_slice(lens);
-            if blocks < CB {
-                hash_n(k, acc, &buf[..], blocks + 1)
-            } else {
-                let acc = hash_n(k, acc, &buf[..], blocks);
-                mul1(acc, bswap128(load128(lens)), g.h1)
+                (0, _mm_setzero_si128())
             }
         }
 
@@ -296,9 +370,9 @@ macro_rules! gcm_driver {
             let ekj0 = aes1::<NR>(&g.rk, j0v);
             let mut cbase = ctr_base(j0v);
             let n = data.len();
-            let mut buf = [0u8; BUF];
+            let lens = bswap128(load128(&len_block(aad.len(), n)));
             let mut acc = _mm_setzero_si128();
-            let pre = start_aad(k, &mut acc, &mut buf, aad, n);
+            let (pre, first) = start_aad(k, &mut acc, aad, n);
 
             let mut chunks = data.chunks_exact_mut(CH);
             let mut pending: Option<[V; K]> = None;
@@ -324,29 +398,29 @@ macro_rules! gcm_driver {
             let rest = chunks.into_remainder();
             let r = rest.len();
             let nb = r.div_ceil(16);
-            let p0 = pre * 16;
+            let nv = r.div_ceil(VB);
+            let mut c = [vzero(); K];
             if r > 0 {
-                buf[p0..p0 + r].copy_from_slice(rest);
+                let d = load_tail(rest);
                 let ks = match &pending {
                     Some(p) => {
                         let (ks, a) = aes_k_ghash::<NR>(&g.rk, ctrs(cbase), &prepare(p, acc), &g.hp);
                         acc = a;
                         ks
                     }
-                    None => aes_k::<NR>(&g.rk, ctrs(cbase)),
+                    None => aes_nv::<NR>(&g.rk, ctrs(cbase), nv),
                 };
-                let nv = nb.div_ceil(L);
-                for (i, s) in ks.iter().enumerate().take(nv) {
-                    let d = &mut buf[p0 + i * VB..];
-                    storev(d, vxor(loadv(d), *s));
+                for ((cv, dv), s) in c.iter_mut().zip(d.iter()).zip(ks.iter()).take(nv) {
+                    *cv = vxor(*dv, *s);
                 }
-                rest.copy_from_slice(&buf[p0..p0 + r]);
-                // The keystream also landed on the padding: clear it again.
-                buf[p0 + r..p0 + nv * VB].fill(0);
+                // The keystream also covered the padding: clear it for GHASH.
+                let keep = r - (nv - 1) * VB;
+                c[nv - 1] = vand(c[nv - 1], loadv(&ZMASK[64 - keep..]));
+                store_tail(rest, &c);
             } else if let Some(p) = &pending {
                 acc = hash_k(&prepare(p, acc), &g.hp);
             }
-            acc = hash_tail(k, g, acc, &mut buf, pre + nb, &len_block(aad.len(), n));
+            acc = tail_hash(k, g, acc, first, pre, &c, nb, lens);
             let mut tag = [0u8; TAG_LEN];
             store128(&mut tag, _mm_xor_si128(bswap128(acc), ekj0));
             tag
@@ -366,9 +440,9 @@ macro_rules! gcm_driver {
             let cbase0 = ctr_base(j0v);
             let mut cbase = cbase0;
             let n = data.len();
-            let mut buf = [0u8; BUF];
+            let lens = bswap128(load128(&len_block(aad.len(), n)));
             let mut acc = _mm_setzero_si128();
-            let pre = start_aad(k, &mut acc, &mut buf, aad, n);
+            let (pre, first) = start_aad(k, &mut acc, aad, n);
 
             let mut chunks = data.chunks_exact_mut(CH);
             for ch in &mut chunks {
@@ -386,17 +460,15 @@ macro_rules! gcm_driver {
 
             let rest = chunks.into_remainder();
             let r = rest.len();
-            let nb = r.div_ceil(16);
-            let p0 = pre * 16;
-            buf[p0..p0 + r].copy_from_slice(rest);
-            acc = hash_tail(k, g, acc, &mut buf, pre + nb, &len_block(aad.len(), n));
+            let nv = r.div_ceil(VB);
+            let mut c = load_tail(rest);
+            acc = tail_hash(k, g, acc, first, pre, &c, r.div_ceil(16), lens);
             if r > 0 {
-                let ks = aes_k::<NR>(&g.rk, ctrs(cbase));
-                for (i, s) in ks.iter().enumerate().take(nb.div_ceil(L)) {
-                    let d = &mut buf[p0 + i * VB..];
-                    storev(d, vxor(loadv(d), *s));
+                let ks = aes_nv::<NR>(&g.rk, ctrs(cbase), nv);
+                for (cv, s) in c.iter_mut().zip(ks.iter()).take(nv) {
+                    *cv = vxor(*cv, *s);
                 }
-                rest.copy_from_slice(&buf[p0..p0 + r]);
+                store_tail(rest, &c);
             }
             let mut want = [0u8; TAG_LEN];
             store128(&mut want, _mm_xor_si128(bswap128(acc), ekj0));
@@ -409,7 +481,12 @@ macro_rules! gcm_driver {
         }
 
         #[target_feature(enable = $feat)]
-        pub(super) fn seal<const NR: usize>(k: &SimdKey, j0: &[u8; 16], aad: &[u8], data: &mut [u8]) -> [u8; TAG_LEN] {
+        pub(super) fn seal<const NR: usize>(
+            k: &SimdKey,
+            j0: &[u8; 16],
+            aad: &[u8],
+            data: &mut [u8],
+        ) -> [u8; TAG_LEN] {
             let g = regs::<NR>(k);
             seal_core::<NR>(k, &g, j0, aad, data)
         }

@@ -58,7 +58,7 @@ pub(crate) struct SimdKey {
     /// Round keys 0..=nr.
     rk: [[u8; 16]; 15],
     /// `poly::power_table`, each entry as 16 little-endian bytes.
-    htab: [u8; 16 * 2 * poly::POWERS],
+    htab: [u8; 16 * poly::TABLE],
     /// H = E(K, 0^128).
     h: [u8; 16],
 }
@@ -105,7 +105,7 @@ impl SimdKey {
         if backend == Backend::Soft || !available(backend) || !matches!(key.len(), 16 | 32) {
             return None;
         }
-        let mut k = SimdKey { backend, nr: 0, rk: [[0; 16]; 15], htab: [0; 16 * 2 * poly::POWERS], h: [0; 16] };
+        let mut k = SimdKey { backend, nr: 0, rk: [[0; 16]; 15], htab: [0; 16 * poly::TABLE], h: [0; 16] };
         // SAFETY: every SIMD backend needs AES-NI, checked just above.
         unsafe {
             k.nr = aesni::expand_key(key, &mut k.rk);

@@ -113,3 +113,31 @@ fn storev(s: &mut [u8], v: V) {
     // SAFETY: `s` has at least 32 writable bytes; the store is unaligned.
     unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
 }
+
+#[target_feature(enable = "avx2")]
+fn vand(a: V, b: V) -> V {
+    _mm256_and_si256(a, b)
+}
+
+/// Up to 32 bytes, zero-padded.
+#[target_feature(enable = "avx")]
+fn loadp(s: &[u8]) -> V {
+    if s.len() >= VB {
+        return loadv(s);
+    }
+    let mut t = [0u8; VB];
+    t[..s.len()].copy_from_slice(s);
+    loadv(&t)
+}
+
+/// The first `s.len()` (at most 32) bytes of `v`.
+#[target_feature(enable = "avx")]
+fn storep(s: &mut [u8], v: V) {
+    if s.len() >= VB {
+        return storev(s, v);
+    }
+    let mut t = [0u8; VB];
+    storev(&mut t, v);
+    let n = s.len();
+    s.copy_from_slice(&t[..n]);
+}

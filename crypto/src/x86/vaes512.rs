@@ -115,3 +115,34 @@ fn storev(s: &mut [u8], v: V) {
     // SAFETY: `s` has at least 64 writable bytes; the store is unaligned.
     unsafe { _mm512_storeu_si512(s.as_mut_ptr().cast(), v) }
 }
+
+#[target_feature(enable = "avx512f")]
+fn vand(a: V, b: V) -> V {
+    _mm512_and_si512(a, b)
+}
+
+/// Byte mask of the first `n` (at most 64) bytes.
+#[inline(always)]
+fn first_bytes(n: usize) -> __mmask64 {
+    if n >= 64 {
+        !0
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// Up to 64 bytes, zero-padded, with one masked load.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn loadp(s: &[u8]) -> V {
+    // SAFETY: the mask selects only the `s.len()` bytes of `s`; masked-off
+    // bytes are not accessed (AVX-512 masked loads do not fault on them).
+    unsafe { _mm512_maskz_loadu_epi8(first_bytes(s.len()), s.as_ptr().cast()) }
+}
+
+/// The first `s.len()` (at most 64) bytes of `v`, with one masked store.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn storep(s: &mut [u8], v: V) {
+    // SAFETY: the mask selects only the `s.len()` bytes of `s`; masked-off
+    // bytes are neither read nor written.
+    unsafe { _mm512_mask_storeu_epi8(s.as_mut_ptr().cast(), first_bytes(s.len()), v) }
+}
