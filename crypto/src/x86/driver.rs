@@ -38,8 +38,6 @@ macro_rules! gcm_driver {
             rk: [V; 15],
             /// H^CB..H^1, one vector per chunk position.
             hp: [V; K],
-            /// H^1 alone.
-            h1: __m128i,
         }
 
         #[target_feature(enable = $feat)]
@@ -52,8 +50,7 @@ macro_rules! gcm_driver {
             for (i, h) in hp.iter_mut().enumerate() {
                 *h = loadv(&k.htab[(POWERS - CB + i * L) * 16..]);
             }
-            let h1 = load128(&k.htab[(POWERS - 1) * 16..]);
-            Regs { rk, hp, h1 }
+            Regs { rk, hp }
         }
 
         #[target_feature(enable = $feat)]
@@ -279,7 +276,6 @@ macro_rules! gcm_driver {
         #[target_feature(enable = $feat)]
         fn tail_hash(
             k: &SimdKey,
-            g: &Regs,
             acc: __m128i,
             first: __m128i,
             pre: usize,
@@ -295,7 +291,7 @@ macro_rules! gcm_driver {
             }
             let hn = load128(&k.htab[(POWERS - n) * 16..]);
             let (l0, h0, m0) = mul128(_mm_xor_si128(acc, first), hn);
-            let (l1, h1, m1) = mul128(lens, g.h1);
+            let (l1, h1, m1) = mul128(lens, load128(&k.htab[(POWERS - 1) * 16..]));
             let lo = _mm_xor_si128(hxor(lo), _mm_xor_si128(l0, l1));
             let hi = _mm_xor_si128(hxor(hi), _mm_xor_si128(h0, h1));
             let mid = _mm_xor_si128(hxor(mid), _mm_xor_si128(m0, m1));
@@ -420,7 +416,7 @@ macro_rules! gcm_driver {
             } else if let Some(p) = &pending {
                 acc = hash_k(&prepare(p, acc), &g.hp);
             }
-            acc = tail_hash(k, g, acc, first, pre, &c, nb, lens);
+            acc = tail_hash(k, acc, first, pre, &c, nb, lens);
             let mut tag = [0u8; TAG_LEN];
             store128(&mut tag, _mm_xor_si128(bswap128(acc), ekj0));
             tag
@@ -462,7 +458,7 @@ macro_rules! gcm_driver {
             let r = rest.len();
             let nv = r.div_ceil(VB);
             let mut c = load_tail(rest);
-            acc = tail_hash(k, g, acc, first, pre, &c, r.div_ceil(16), lens);
+            acc = tail_hash(k, acc, first, pre, &c, r.div_ceil(16), lens);
             if r > 0 {
                 let ks = aes_nv::<NR>(&g.rk, ctrs(cbase), nv);
                 for (cv, s) in c.iter_mut().zip(ks.iter()).take(nv) {
