@@ -1,5 +1,7 @@
-//! Short AES-128-GCM seal micro-benchmark: ns per call for each backend, the
-//! `aes-gcm` crate, and 32-packet bursts. Median of 7 runs of ~20 ms each.
+//! Short AES-128-GCM seal micro-benchmark: ns per call (or per packet in
+//! 32-packet bursts) for each backend and the `aes-gcm` crate. Every case
+//! gets 15 samples of ~3 ms, taken round-robin across the cases so that load
+//! from other processes spreads over all of them; prints median and minimum.
 //!
 //! `cargo run --release -p espgw-crypto --example gcm_bench`
 
@@ -12,88 +14,104 @@ use espgw_crypto::{Backend, GcmKey, Job};
 
 const SIZES: [usize; 4] = [64, 512, 1420, 16384];
 const AAD: [u8; 8] = [0, 0, 0x12, 0x34, 0, 0, 0, 1];
+const NONCE: [u8; 12] = [7; 12];
+const BURST: usize = 32;
+const SAMPLES: usize = 15;
 
-/// Median ns per call of `f` over 7 runs.
-fn measure(mut f: impl FnMut()) -> f64 {
-    // Calibrate the iteration count to ~20 ms.
-    let mut iters = 1u64;
-    loop {
-        let t = Instant::now();
+/// One benchmark case: runs `iters` operations, returns how many packets.
+type Case = Box<dyn FnMut(u64) -> u64>;
+
+fn single(k: GcmKey, size: usize) -> Case {
+    let mut buf = vec![0u8; size];
+    Box::new(move |iters| {
         for _ in 0..iters {
-            f();
+            black_box(k.seal(&NONCE, &AAD, black_box(&mut buf)));
         }
-        if t.elapsed().as_millis() >= 5 {
-            iters = iters * 20 / (t.elapsed().as_millis() as u64).max(1) + 1;
-            break;
+        iters
+    })
+}
+
+fn burst(k: GcmKey, size: usize) -> Case {
+    let mut bufs = vec![vec![0u8; size]; BURST];
+    Box::new(move |iters| {
+        for _ in 0..iters {
+            let mut jobs: Vec<Job<'_>> = bufs
+                .iter_mut()
+                .map(|d| Job { nonce: NONCE, aad: &AAD, data: d, tag: [0; 16], ok: false })
+                .collect();
+            k.seal_many(black_box(&mut jobs));
         }
-        iters *= 4;
-    }
-    let mut runs: Vec<f64> = (0..7)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            t.elapsed().as_nanos() as f64 / iters as f64
-        })
-        .collect();
-    runs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    runs[3]
+        iters * BURST as u64
+    })
+}
+
+fn rustcrypto(size: usize) -> Case {
+    let c = Aes128Gcm::new_from_slice(&[0x42; 16]).unwrap();
+    let mut buf = vec![0u8; size];
+    Box::new(move |iters| {
+        for _ in 0..iters {
+            let t = c.encrypt_in_place_detached(Nonce::from_slice(&NONCE), &AAD, black_box(&mut buf));
+            black_box(t.unwrap());
+        }
+        iters
+    })
 }
 
 fn main() {
     let key = [0x42u8; 16];
-    let nonce = [7u8; 12];
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("AES-128-GCM seal, ns per call (median of 7), AAD 8 bytes; loadavg {}", load.trim());
-    print!("{:<22}", "path");
-    for s in SIZES {
-        print!("{s:>9}");
+    let backends: Vec<Backend> = Backend::ALL.into_iter().filter(|b| b.is_available()).collect();
+    let mut rows: Vec<(String, Vec<Case>)> = Vec::new();
+    for &b in &backends {
+        let cases = SIZES.iter().map(|&s| single(GcmKey::with_backend(&key, b).unwrap(), s)).collect();
+        rows.push((format!("{b:?}"), cases));
     }
-    println!();
-    for b in Backend::ALL.into_iter().filter(|b| b.is_available()) {
-        let k = GcmKey::with_backend(&key, b).unwrap();
-        print!("{:<22}", format!("espgw-crypto {b:?}"));
-        for s in SIZES {
-            let mut buf = vec![0u8; s];
-            print!(
-                "{:>9.0}",
-                measure(|| {
-                    black_box(k.seal(&nonce, &AAD, black_box(&mut buf)));
-                })
-            );
+    rows.push(("aes-gcm 0.10 crate".into(), SIZES.iter().map(|&s| rustcrypto(s)).collect()));
+    for &b in &backends {
+        let cases = SIZES.iter().map(|&s| burst(GcmKey::with_backend(&key, b).unwrap(), s)).collect();
+        rows.push((format!("{b:?} seal_many x{BURST}"), cases));
+    }
+
+    // Calibrate each case to ~3 ms per sample.
+    let mut iters: Vec<Vec<u64>> = Vec::new();
+    for (_, cases) in rows.iter_mut() {
+        let mut v = Vec::new();
+        for c in cases.iter_mut() {
+            let mut n = 1u64;
+            loop {
+                let t = Instant::now();
+                c(n);
+                let us = t.elapsed().as_micros() as u64;
+                if us >= 1000 {
+                    v.push((n * 3000 / us).max(1));
+                    break;
+                }
+                n *= 4;
+            }
         }
-        println!();
+        iters.push(v);
     }
-    let c = Aes128Gcm::new_from_slice(&key).unwrap();
-    print!("{:<22}", "aes-gcm 0.10 crate");
+    let mut samples = vec![vec![Vec::new(); SIZES.len()]; rows.len()];
+    for _ in 0..SAMPLES {
+        for (r, (_, cases)) in rows.iter_mut().enumerate() {
+            for (s, c) in cases.iter_mut().enumerate() {
+                let t = Instant::now();
+                let pkts = c(iters[r][s]);
+                samples[r][s].push(t.elapsed().as_nanos() as f64 / pkts as f64);
+            }
+        }
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("AES-128-GCM seal, AAD 8 B: ns per packet, median (min) of {SAMPLES}; loadavg {}", load.trim());
+    print!("{:<26}", "path");
     for s in SIZES {
-        let mut buf = vec![0u8; s];
-        print!(
-            "{:>9.0}",
-            measure(|| {
-                black_box(
-                    c.encrypt_in_place_detached(Nonce::from_slice(&nonce), &AAD, black_box(&mut buf))
-                        .unwrap(),
-                );
-            })
-        );
+        print!("{:>14}", format!("{s} B"));
     }
     println!();
-    println!("bursts of 32 packets (seal_many), ns per packet:");
-    for b in Backend::ALL.into_iter().filter(|b| b.is_available()) {
-        let k = GcmKey::with_backend(&key, b).unwrap();
-        print!("{:<22}", format!("espgw-crypto {b:?}"));
-        for s in SIZES {
-            let mut bufs = vec![vec![0u8; s]; 32];
-            let ns = measure(|| {
-                let mut jobs: Vec<Job<'_>> = bufs
-                    .iter_mut()
-                    .map(|d| Job { nonce, aad: &AAD, data: d, tag: [0; 16], ok: false })
-                    .collect();
-                k.seal_many(black_box(&mut jobs));
-            });
-            print!("{:>9.0}", ns / 32.0);
+    for (r, (name, _)) in rows.iter().enumerate() {
+        print!("{name:<26}");
+        for s in samples[r].iter_mut() {
+            s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            print!("{:>14}", format!("{:.0} ({:.0})", s[s.len() / 2], s[0]));
         }
         println!();
     }

@@ -499,20 +499,139 @@ macro_rules! gcm_driver {
             open_core::<NR>(k, &g, j0, aad, data, tag)
         }
 
+        /// Whether a packet can join a multi-packet group: shorter than a
+        /// chunk, with an AAD that joins its final aggregate.
+        fn groupable(j: &Job<'_>) -> bool {
+            j.data.len() < CH && j.aad.len() <= 16
+        }
+
+        /// The length of the group of short packets starting at `jobs[0]`
+        /// whose vectors fit in one chunk of AES together (0 or 1: no group).
+        fn group_len(jobs: &[Job<'_>]) -> usize {
+            let mut vecs = 0;
+            let mut n = 0;
+            for j in jobs.iter().take(K) {
+                let nv = j.data.len().div_ceil(VB);
+                if !groupable(j) || vecs + nv > K {
+                    break;
+                }
+                vecs += nv;
+                n += 1;
+            }
+            n
+        }
+
+        /// Counter vectors of every packet of a group, packed one after the
+        /// other, and E(K, J0) of each.
+        #[target_feature(enable = $feat)]
+        fn group_keystream<const NR: usize>(g: &Regs, jobs: &[Job<'_>]) -> ([V; K], [__m128i; K]) {
+            let mut b = [vzero(); K];
+            let mut ekj0 = [_mm_setzero_si128(); K];
+            let mut slot = 0;
+            for (j, e) in jobs.iter().zip(ekj0.iter_mut()) {
+                let j0v = load128(&j0_96(&j.nonce));
+                *e = aes1::<NR>(&g.rk, j0v);
+                let cb = ctr_base(j0v);
+                for v in 0..j.data.len().div_ceil(VB) {
+                    b[slot + v] = bswap(add32(cb, lane_const((v * L) as i32)));
+                }
+                slot += j.data.len().div_ceil(VB);
+            }
+            (aes_nv::<NR>(&g.rk, b, slot), ekj0)
+        }
+
+        /// The AAD block, reversed, of a groupable packet.
+        #[target_feature(enable = $feat)]
+        fn short_aad(aad: &[u8]) -> __m128i {
+            let mut b = [0u8; 16];
+            b[..aad.len()].copy_from_slice(aad);
+            bswap128(load128(&b))
+        }
+
+        /// Seals a group of short packets: their counter blocks share the
+        /// vectors of one AES batch; the hashes are independent streams.
+        #[target_feature(enable = $feat)]
+        fn seal_group<const NR: usize>(k: &SimdKey, g: &Regs, jobs: &mut [Job<'_>]) {
+            let (ks, ekj0) = group_keystream::<NR>(g, jobs);
+            let mut slot = 0;
+            for (j, e) in jobs.iter_mut().zip(ekj0.iter()) {
+                let r = j.data.len();
+                let nv = r.div_ceil(VB);
+                let d = load_tail(j.data);
+                let mut c = [vzero(); K];
+                for v in 0..nv {
+                    c[v] = vxor(d[v], ks[slot + v]);
+                }
+                if nv > 0 {
+                    let keep = r - (nv - 1) * VB;
+                    c[nv - 1] = vand(c[nv - 1], loadv(&ZMASK[64 - keep..]));
+                }
+                store_tail(j.data, &c);
+                let lens = bswap128(load128(&len_block(j.aad.len(), r)));
+                let acc = tail_hash(k, _mm_setzero_si128(), short_aad(j.aad), 1, &c, r.div_ceil(16), lens);
+                store128(&mut j.tag, _mm_xor_si128(bswap128(acc), *e));
+                j.ok = true;
+                slot += nv;
+            }
+        }
+
+        /// Opens a group of short packets (see `seal_group`).
+        #[target_feature(enable = $feat)]
+        fn open_group<const NR: usize>(k: &SimdKey, g: &Regs, jobs: &mut [Job<'_>]) {
+            let (ks, ekj0) = group_keystream::<NR>(g, jobs);
+            let mut slot = 0;
+            for (j, e) in jobs.iter_mut().zip(ekj0.iter()) {
+                let r = j.data.len();
+                let nv = r.div_ceil(VB);
+                let mut c = load_tail(j.data);
+                let lens = bswap128(load128(&len_block(j.aad.len(), r)));
+                let acc = tail_hash(k, _mm_setzero_si128(), short_aad(j.aad), 1, &c, r.div_ceil(16), lens);
+                let mut want = [0u8; TAG_LEN];
+                store128(&mut want, _mm_xor_si128(bswap128(acc), *e));
+                j.ok = tags_equal(&want, &j.tag);
+                // Only verified packets are decrypted.
+                if j.ok {
+                    for v in 0..nv {
+                        c[v] = vxor(c[v], ks[slot + v]);
+                    }
+                    store_tail(j.data, &c);
+                }
+                slot += nv;
+            }
+        }
+
         #[target_feature(enable = $feat)]
         pub(super) fn seal_many<const NR: usize>(k: &SimdKey, jobs: &mut [Job<'_>]) {
             let g = regs::<NR>(k);
-            for j in jobs {
-                j.tag = seal_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data);
-                j.ok = true;
+            let mut rest = jobs;
+            while !rest.is_empty() {
+                let n = group_len(rest).max(1);
+                let (now, later) = rest.split_at_mut(n);
+                if n > 1 {
+                    seal_group::<NR>(k, &g, now);
+                } else {
+                    let j = &mut now[0];
+                    j.tag = seal_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data);
+                    j.ok = true;
+                }
+                rest = later;
             }
         }
 
         #[target_feature(enable = $feat)]
         pub(super) fn open_many<const NR: usize>(k: &SimdKey, jobs: &mut [Job<'_>]) {
             let g = regs::<NR>(k);
-            for j in jobs {
-                j.ok = open_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data, &j.tag);
+            let mut rest = jobs;
+            while !rest.is_empty() {
+                let n = group_len(rest).max(1);
+                let (now, later) = rest.split_at_mut(n);
+                if n > 1 {
+                    open_group::<NR>(k, &g, now);
+                } else {
+                    let j = &mut now[0];
+                    j.ok = open_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data, &j.tag);
+                }
+                rest = later;
             }
         }
     };
