@@ -28,8 +28,17 @@
 //!   verify (the SIMD paths decrypt while hashing, and re-apply the keystream
 //!   on failure; the portable path verifies before decrypting).
 //! * Tags are compared in constant time. Key material is wiped on drop and
-//!   never printed by `Debug`. Chunk tails go through a stack buffer holding
-//!   packet bytes (ciphertext / plaintext) but never keystream alone.
+//!   never printed by `Debug`. Per call, round keys and key powers are
+//!   loaded into vector registers (the compiler may spill some to the
+//!   stack; those copies are not wiped). Without AVX-512 masked loads, the
+//!   last partial vector of a packet passes through a small stack buffer
+//!   holding packet bytes (plaintext or ciphertext), never keystream alone.
+//!
+//! # Bursts
+//! [`GcmKey::seal_many`] / [`GcmKey::open_many`] load the key once for the
+//! burst, and run consecutive short packets (shorter than a chunk, AAD at
+//! most 16 bytes) whose vectors fit one chunk through a single AES batch:
+//! four 64-byte packets fill the four zmm of one VAES-512 batch.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -302,4 +311,52 @@ pub(crate) fn len_block(aad_len: usize, data_len: usize) -> [u8; 16] {
 /// Constant-time comparison of a computed and a received tag.
 pub(crate) fn tags_equal(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> bool {
     a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// inc32 wraps the low 32 bits of the counter block mod 2^32 and leaves
+    /// the other 96 alone (SP 800-38D §6.2). A 96-bit nonce never gets there
+    /// (its counter starts at 2), but a hashed IV can: start just below the
+    /// wrap on every backend and compare with the portable one.
+    #[test]
+    fn counter_wraps_mod_2_32() {
+        let mut data = [0u8; 1000];
+        for (i, b) in data.iter_mut().enumerate() {
+            *b = (i * 7) as u8;
+        }
+        for key in [&[0x11u8; 16][..], &[0x22u8; 32][..]] {
+            let soft = GcmKey::with_backend(key, Backend::Soft).unwrap();
+            for low in [0xffff_ffffu32, 0xffff_fffe, 0xffff_fff0, 0xffff_ffc3, 0xffff_ff00] {
+                let mut j0 = [0xabu8; 16];
+                j0[12..].copy_from_slice(&low.to_be_bytes());
+                for len in [15, 16, 100, 256, 300, 1000] {
+                    let mut want = data[..len].to_vec();
+                    let want_tag = soft.seal_j0(&j0, b"aad", &mut want);
+                    for b in Backend::ALL.into_iter().filter(|b| b.is_available()) {
+                        let k = GcmKey::with_backend(key, b).unwrap();
+                        let mut got = data[..len].to_vec();
+                        assert_eq!(k.seal_j0(&j0, b"aad", &mut got), want_tag, "{b:?} {low:#x} {len}");
+                        assert_eq!(got, want, "{b:?} {low:#x} {len}");
+                        assert!(k.open_j0(&j0, b"aad", &mut got, &want_tag));
+                        assert_eq!(got, &data[..len]);
+                    }
+                }
+            }
+        }
+        // The portable path itself: the block after counter 0xffffffff uses
+        // counter 0 with the same 96-bit prefix.
+        let soft = GcmKey::with_backend(&[0x11; 16], Backend::Soft).unwrap();
+        let mut j0 = [0xabu8; 16];
+        j0[12..].copy_from_slice(&0xffff_fffeu32.to_be_bytes());
+        let mut two = [0u8; 32];
+        let _ = soft.seal_j0(&j0, &[], &mut two);
+        let mut j0b = j0;
+        j0b[12..].copy_from_slice(&0xffff_ffffu32.to_be_bytes());
+        let mut next = [0u8; 16];
+        let _ = soft.seal_j0(&j0b, &[], &mut next);
+        assert_eq!(&two[16..], &next[..], "the second block after J0 = ..fffffffe uses counter 0");
+    }
 }
