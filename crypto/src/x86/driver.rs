@@ -211,33 +211,29 @@ macro_rules! gcm_driver {
             m
         };
 
-        /// AES over the first `M` vectors of `b` only.
+        /// Keystream for the first `nv` vectors of a partial chunk: a short
+        /// packet does not pay for a whole chunk of AES. (Branches on `nv`
+        /// rather than a `match` over sizes: small enough to be inlined, so
+        /// the vectors stay in registers.)
         #[target_feature(enable = $feat)]
-        fn aes_m<const NR: usize, const M: usize>(rk: &[V; 15], b: &mut [V; K]) {
-            for v in b.iter_mut().take(M) {
-                *v = vxor(*v, rk[0]);
-            }
-            for r in rk.iter().take(NR).skip(1) {
-                for v in b.iter_mut().take(M) {
-                    *v = enc(*v, *r);
+        #[inline]
+        fn aes_nv<const NR: usize>(rk: &[V; 15], mut b: [V; K], nv: usize) -> [V; K] {
+            for (i, v) in b.iter_mut().enumerate() {
+                if i < nv {
+                    *v = vxor(*v, rk[0]);
                 }
             }
-            for v in b.iter_mut().take(M) {
-                *v = enclast(*v, rk[NR]);
+            for r in rk.iter().take(NR).skip(1) {
+                for (i, v) in b.iter_mut().enumerate() {
+                    if i < nv {
+                        *v = enc(*v, *r);
+                    }
+                }
             }
-        }
-
-        /// Keystream for the first `nv` vectors of a partial chunk: a short
-        /// packet does not pay for a whole chunk of AES.
-        #[target_feature(enable = $feat)]
-        fn aes_nv<const NR: usize>(rk: &[V; 15], mut b: [V; K], nv: usize) -> [V; K] {
-            match nv {
-                0 => {}
-                1 => aes_m::<NR, 1>(rk, &mut b),
-                2 => aes_m::<NR, 2>(rk, &mut b),
-                3 => aes_m::<NR, 3>(rk, &mut b),
-                4 => aes_m::<NR, 4>(rk, &mut b),
-                _ => aes_m::<NR, K>(rk, &mut b),
+            for (i, v) in b.iter_mut().enumerate() {
+                if i < nv {
+                    *v = enclast(*v, rk[NR]);
+                }
             }
             b
         }
