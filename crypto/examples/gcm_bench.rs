@@ -1,5 +1,5 @@
-//! Short AES-128-GCM seal micro-benchmark: ns per call (or per packet in
-//! 32-packet bursts) for each backend and the `aes-gcm` crate. Every case
+//! Short AES-128-GCM micro-benchmark: ns per seal (or per packet in 32-packet
+//! bursts), and per verified open, for each backend and the `aes-gcm` crate. Every case
 //! gets 15 samples of ~3 ms, taken round-robin across the cases so that load
 //! from other processes spreads over all of them; prints median and minimum.
 //!
@@ -26,6 +26,25 @@ fn single(k: GcmKey, size: usize) -> Case {
     Box::new(move |iters| {
         for _ in 0..iters {
             black_box(k.seal(&NONCE, &AAD, black_box(&mut buf)));
+        }
+        iters
+    })
+}
+
+/// Verified opens only: X seals to C with tag T1; C, taken as plaintext,
+/// seals to X with tag T2 (CTR is an involution), so opening C with T1 gives
+/// X and opening X with T2 gives C back.
+fn open(k: GcmKey, size: usize) -> Case {
+    let mut buf = vec![0u8; size];
+    let t1 = k.seal(&NONCE, &AAD, &mut buf);
+    let mut x = buf.clone();
+    let t2 = k.seal(&NONCE, &AAD, &mut x);
+    let mut odd = false;
+    Box::new(move |iters| {
+        for _ in 0..iters {
+            let tag = if odd { &t2 } else { &t1 };
+            assert!(k.open(&NONCE, &AAD, black_box(&mut buf), tag));
+            odd = !odd;
         }
         iters
     })
@@ -67,6 +86,10 @@ fn main() {
     }
     rows.push(("aes-gcm 0.10 crate".into(), SIZES.iter().map(|&s| rustcrypto(s)).collect()));
     for &b in &backends {
+        let cases = SIZES.iter().map(|&s| open(GcmKey::with_backend(&key, b).unwrap(), s)).collect();
+        rows.push((format!("{b:?} open"), cases));
+    }
+    for &b in &backends {
         let cases = SIZES.iter().map(|&s| burst(GcmKey::with_backend(&key, b).unwrap(), s)).collect();
         rows.push((format!("{b:?} seal_many x{BURST}"), cases));
     }
@@ -101,7 +124,7 @@ fn main() {
         }
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("AES-128-GCM seal, AAD 8 B: ns per packet, median (min) of {SAMPLES}; loadavg {}", load.trim());
+    println!("AES-128-GCM, AAD 8 B: ns per packet, median (min) of {SAMPLES}; loadavg {}", load.trim());
     print!("{:<26}", "path");
     for s in SIZES {
         print!("{:>14}", format!("{s} B"));

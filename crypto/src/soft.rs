@@ -108,8 +108,16 @@ where
             c = c.wrapping_add(1);
         }
         cipher.encrypt_blocks(&mut ks[..n]);
-        for (d, k) in chunk.iter_mut().zip(ks.iter().flat_map(|b| b.iter())) {
-            *d ^= *k;
+        for (d, k) in chunk.chunks_mut(16).zip(ks.iter()) {
+            if let Ok(d16) = <&mut [u8; 16]>::try_from(&mut *d) {
+                // A whole block: one 128-bit XOR.
+                let x = u128::from_ne_bytes(*d16) ^ u128::from_ne_bytes((*k).into());
+                *d16 = x.to_ne_bytes();
+            } else {
+                for (a, b) in d.iter_mut().zip(k.iter()) {
+                    *a ^= *b;
+                }
+            }
         }
     }
     for b in ks.iter_mut() {
