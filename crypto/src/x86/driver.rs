@@ -24,7 +24,7 @@ macro_rules! gcm_driver {
 
         use crate::poly::POWERS;
         use crate::x86::{load128, store128, SimdKey};
-        use crate::{j0_96, len_block, tags_equal, Job, TAG_LEN};
+        use crate::{j0_96, len_block, Job, TAG_LEN};
 
         /// Bytes per vector.
         const VB: usize = 16 * L;
@@ -334,6 +334,14 @@ macro_rules! gcm_driver {
             }
         }
 
+        /// Compares the computed tag with the received one in constant time:
+        /// all 16 bytes are compared at once and only the combined verdict
+        /// (which is public) decides anything.
+        #[target_feature(enable = $feat)]
+        fn tag_matches(want: __m128i, got: &[u8; TAG_LEN]) -> bool {
+            _mm_movemask_epi8(_mm_cmpeq_epi8(want, load128(got))) == 0xffff
+        }
+
         /// Starts the hash. A short AAD, when the packet is shorter than a
         /// chunk, joins the final aggregate: returns (1, its block reversed).
         /// Otherwise it is hashed now into `acc`: returns (0, zero).
@@ -462,9 +470,7 @@ macro_rules! gcm_driver {
                 }
                 store_tail(rest, &c);
             }
-            let mut want = [0u8; TAG_LEN];
-            store128(&mut want, _mm_xor_si128(bswap128(acc), ekj0));
-            let ok = tags_equal(&want, tag);
+            let ok = tag_matches(_mm_xor_si128(bswap128(acc), ekj0), tag);
             if !ok {
                 // Decrypted while hashing: put the ciphertext back.
                 ctr_xor::<NR>(g, cbase0, data);
@@ -582,9 +588,7 @@ macro_rules! gcm_driver {
                 let mut c = load_tail(j.data);
                 let lens = bswap128(load128(&len_block(j.aad.len(), r)));
                 let acc = tail_hash(k, _mm_setzero_si128(), short_aad(j.aad), 1, &c, r.div_ceil(16), lens);
-                let mut want = [0u8; TAG_LEN];
-                store128(&mut want, _mm_xor_si128(bswap128(acc), *e));
-                j.ok = tags_equal(&want, &j.tag);
+                j.ok = tag_matches(_mm_xor_si128(bswap128(acc), *e), &j.tag);
                 // Only verified packets are decrypted.
                 if j.ok {
                     for v in 0..nv {
