@@ -355,7 +355,7 @@ fn key_types_zeroize_on_drop() {
 }
 
 /// The wipe that `ZeroizeOnDrop` runs on drop (the same `Zeroize` impl), applied in place: the
-/// GCM hash key and salt and the HMAC inner/outer chaining values read back as zero. Reading
+/// GCM salt and the HMAC inner/outer chaining values read back as zero. Reading
 /// the fields after a real drop would need `unsafe`, which this crate forbids; together with
 /// `key_types_zeroize_on_drop` above (drop calls this impl) it covers the same ground.
 #[test]
@@ -367,9 +367,11 @@ fn transform_key_fields_are_wiped_by_their_zeroize_impl() {
         let mut t = Transform::new(alg, &ek, &ak).unwrap();
         match &mut t.keys {
             Keys::Gcm(k) => {
-                assert!(k.h.iter().chain(k.salt.iter()).any(|&b| b != 0), "{alg:?}: keyed before wipe");
+                // Round keys and H live in the engine, which wipes them itself
+                // (tested in espgw-crypto); the salt is ours.
+                assert!(k.salt.iter().any(|&b| b != 0), "{alg:?}: keyed before wipe");
                 k.zeroize();
-                assert!(k.h.iter().chain(k.salt.iter()).all(|&b| b == 0), "{alg:?}: H and salt wiped");
+                assert!(k.salt.iter().all(|&b| b == 0), "{alg:?}: salt wiped");
             }
             Keys::Cbc(k) => {
                 assert!(k.integ.inner.words().iter().any(|&w| w != 0));
