@@ -14,3 +14,4 @@
 pub mod codec;
 pub mod crypto;
 pub mod protect;
+pub mod sa;
