@@ -397,7 +397,7 @@ impl IkeSa {
 
     /// Our rekey did not happen: the old SA stays (and is retried later) unless the peer's
     /// colliding rekey replaced it.
-    fn rekey_failed(&mut self, now: Instant, req: &ChildReq, gone: bool) {
+    pub(super) fn rekey_failed(&mut self, now: Instant, req: &ChildReq, gone: bool) {
         let Some(old) = req.rekey else { return };
         if gone {
             self.children.retain(|c| c.spi_in != old);
@@ -559,6 +559,15 @@ impl IkeSa {
                 return (notify(NotifyType::INVALID_SYNTAX), After::Nothing);
             };
             let Some(idx) = self.children.iter().position(|c| c.spi_out == old_out) else {
+                // Our own Child exchange may still be about to create it (its answer lost so
+                // far): ask the peer to retry rather than have it drop a live SA.
+                let creating = [&self.cur, &self.old]
+                    .into_iter()
+                    .flatten()
+                    .any(|i| matches!(i.pending, Some(super::Pending { ex: Exchange::Child(_), .. })));
+                if creating {
+                    return (notify(NotifyType::TEMPORARY_FAILURE), After::Nothing);
+                }
                 return (
                     vec![Payload::Notify(Notify {
                         protocol: ProtocolId::ESP,
@@ -631,10 +640,17 @@ impl IkeSa {
         let Some(cur) = &self.cur else { return nothing(NotifyType::TEMPORARY_FAILURE) };
         // Simultaneous IKE rekey: the exchange with the lower initiator nonce gives way, so
         // exactly one of the two completes.
-        if let Some(super::Pending { ex: Exchange::RekeyIke(mine), .. }) = &cur.pending {
-            if ni < mine.ni.as_slice() {
+        match &cur.pending {
+            Some(super::Pending { ex: Exchange::RekeyIke(mine), .. }) if ni < mine.ni.as_slice() => {
                 return nothing(NotifyType::TEMPORARY_FAILURE);
             }
+            Some(super::Pending { ex: Exchange::RekeyIke(_), .. }) | None => {}
+            // An exchange of ours is still open on this SA: finish it first (the peer retries),
+            // so that no request is ever stranded on a retired IKE SA.
+            Some(_) => return nothing(NotifyType::TEMPORARY_FAILURE),
+        }
+        if self.old.as_ref().is_some_and(|o| o.pending.is_some()) {
+            return nothing(NotifyType::TEMPORARY_FAILURE);
         }
         let p = parts(payloads);
         let (Some(sa), Some(ke)) = (p.sa, p.ke) else { return nothing(NotifyType::INVALID_SYNTAX) };
@@ -723,7 +739,9 @@ impl IkeSa {
         if let Some(o) = old.as_mut() {
             o.retired = true;
         }
-        self.old = old;
+        if let Some(p) = core::mem::replace(&mut self.old, old).and_then(|mut o| o.pending.take()) {
+            self.requeue(p.ex, now);
+        }
         self.ike_rekey_at = self.config.ike_rekey_time.map(|t| now + t);
     }
 }

@@ -700,10 +700,10 @@ impl IkeSa {
             After::Die => self.phase = Phase::Dead,
             After::Close => {
                 if w == Which::Old {
-                    // The retired SA of a rekey: the Child SAs live on under the new one.
+                    // The retired SA of a rekey: the Child SAs live on under the new one. It
+                    // stays (retired) for an exchange of ours still outstanding on it.
                     if let Some(o) = self.old.as_mut() {
                         o.retired = true;
-                        o.pending = None;
                     }
                 } else {
                     self.tear_down(DeleteReason::DeletedByPeer, out);
@@ -747,9 +747,9 @@ impl IkeSa {
             Exchange::RekeyIke(_) => {}
             Exchange::Delete(spis) => self.on_delete_response(&spis, out),
             Exchange::DeleteIke => {
-                if w == Which::Old {
-                    self.old = None;
-                } else {
+                // A deleted old IKE SA is kept (retired) to answer retransmits of requests the
+                // peer sent on it before the rekey; the next rekey drops it.
+                if w == Which::Cur {
                     self.tear_down(DeleteReason::Deleted, out);
                     out.push(Output::Event(Event::Closed { by_peer: false }));
                     self.phase = Phase::Dead;
@@ -923,7 +923,11 @@ impl IkeSa {
                         let m = m.to_vec();
                         out.push(self.send(m));
                     }
-                    Retransmit::GiveUp { .. } => self.old = None,
+                    Retransmit::GiveUp { .. } => {
+                        if let Some(p) = self.old.take().and_then(|mut o| o.pending.take()) {
+                            self.requeue(p.ex, now);
+                        }
+                    }
                 }
             }
         }
@@ -968,6 +972,23 @@ impl IkeSa {
             self.kick(now, rng, &mut out);
         }
         out
+    }
+
+    /// An exchange of ours on the retired IKE SA got no answer: redo it on the current one.
+    fn requeue(&mut self, ex: Exchange, now: Instant) {
+        match ex {
+            Exchange::Delete(spis) => {
+                for spi in spis {
+                    if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi) {
+                        c.state = ChildState::Installed;
+                        self.queue.push_front(Task::DeleteChild(spi));
+                    }
+                }
+            }
+            Exchange::Child(req) if req.rekey.is_none() => self.queue.push_back(Task::NewChild(req.cfg)),
+            Exchange::Child(req) => self.rekey_failed(now, &req, false),
+            _ => {}
+        }
     }
 
     fn no_answer(&self, retransmits: u32, what: &str) -> Failure {
