@@ -365,7 +365,6 @@ impl IkeSa {
             return self.child_protocol_error(now, &req, "bad SPI", out);
         };
         let Some(keys) = self.child_keys(w, &algs, g_ir.as_ref(), &ni, &nr, true) else { return };
-        let _ = describe_one(&chosen);
         self.install(
             now,
             req.cfg,
