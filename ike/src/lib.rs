@@ -5,12 +5,15 @@
 //! * [`crypto`]: the crypto suite: PRFs and prf+, integrity, SK ciphers, Diffie-Hellman groups,
 //!   and the key derivations of RFC 7296 §2.13–2.18.
 //! * [`protect`]: sealing and opening SK-protected messages (codec + crypto).
+//! * [`sa`]: the IKE SA state machine: IKE_SA_INIT, IKE_AUTH (PSK), CREATE_CHILD_SA,
+//!   INFORMATIONAL, retransmission, NAT-T, rekeying, liveness checks.
 //!
-//! Everything here is sans-I/O: no sockets, no clock, and no randomness drawn internally
-//! (callers pass an RNG or the random bytes in). The IKE state machine builds on these.
+//! Everything here is sans-I/O: no sockets, no clock (callers pass `now`), and no randomness
+//! drawn internally (callers pass an RNG or the random bytes in).
 
 #![forbid(unsafe_code)]
 
 pub mod codec;
 pub mod crypto;
 pub mod protect;
+pub mod sa;
