@@ -364,6 +364,13 @@ fn protect(
     let Some(sa) = sp.sa(slot) else {
         return Decision::Drop(DropReason::SaExpired);
     };
+    // Most packets fit any port after the largest encapsulation (IPv6 outer, UDP, ESP header,
+    // 16-byte IV, 15 bytes of padding, trailer, 16-byte ICV): no route or size work for them.
+    // A peer without a route is then found when the outer packet is routed.
+    const MAX_OVERHEAD: usize = 40 + 8 + 8 + 16 + 15 + 2 + 16;
+    if len as usize + MAX_OVERHEAD <= t.min_mtu as usize {
+        return Decision::Protect { sa: slot };
+    }
     let adj = match sa.mode.remote() {
         IpAddr::V4(a) => t.fib.lookup_v4(a),
         IpAddr::V6(a) => t.fib.lookup_v6(a),

@@ -18,6 +18,16 @@ pub struct PortL2 {
 pub struct Tables {
     pub fib: Fib,
     pub ports: Vec<PortL2>,
+    /// The smallest port MTU: a packet that fits it after the largest possible
+    /// encapsulation needs no per-SA MTU check.
+    pub min_mtu: u16,
+}
+
+impl Tables {
+    pub fn new(fib: Fib, ports: Vec<PortL2>) -> Tables {
+        let min_mtu = ports.iter().map(|p| p.mtu).min().unwrap_or(0);
+        Tables { fib, ports, min_mtu }
+    }
 }
 
 pub type SharedTables = Arc<ArcSwap<Tables>>;

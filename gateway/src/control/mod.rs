@@ -104,10 +104,10 @@ impl ControlPlane {
 
     /// Builds the initial tables without a control plane (used before workers start).
     pub fn initial_tables(ports: &[L3Port], routes: &[StaticRoute], neighbours: &[Neighbour]) -> Tables {
-        Tables {
-            fib: Fib::build(&FibInput { ports, routes, neighbours }, 0),
-            ports: ports.iter().map(|p| PortL2 { mac: p.mac.0, mtu: p.mtu }).collect(),
-        }
+        Tables::new(
+            Fib::build(&FibInput { ports, routes, neighbours }, 0),
+            ports.iter().map(|p| PortL2 { mac: p.mac.0, mtu: p.mtu }).collect(),
+        )
     }
 
     fn publish(&mut self) {
@@ -119,7 +119,7 @@ impl ControlPlane {
             self.generation,
         );
         let ports = self.ports.iter().map(|p| PortL2 { mac: p.mac.0, mtu: p.mtu }).collect();
-        self.tables.store(Arc::new(Tables { fib, ports }));
+        self.tables.store(Arc::new(Tables::new(fib, ports)));
     }
 
     /// FIB generation currently published.
