@@ -16,16 +16,10 @@ H1="$P-h1"; GA="$P-ga"; GB="$P-gb"; H2="$P-h2"
 WORK=$(mktemp -d /tmp/espgw-demo.XXXXXX)
 . "$ROOT/tests/netns/tunnel_topology.sh"
 PIDA=""; PIDB=""
-stop_gw() {
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-}
+. "$ROOT/tests/netns/lib.sh"
 cleanup() {
     trap - EXIT INT TERM
-    stop_gw "$PIDA"; stop_gw "$PIDB"
+    stop_pid "$PIDA"; stop_pid "$PIDB"
     topo_down
     rm -rf "$WORK" "/var/run/dpdk/$P-a" "/var/run/dpdk/$P-b"
     echo "demo: cleaned up (namespaces, espgw processes, DPDK runtime directories)"
@@ -34,15 +28,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-wait_up() { # wait_up SOCKET PID
-    local i
-    for i in $(seq 1 200); do
-        "$ESPGW" status -s "$1" --json >/dev/null 2>&1 && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 
 step "Topology: $H1 (192.0.2.2) -- espgw A -- wan 203.0.113.0/24 -- espgw B -- $H2 (198.51.100.2)"
 topo_up || { echo "demo: could not create namespaces"; exit 1; }
@@ -54,7 +39,7 @@ sed -n '/^ipsec:/,$p' "$WORK/a.yaml" | sed -E 's/(enc_key: ")[0-9a-f]+/\1<test k
 step "Starting the two gateways"
 ip netns exec "$GA" "$ESPGW" run -c "$WORK/a.yaml" >"$WORK/a.log" 2>&1 & PIDA=$!
 ip netns exec "$GB" "$ESPGW" run -c "$WORK/b.yaml" >"$WORK/b.log" 2>&1 & PIDB=$!
-wait_up "$WORK/a.sock" "$PIDA" && wait_up "$WORK/b.sock" "$PIDB" || {
+wait_socket "$WORK/a.sock" "$PIDA" && wait_socket "$WORK/b.sock" "$PIDB" || {
     echo "demo: espgw did not come up"; cat "$WORK/a.log" "$WORK/b.log"; exit 1; }
 grep -E 'gateway::' "$WORK/a.log"
 

@@ -34,10 +34,7 @@ COUNT=3
 
 WORK=$(mktemp -d /tmp/espgw-scapy.XXXXXX)
 PID=""; SPID=""
-pass=0; failn=0
-ok()   { pass=$((pass+1)); echo "  ok   $*"; }
-bad()  { failn=$((failn+1)); echo "  FAIL $*"; }
-check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
+. "$ROOT/tests/netns/lib.sh"
 
 topo_down() {
     for ns in "$H1" "$GW" "$PEER"; do
@@ -45,13 +42,6 @@ topo_down() {
         ip netns del "$ns" 2>/dev/null
     done
     return 0
-}
-stop_pid() { # stop_pid PID: SIGTERM, SIGKILL after 5 s
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
 }
 cleanup() {
     trap - EXIT INT TERM
@@ -167,15 +157,6 @@ YAML
     return 0
 }
 
-wait_status() { # wait_status SOCKET PID
-    local i
-    for i in $(seq 1 200); do
-        "$ESPGW" status -s "$1" --json >/dev/null 2>&1 && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 
 # run_case NAME PROTO ALG MODE INNER OUTER ESN NATT: one espgw run against scapy.
 run_case() {
@@ -194,7 +175,7 @@ run_case() {
     fi
     ip netns exec "$GW" "$ESPGW" run -c "$d/espgw.yaml" >"$d/espgw.log" 2>&1 &
     PID=$!
-    if ! wait_status "$WORK/espgw.sock" "$PID"; then
+    if ! wait_socket "$WORK/espgw.sock" "$PID"; then
         bad "$what: espgw did not start"; sed 's/^/       /' "$d/espgw.log"; stop_pid "$PID"; PID=""; return
     fi
     local mac; mac=$(ip -n "$GW" -br link show gw-wan | awk '{print $3}')

@@ -29,21 +29,11 @@ H1="$P-h1"; GA="$P-ga"; GB="$P-gb"; H2="$P-h2"
 
 WORK=$(mktemp -d /tmp/espgw-tunnel.XXXXXX)
 PIDA=""; PIDB=""
-pass=0; failn=0
-ok()   { pass=$((pass+1)); echo "  ok   $*"; }
-bad()  { failn=$((failn+1)); echo "  FAIL $*"; }
-check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
+. "$ROOT/tests/netns/lib.sh"
 
-stop_gw() { # stop_gw PID: SIGTERM, then SIGKILL after 5 s
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-}
 cleanup() {
     trap - EXIT INT TERM
-    stop_gw "$PIDA"; stop_gw "$PIDB"
+    stop_pid "$PIDA"; stop_pid "$PIDB"
     topo_down
     if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
     rm -rf "/var/run/dpdk/$P-a" "/var/run/dpdk/$P-b"
@@ -53,15 +43,6 @@ trap 'exit 130' INT TERM
 
 . "$ROOT/tests/netns/tunnel_topology.sh"
 
-wait_status() { # wait_status SOCKET PID: up to 20 s for the control socket to answer
-    local i
-    for i in $(seq 1 200); do
-        "$ESPGW" status -s "$1" --json >/dev/null 2>&1 && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 status() { "$ESPGW" status -s "$WORK/$1.sock" --json; }   # status a|b
 # jq-like probes on a saved status file: sa_pkts FILE NAME, drop FILE REASON
 sa_pkts() { python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(next((a['packets'] for a in s.get('ipsec',{}).get('sas',[]) if a['name']==sys.argv[2]), -1))" "$1" "$2"; }
@@ -89,7 +70,7 @@ ip netns exec "$GA" "$ESPGW" run -c "$WORK/a.yaml" >"$WORK/a.log" 2>&1 &
 PIDA=$!
 ip netns exec "$GB" "$ESPGW" run -c "$WORK/b.yaml" >"$WORK/b.log" 2>&1 &
 PIDB=$!
-if ! wait_status "$WORK/a.sock" "$PIDA" || ! wait_status "$WORK/b.sock" "$PIDB"; then
+if ! wait_socket "$WORK/a.sock" "$PIDA" || ! wait_socket "$WORK/b.sock" "$PIDB"; then
     echo "--- espgw A log"; cat "$WORK/a.log"; echo "--- espgw B log"; cat "$WORK/b.log"
     echo "tunnel: $pass passed, $((failn+1)) failed"; exit 1
 fi
