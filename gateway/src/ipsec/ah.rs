@@ -332,19 +332,8 @@ pub fn decapsulate<B: PacketBuf>(
         if next_header == NH_IPV4 || next_header == NH_IPV6 {
             return Err(DropReason::AhBadNextHeader);
         }
-        buf.data_mut().copy_within(0..hl, ah);
-        if !buf.adj(ah) {
+        if !esp::restore_transport_header(buf, hl, ah, loc.v6, next_header) {
             return Err(DropReason::AhMalformed);
-        }
-        let total = buf.len();
-        let h = buf.data_mut();
-        if loc.v6 {
-            h[4..6].copy_from_slice(&((total - IPV6_HEADER) as u16).to_be_bytes());
-            h[6] = next_header;
-        } else {
-            h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-            h[9] = next_header;
-            esp::ipv4_checksum(&mut h[..hl]);
         }
         Ok(Decapsulated { v6: loc.v6, src: loc.src, dst: loc.dst, seq })
     }

@@ -504,23 +504,41 @@ pub fn decapsulate<B: PacketBuf>(
         }
         let hl = loc.header_len;
         let shift = loc.esp_offset - hl + payload_start;
-        let d = buf.data_mut();
-        d.copy_within(0..hl, shift);
-        if !buf.adj(shift) {
+        if !restore_transport_header(buf, hl, shift, loc.v6, next_header) {
             return Err(DropReason::EspMalformed);
-        }
-        let total = buf.len();
-        let h = buf.data_mut();
-        if loc.v6 {
-            h[4..6].copy_from_slice(&((total - IPV6_HEADER) as u16).to_be_bytes());
-            h[6] = next_header;
-        } else {
-            h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-            h[9] = next_header;
-            ipv4_checksum(&mut h[..hl]);
         }
         Ok(Decapsulated { v6: loc.v6, src: loc.src, dst: loc.dst, seq })
     }
+}
+
+/// Transport mode, inbound: moves the IP header (`hl` bytes) forward over the `shift` bytes of
+/// IPsec header in front of the payload, drops them, and fixes the header: length, protocol /
+/// next header `next_header`, IPv4 checksum. `false` when the buffer is too short.
+pub(super) fn restore_transport_header<B: PacketBuf>(
+    buf: &mut B,
+    hl: usize,
+    shift: usize,
+    v6: bool,
+    next_header: u8,
+) -> bool {
+    if buf.len() < hl + shift {
+        return false;
+    }
+    buf.data_mut().copy_within(0..hl, shift);
+    if !buf.adj(shift) {
+        return false;
+    }
+    let total = buf.len();
+    let h = buf.data_mut();
+    if v6 {
+        h[4..6].copy_from_slice(&((total - IPV6_HEADER) as u16).to_be_bytes());
+        h[6] = next_header;
+    } else {
+        h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        h[9] = next_header;
+        ipv4_checksum(&mut h[..hl]);
+    }
+    true
 }
 
 pub(super) fn replay_reason(e: ReplayError) -> DropReason {
