@@ -42,8 +42,18 @@ pub fn render(s: &Status) -> String {
     for w in &s.workers {
         let _ = writeln!(
             o,
-            "  lcore {:<3} busy {:>5.1}%  polls {}  punted {}  injected {}",
-            w.lcore, w.busy_percent, w.polls, w.punted, w.injected
+            "  lcore {:<3} busy {:>5.1}%  polls {}  punted {}  injected {}{}",
+            w.lcore,
+            w.busy_percent,
+            w.polls,
+            w.punted,
+            w.injected,
+            match (w.latency.quantile_bound_ns(0.5), w.latency.quantile_bound_ns(0.99)) {
+                (Some(a), Some(b)) => format!("  latency p50 <= {} ns, p99 <= {} ns", a, b),
+                (Some(a), None) =>
+                    format!("  latency p50 <= {a} ns, p99 > {} ns", w.latency.bounds_ns.last().unwrap_or(&0)),
+                _ => String::new(),
+            }
         );
     }
     let _ = writeln!(o, "\nDrops:");

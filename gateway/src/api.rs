@@ -195,6 +195,15 @@ impl StatusSource {
                     },
                     punted: s.punted.get(),
                     injected: s.injected.get(),
+                    latency: {
+                        let (counts, sum_ns, count) = s.latency.snapshot();
+                        LatencyStatus {
+                            bounds_ns: crate::stats::LATENCY_BOUNDS_NS.to_vec(),
+                            counts,
+                            sum_ns,
+                            count,
+                        }
+                    },
                 }
             })
             .collect();
@@ -385,6 +394,37 @@ pub struct WorkerStatus {
     pub busy_percent: f64,
     pub punted: u64,
     pub injected: u64,
+    #[serde(default)]
+    pub latency: LatencyStatus,
+}
+
+/// Time packets spend in a worker: bucket upper bounds (ns), per-bucket counts (one more than
+/// the bounds: the last counts everything above), their sum and count.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LatencyStatus {
+    pub bounds_ns: Vec<u64>,
+    pub counts: Vec<u64>,
+    pub sum_ns: u64,
+    pub count: u64,
+}
+
+impl LatencyStatus {
+    /// The upper bound (ns) of the bucket holding quantile `q` (0..=1); `None` when empty or
+    /// in the open last bucket.
+    pub fn quantile_bound_ns(&self, q: f64) -> Option<u64> {
+        if self.count == 0 {
+            return None;
+        }
+        let target = (q * self.count as f64).ceil().max(1.0) as u64;
+        let mut acc = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            acc += c;
+            if acc >= target {
+                return self.bounds_ns.get(i).copied();
+            }
+        }
+        None
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

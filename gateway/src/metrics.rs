@@ -194,9 +194,56 @@ pub fn render(s: &Status) -> String {
             }
         }
     }
+    let mut families = r.gather();
+    families.push(latency_family(s));
     let mut out = Vec::new();
-    let _ = TextEncoder::new().encode(&r.gather(), &mut out);
+    let _ = TextEncoder::new().encode(&families, &mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Per-worker packet latency (RX burst to TX burst) as a Prometheus histogram: the workers
+/// keep fixed buckets of single-writer counters, exported here as they are.
+fn latency_family(s: &Status) -> prometheus::proto::MetricFamily {
+    use prometheus::proto::{Bucket, Histogram, LabelPair, Metric, MetricFamily, MetricType};
+    let mut mf = MetricFamily::default();
+    mf.set_name("espgw_worker_packet_latency_seconds".into());
+    mf.set_help(
+        "Time packets spend in a worker, from the RX burst that brought them to the TX burst that sent them."
+            .into(),
+    );
+    mf.set_field_type(MetricType::HISTOGRAM);
+    let metrics = s
+        .workers
+        .iter()
+        .map(|w| {
+            let l = &w.latency;
+            let mut acc = 0u64;
+            let buckets = l
+                .bounds_ns
+                .iter()
+                .zip(&l.counts)
+                .map(|(&b, &c)| {
+                    acc += c;
+                    let mut bucket = Bucket::default();
+                    bucket.set_upper_bound(b as f64 / 1e9);
+                    bucket.set_cumulative_count(acc);
+                    bucket
+                })
+                .collect();
+            let mut h = Histogram::default();
+            h.set_bucket(buckets);
+            h.set_sample_count(l.count);
+            h.set_sample_sum(l.sum_ns as f64 / 1e9);
+            let mut label = LabelPair::default();
+            label.set_name("lcore".into());
+            label.set_value(w.lcore.to_string());
+            let mut m = Metric::from_label(vec![label]);
+            m.set_histogram(h);
+            m
+        })
+        .collect();
+    mf.set_metric(metrics);
+    mf
 }
 
 /// Serves `GET /metrics` on `addr` until `stop` is set.
@@ -268,7 +315,8 @@ mod tests {
                        "rx_errors": 0, "tx_errors": 0, "rx_nombuf": 0, "forwarded_tx_packets": 9,
                        "forwarded_tx_bytes": 900, "queues": [{"queue": 0, "lcore": 1, "rx_packets": 10, "rx_bytes": 1000}],
                        "xstats": [["rx_good_packets", 10]]}],
-            "workers": [{"lcore": 1, "polls": 100, "idle_polls": 90, "busy_percent": 12.5, "punted": 2, "injected": 1}],
+            "workers": [{"lcore": 1, "polls": 100, "idle_polls": 90, "busy_percent": 12.5, "punted": 2, "injected": 1,
+                         "latency": {"bounds_ns": [250, 500, 1000], "counts": [3, 4, 0, 1], "sum_ns": 5000, "count": 8}}],
             "drops": [{"reason": "esp_replayed", "packets": 4}],
             "neighbours": [], "routes": []
         }))
@@ -316,6 +364,11 @@ mod tests {
             "espgw_sa_hard_lifetime_seconds_left{direction=\"in\",sa=\"sa0\",spi=\"0x00001000\"} 3600",
             "espgw_ipsec_table_generation 7",
             "# TYPE espgw_sa_bytes_total counter",
+            "# TYPE espgw_worker_packet_latency_seconds histogram",
+            "espgw_worker_packet_latency_seconds_bucket{lcore=\"1\",le=\"0.00000025\"} 3",
+            "espgw_worker_packet_latency_seconds_bucket{lcore=\"1\",le=\"0.0000005\"} 7",
+            "espgw_worker_packet_latency_seconds_bucket{lcore=\"1\",le=\"+Inf\"} 8",
+            "espgw_worker_packet_latency_seconds_count{lcore=\"1\"} 8",
         ] {
             assert!(text.contains(want), "missing `{want}` in\n{text}");
         }

@@ -39,6 +39,36 @@ impl Traffic {
     }
 }
 
+/// Upper bounds (ns) of the latency histogram's buckets; one more bucket holds the rest.
+pub const LATENCY_BOUNDS_NS: [u64; 13] =
+    [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000, 1_024_000];
+
+/// How long packets spend inside a worker, from the RX burst that brought them to the TX
+/// burst that sent them: log-spaced buckets of single-writer counters, so the worker records
+/// without locks or allocation and the control side reads at any time.
+#[derive(Debug, Default)]
+pub struct LatencyHistogram {
+    buckets: [Counter; LATENCY_BOUNDS_NS.len() + 1],
+    sum_ns: Counter,
+    count: Counter,
+}
+
+impl LatencyHistogram {
+    /// Records `n` packets that each spent `ns` nanoseconds.
+    #[inline]
+    pub fn record(&self, ns: u64, n: u64) {
+        let i = LATENCY_BOUNDS_NS.iter().position(|&b| ns <= b).unwrap_or(LATENCY_BOUNDS_NS.len());
+        self.buckets[i].add(n);
+        self.sum_ns.add(ns.saturating_mul(n));
+        self.count.add(n);
+    }
+
+    /// Per-bucket counts (not cumulative), the sum in ns and the count.
+    pub fn snapshot(&self) -> (Vec<u64>, u64, u64) {
+        (self.buckets.iter().map(Counter::get).collect(), self.sum_ns.get(), self.count.get())
+    }
+}
+
 /// One thread's counters, cache-line aligned so workers never share a line.
 #[repr(align(64))]
 #[derive(Debug)]
@@ -60,6 +90,8 @@ pub struct WorkerStats {
     /// TSC ticks spent in iterations that moved packets vs. all iterations.
     pub busy_tsc: Counter,
     pub total_tsc: Counter,
+    /// Time packets spend in this worker (RX burst to TX burst).
+    pub latency: LatencyHistogram,
 }
 
 impl WorkerStats {
@@ -75,6 +107,7 @@ impl WorkerStats {
             idle_polls: Counter::default(),
             busy_tsc: Counter::default(),
             total_tsc: Counter::default(),
+            latency: LatencyHistogram::default(),
         }
     }
 
@@ -135,5 +168,19 @@ mod tests {
         assert_eq!(s.drops[DropReason::NoRoute as usize].get(), 2);
         assert_eq!(s.drops[DropReason::TtlExceeded as usize].get(), 1);
         assert_eq!(s.drops[DropReason::Runt as usize].get(), 0);
+    }
+
+    #[test]
+    fn latency_lands_in_the_right_bucket() {
+        let h = LatencyHistogram::default();
+        h.record(100, 2);
+        h.record(250, 1);
+        h.record(251, 1);
+        h.record(10_000_000, 3);
+        let (counts, sum, n) = h.snapshot();
+        assert_eq!(counts[0], 3, "<= 250 ns");
+        assert_eq!(counts[1], 1, "<= 500 ns");
+        assert_eq!(counts[LATENCY_BOUNDS_NS.len()], 3, "beyond the last bound");
+        assert_eq!((sum, n), (200 + 250 + 251 + 30_000_000, 7));
     }
 }

@@ -68,6 +68,7 @@ impl Worker {
         let mut idle_polls: u32 = 0;
         let mut sleep_us = FIRST_SLEEP_US;
         let mut last = tsc();
+        let ns_per_tick = 1e9 / dpdk_sys::tsc_hz().max(1) as f64;
 
         while !self.stop.load(Ordering::Relaxed) {
             let tables = tables_cache.load();
@@ -81,6 +82,7 @@ impl Worker {
                     continue;
                 }
                 moved += n;
+                let t_rx = tsc();
                 let mut bytes = 0u64;
                 for mut m in rx_b.drain() {
                     bytes += m.pkt_len() as u64;
@@ -108,6 +110,8 @@ impl Worker {
                     q.add(n as u64, bytes);
                 }
                 out.flush_tx(&mut self.tx, &self.stats);
+                let ticks = tsc().wrapping_sub(t_rx);
+                self.stats.latency.record((ticks as f64 * ns_per_tick) as u64, n as u64);
             }
 
             // Frames built by the control path (ARP/ND/ICMP replies, released packets); the
