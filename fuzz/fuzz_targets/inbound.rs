@@ -30,6 +30,7 @@ ports:
   - { name: lan, device: net_null0, addresses: ["192.0.2.1/24", "2001:db8:1::1/64"] }
   - { name: wan, device: net_null1, addresses: ["203.0.113.1/24", "2001:db8:ff::1/64"] }
 ipsec:
+  allow_static_gcm: true
   sas:
     - { name: out, direction: out, spi: 0x1001, local: 203.0.113.1, remote: 203.0.113.2, algorithm: aes128gcm16, enc_key: "000102030405060708090a0b0c0d0e0f10111213" }
     - { name: in, direction: in, spi: 0x2001, local: 203.0.113.1, remote: 203.0.113.2, algorithm: aes128gcm16, enc_key: "000102030405060708090a0b0c0d0e0f10111213", replay_window: 64 }

@@ -307,13 +307,19 @@ fn ipsec_step(
     let ip = frame.get(ethernet::HEADER_LEN..)?;
     let flow = Flow::parse(ip)?;
     let local = matches!(adj, Some(Adjacency::Local));
-    if flow.is_policy_exempt() {
-        let ipsec = matches!(flow.protocol, 50 | 51)
-            || (flow.protocol == 17 && flow.ports.is_some_and(|p| p.1 == esp::NATT_PORT));
-        if local && ipsec && origin == Origin::Wire && sp.has_inbound_sas() {
-            return Some(Decision::Unprotect);
+    // IKE, ESP/AH and neighbour discovery bypass policy only as the gateway's own traffic:
+    // addressed to it, or (IKE, ESP/AH) sent by it, and never as the inner packet of ESP.
+    // The same protocols between hosts behind the gateway meet the policies like any packet.
+    if flow.is_policy_exempt() && !matches!(origin, Origin::Decrypted(_)) {
+        let ours = local || (!flow.nd && from_us(&flow, t));
+        if ours {
+            let ipsec = matches!(flow.protocol, 50 | 51)
+                || (flow.protocol == 17 && flow.ports.is_some_and(|p| p.1 == esp::NATT_PORT));
+            if local && ipsec && origin == Origin::Wire && sp.has_inbound_sas() {
+                return Some(Decision::Unprotect);
+            }
+            return None;
         }
-        return None;
     }
     let decrypted = match origin {
         Origin::Decrypted(s) => Some(s),
@@ -343,6 +349,15 @@ fn ipsec_step(
             Some(protect(ip, slot, len, ttl, portless, t, sp))
         }
     }
+}
+
+/// Whether the packet's source is one of the gateway's own addresses.
+fn from_us(flow: &Flow, t: &Tables) -> bool {
+    let adj = match flow.src {
+        IpAddr::V4(a) => t.fib.lookup_v4(a),
+        IpAddr::V6(a) => t.fib.lookup_v6(a),
+    };
+    matches!(adj, Some(Adjacency::Local))
 }
 
 /// The checks before encapsulating: TTL, a route to the peer, and the tunnel MTU. A packet
@@ -433,20 +448,37 @@ pub fn apply(frame: &mut [u8], d: &Decision, t: &Tables) {
     rewrite(frame, src, dst, v6);
 }
 
-/// The outbound SA for a frame the gateway itself sends (control-path replies and errors,
-/// transport-mode traffic): `Some(slot)` when an outbound protect policy covers it.
+/// What the outbound SPD says about a frame the control path hands to a worker to send: the
+/// gateway's own packets (replies, ICMP errors, transport mode) and the frames it releases
+/// after resolving a next hop or fragmenting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalOut {
+    /// Send as it is.
+    Clear,
+    /// Encapsulate with the SA in this slot first.
+    Protect(u32),
+    /// A discard policy covers it.
+    Discard,
+}
+
+/// The outbound SPD's verdict on a frame sent through the inject path. IKE and ESP/AH from
+/// the gateway's own addresses (and ND) go out as they are; anything else meets the policies,
+/// so a frame released late still obeys the SPD published now.
 #[inline]
-pub fn local_outbound_sa(frame: &[u8], sp: &IpsecTables) -> Option<u32> {
-    if sp.outbound.is_empty() || !matches!(frame.get(12..14)?, [0x08, 0x00] | [0x86, 0xdd]) {
-        return None;
+pub fn local_outbound(frame: &[u8], t: &Tables, sp: &IpsecTables) -> LocalOut {
+    if sp.outbound.is_empty() || !matches!(frame.get(12..14), Some([0x08, 0x00] | [0x86, 0xdd])) {
+        return LocalOut::Clear;
     }
-    let flow = Flow::parse(frame.get(ethernet::HEADER_LEN..)?)?;
-    if flow.is_policy_exempt() {
-        return None;
+    let Some(flow) = frame.get(ethernet::HEADER_LEN..).and_then(Flow::parse) else {
+        return LocalOut::Clear;
+    };
+    if flow.is_policy_exempt() && (flow.nd || from_us(&flow, t)) {
+        return LocalOut::Clear;
     }
-    match sp.outbound.lookup(&flow)?.1 {
-        Verdict::Protect(slot) => Some(slot),
-        _ => None,
+    match sp.outbound.lookup(&flow).map(|m| m.1) {
+        Some(Verdict::Protect(slot)) => LocalOut::Protect(slot),
+        Some(Verdict::Discard) => LocalOut::Discard,
+        Some(Verdict::Bypass) | None => LocalOut::Clear,
     }
 }
 

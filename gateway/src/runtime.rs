@@ -154,6 +154,12 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     {
         tracing::warn!(target: "gateway::ipsec", sa = %sa.name, "anti-replay switched off (replay_window: 0): replayed packets are accepted");
     }
+    if cfg.ipsec.allow_static_gcm && cfg.ipsec.sas.iter().any(|s| s.algorithm.contains("gcm")) {
+        tracing::warn!(
+            target: "gateway::ipsec",
+            "AES-GCM with static keys (ipsec.allow_static_gcm): lab use only; a restart reuses GCM nonces (RFC 4106 §8)"
+        );
+    }
     let ipsec: SharedIpsec = Arc::new(ArcSwap::from_pointee(manual.builder.snapshot()));
     if !cfg.ipsec.sas.is_empty() || !cfg.ipsec.policies.is_empty() {
         tracing::info!(target: "gateway::ipsec", sas = cfg.ipsec.sas.len(), policies = cfg.ipsec.policies.len(), "manually keyed SAs loaded");
@@ -364,7 +370,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         }
         if now.duration_since(last_lifetime_check) >= Duration::from_secs(1) {
             last_lifetime_check = now;
-            let events = manual.builder.expire(now);
+            let events = manual.expire(now);
             for e in &events {
                 if e.hard {
                     tracing::warn!(target: "gateway::ipsec", sa = %e.name, limit = e.limit, "hard lifetime reached: SA removed");

@@ -327,7 +327,7 @@ pub fn espgw_yaml(dir: Dir, input: &str, output: &str, prefix: &str, sock: &Path
          workers:\n  - {{ lcore: 1, rx: [\"{in_port}:0\", \"{out_port}:0\"] }}\n\
          control:\n  socket: {sock}\n\
          dataplane:\n  burst: 32\n  mbufs: {mbufs}\n\
-         ipsec:\n  sas:\n\
+         ipsec:\n  allow_static_gcm: true\n  sas:\n\
          \x20   - {{ name: bench-out, direction: out, spi: {SPI_OUT:#x}, mode: tunnel, local: {LOCAL}, remote: {REMOTE}, algorithm: aes128gcm16, enc_key: \"{key}\" }}\n\
          \x20   - {{ name: bench-in, direction: in, spi: {SPI_IN:#x}, mode: tunnel, local: {LOCAL}, remote: {REMOTE}, algorithm: aes128gcm16, enc_key: \"{key}\", replay_window: 0 }}\n\
          \x20 policies:\n\

@@ -142,6 +142,7 @@ workers:
 control:
   socket: $WORK/espgw.sock
 ipsec:
+  allow_static_gcm: true
   sas:
     - { name: to-peer, direction: out, spi: $SPI_OUT, ${sap}mode: $mode, local: "$gw", remote: "$peer", algorithm: $alg$keo$ao$extra }
     - { name: from-peer, direction: in, spi: $SPI_IN, ${sap}mode: $mode, local: "$gw", remote: "$peer", algorithm: $alg$kei$ai$extra }

@@ -87,6 +87,7 @@ control:
 metrics:
   listen: "127.0.0.1:9464"
 ipsec:
+  allow_static_gcm: true   # test keys; RFC 4106 forbids static GCM keys outside a lab
   sas:
     - { name: out-v4, direction: out, spi: $o4, mode: tunnel, local: $wan4, remote: $peer4, algorithm: aes128gcm16, enc_key: "$ko4" }
     - { name: in-v4,  direction: in,  spi: $i4, mode: tunnel, local: $wan4, remote: $peer4, algorithm: aes128gcm16, enc_key: "$ki4" }

@@ -41,6 +41,9 @@ pub struct IpsecConfig {
     pub policies: Vec<PolicyConfig>,
     /// An IPv4 packet without DF that is too big for its tunnel.
     pub too_big_df_clear: TooBigAction,
+    /// Lab only: accept AES-GCM with static keys, which RFC 4106 forbids (every restart
+    /// starts the sequence number, the GCM nonce, at 1 again under the same key).
+    pub allow_static_gcm: bool,
 }
 
 /// What to do with an IPv4 packet without DF that would exceed the egress MTU once

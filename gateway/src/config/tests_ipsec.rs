@@ -27,7 +27,8 @@ fn ipsec(sa_extra: &str, policies: &str) -> String {
       algorithm: aes128gcm16
       enc_key: \"{GCM_KEY}\"
   policies:
-{policies}"
+{policies}  allow_static_gcm: true
+"
     ))
 }
 
@@ -250,4 +251,10 @@ fn replay_window_zero_switches_anti_replay_off_but_not_with_esn() {
     assert_err(&text, 17, "ipsec.sas[0].replay_window", "cannot be combined with esn");
     let text = ipsec("      replay_window: 32\n", POLICIES);
     assert_err(&text, 17, "ipsec.sas[0].replay_window", "or 0 to switch anti-replay off");
+}
+
+#[test]
+fn static_gcm_is_refused_unless_the_lab_flag_is_set() {
+    let text = ipsec("", POLICIES).replace("  allow_static_gcm: true\n", "");
+    assert_err(&text, 15, "ipsec.sas[0].algorithm", "forbidden (RFC 4106");
 }

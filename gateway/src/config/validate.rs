@@ -696,6 +696,17 @@ impl Validator {
                     format!("`{}` is an ESP algorithm; AH (integrity only) takes: {known}", alg.name()),
                 ),
                 Some(alg) => {
+                    if alg.is_aead() && !ipsec.allow_static_gcm {
+                        self.issue(
+                            at("algorithm"),
+                            format!(
+                                "{} with a static key is forbidden (RFC 4106 §8): every restart would reuse \
+                                 GCM nonces; use a CBC+HMAC algorithm for manual keys, or IKE, or set \
+                                 ipsec.allow_static_gcm: true in a lab",
+                                alg.name()
+                            ),
+                        );
+                    }
                     if ah && !sa.enc_key.is_empty() {
                         self.issue(at("enc_key"), "AH does not encrypt: it takes no enc_key");
                     } else if sa.enc_key.len() != alg.enc_key_len() {

@@ -52,7 +52,7 @@ fn gateway_with(site_a: bool, extra_policies: &str, transform: &str) -> Gw {
     let text = format!(
         "ports:\n  - {{ name: lan, device: net_null0, addresses: [\"{lan}\"] }}\n  \
          - {{ name: wan, device: net_null1, addresses: [\"{wan}\"] }}\n\
-         ipsec:\n  sas:\n    \
+         ipsec:\n  allow_static_gcm: true\n  sas:\n    \
          - {{ name: out, direction: out, spi: {out_spi}, local: {me}, remote: {peer}, {transform} }}\n    \
          - {{ name: in, direction: in, spi: {in_spi}, local: {me}, remote: {peer}, {transform} }}\n  \
          policies:\n{extra_policies}    \
@@ -210,7 +210,9 @@ fn too_big_for_the_tunnel_gets_the_inner_mtu_that_fits() {
     for f in frags {
         let mut frame = h[..14].to_vec();
         frame.extend_from_slice(&f);
-        let slot = super::local_outbound_sa(&frame, &a.sp).expect("a fragment matches the policy");
+        let super::LocalOut::Protect(slot) = super::local_outbound(&frame, &a.t, &a.sp) else {
+            panic!("a fragment matches the policy")
+        };
         let sa = a.sp.sa(slot).unwrap();
         let mut buf = VecBuf::like_mbuf(&frame);
         let seq = sa.counters.reserve(1, sa.max_seq()).unwrap();
@@ -384,4 +386,43 @@ fn every_transform_crosses_two_gateways() {
         assert_eq!(&inner[14 + 28..], &f[14 + 28..], "{transform}");
         assert_eq!(run(&mut b, &wire, 1).0, Decision::Drop(DropReason::EspReplayed), "{transform}");
     }
+}
+
+/// An IPv4/UDP frame (no payload checksum) for the exemption tests.
+fn udp(src_mac: [u8; 6], dst_mac: [u8; 6], src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 20 + 8 + 16];
+    f[0..6].copy_from_slice(&dst_mac);
+    f[6..12].copy_from_slice(&src_mac);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip = &mut f[14..];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&(44u16).to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&src.parse::<std::net::Ipv4Addr>().unwrap().octets());
+    ip[16..20].copy_from_slice(&dst.parse::<std::net::Ipv4Addr>().unwrap().octets());
+    ip[20..22].copy_from_slice(&sport.to_be_bytes());
+    ip[22..24].copy_from_slice(&dport.to_be_bytes());
+    ip[24..26].copy_from_slice(&24u16.to_be_bytes());
+    let c = checksum::checksum(&ip[..20]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+/// IKE ports and ESP/AH are exempt from policy only as the gateway's own traffic: between
+/// hosts they are protected, dropped or checked like anything else.
+#[test]
+fn ike_ports_between_hosts_meet_the_policies() {
+    let mut a = gateway(true, "");
+    // From the peer's protected subnet, in clear, with source port 4500: not exempt.
+    let f = udp(B_WAN, A_WAN, "198.51.100.2", "192.0.2.2", 4500, 9);
+    assert_eq!(run(&mut a, &f, 1).0, Decision::Drop(DropReason::CleartextProtected));
+    // From an inside host to the far site with source port 500: protected, not sent in clear.
+    let f = udp(H1, A_LAN, "192.0.2.2", "198.51.100.2", 500, 500);
+    assert!(matches!(run(&mut a, &f, 0).0, Decision::Forward { port: 1, .. }));
+    let (_, wire) = run(&mut a, &f, 0);
+    assert_eq!(wire[14 + 9], 50, "ESP on the wire");
+    // IKE to the gateway itself stays exempt (punted to the control path).
+    let f = udp(B_WAN, A_WAN, "198.51.100.2", "203.0.113.1", 500, 500);
+    assert_eq!(run(&mut a, &f, 1).0, Decision::Punt(Punt::Local));
 }

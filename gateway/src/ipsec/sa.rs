@@ -117,7 +117,7 @@ impl std::fmt::Debug for Sa {
 }
 
 /// Shared, lock-free per-SA state. The sequence counter holds the last number used; workers
-/// reserve numbers with one `fetch_add` per burst (DPDK lib/ipsec does the same).
+/// reserve numbers with one compare-and-swap per run of packets for the SA.
 #[derive(Debug, Default)]
 pub struct SaCounters {
     seq: AtomicU64,
@@ -134,14 +134,16 @@ impl SaCounters {
     /// would pass `max` (2^32 − 1 without ESN, 2^64 − 1 with): the SA must be rekeyed, and
     /// sequence numbers never cycle (RFC 4303 §3.3.3).
     pub fn reserve(&self, n: u64, max: u64) -> Option<u64> {
-        let first = self.seq.fetch_add(n, Ordering::Relaxed).checked_add(1)?;
-        let last = first.checked_add(n - 1)?;
-        if last > max {
-            // Leave the counter saturated so every later reservation fails too.
-            self.seq.store(u64::MAX - n.max(1), Ordering::Relaxed);
-            return None;
-        }
-        Some(first)
+        // Compare-and-swap: the counter only ever moves to a value within `max`, so once the
+        // space is used up every later reservation fails, whatever its size (a fetch_add past
+        // the end could wrap the counter and hand out sequence numbers, GCM nonces, again).
+        let n = n.max(1);
+        self.seq
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                last.checked_add(n).filter(|&l| l <= max)
+            })
+            .ok()
+            .map(|last| last + 1)
     }
 
     /// The last sequence number handed out.
@@ -184,6 +186,11 @@ mod tests {
         assert_eq!(c.reserve(2, u32::MAX as u64), Some(u32::MAX as u64 - 1));
         assert_eq!(c.reserve(1, u32::MAX as u64), None, "2^32 would wrap a 32-bit SA");
         assert_eq!(c.reserve(1, u32::MAX as u64), None, "and stays exhausted");
+        // Whatever the run lengths that follow, the counter never wraps back to small numbers.
+        for n in [32, 1, 2, 1, 255, 1, u64::MAX, 3] {
+            assert_eq!(c.reserve(n, u32::MAX as u64), None, "reserve({n}) after exhaustion");
+        }
+        assert_eq!(c.last_seq(), u32::MAX as u64, "parked at the last number handed out");
         let e = SaCounters::default();
         e.set_last_seq(u32::MAX as u64);
         assert_eq!(e.reserve(1, u64::MAX), Some(1 << 32), "ESN continues past 2^32");

@@ -182,6 +182,19 @@ impl SadbBuilder {
         }
     }
 
+    /// Puts `sa` in `slot` in place of the SA there, keeping its uid and install time: the
+    /// workers keep its replay windows, and its lifetimes keep counting. For a change that
+    /// leaves the keys alone (the caller carries the sequence counter over).
+    pub fn replace(&mut self, slot: u32, sa: Sa) -> bool {
+        match self.slots.get_mut(slot as usize) {
+            Some(Some(e)) => {
+                e.sa = Arc::new(sa);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Removes the SA in `slot`; policies must no longer point at it.
     pub fn remove(&mut self, slot: u32) -> Option<SaEntry> {
         let e = self.slots.get_mut(slot as usize)?.take()?;

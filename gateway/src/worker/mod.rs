@@ -125,13 +125,21 @@ impl Worker {
                     let p = m.port() as usize;
                     if p >= nports {
                         out.dispose(m, Decision::Drop(DropReason::NotForUs));
-                    } else if let Some(sa) = forward::local_outbound_sa(m.data(), sp) {
-                        if let Err(m) = protect.push(m, sa, p as u8) {
-                            out.dispose(m, Decision::Drop(DropReason::TxFull));
-                        }
                     } else {
-                        out.tx_bytes[p] += m.pkt_len() as u64;
-                        out.queue_tx(p, m);
+                        match forward::local_outbound(m.data(), tables, sp) {
+                            forward::LocalOut::Protect(sa) => {
+                                if let Err(m) = protect.push(m, sa, p as u8) {
+                                    out.dispose(m, Decision::Drop(DropReason::TxFull));
+                                }
+                            }
+                            forward::LocalOut::Discard => {
+                                out.dispose(m, Decision::Drop(DropReason::PolicyDiscard))
+                            }
+                            forward::LocalOut::Clear => {
+                                out.tx_bytes[p] += m.pkt_len() as u64;
+                                out.queue_tx(p, m);
+                            }
+                        }
                     }
                 }
                 if !protect.is_empty() {
