@@ -115,6 +115,9 @@ fn reload(
     if new.dataplane != running.dataplane {
         fixed.push("dataplane");
     }
+    if new.ike != running.ike {
+        fixed.push("ike");
+    }
     if !fixed.is_empty() {
         return Err(format!("{path}: {} changed; that needs a restart (espgw run)", fixed.join(", ")));
     }
