@@ -23,9 +23,7 @@ use crate::ipsec::spd::{Policy, Selector, Verdict};
 use ike::codec::ts::TrafficSelector;
 use ike::crypto::encr::EncrAlg;
 use ike::crypto::integ::IntegAlg;
-use ike::sa::{
-    ChildSa, CookieGate, Datagram, DpdAction, Event, GateVerdict, IkeSa, Output, PeerConfig,
-};
+use ike::sa::{ChildSa, CookieGate, Datagram, DpdAction, Event, GateVerdict, IkeSa, Output, PeerConfig};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -149,10 +147,8 @@ impl IkeDriver {
         fx: &mut Effects,
     ) {
         let rng = &mut self.rng;
-        if let Some(i) = self
-            .peers
-            .iter()
-            .position(|p| p.sa.as_ref().is_some_and(|sa| sa.matches_datagram(dst, payload)))
+        if let Some(i) =
+            self.peers.iter().position(|p| p.sa.as_ref().is_some_and(|sa| sa.matches_datagram(dst, payload)))
         {
             let peer = &mut self.peers[i];
             let out = match peer.sa.as_mut() {
@@ -163,7 +159,8 @@ impl IkeDriver {
             return;
         }
         // A new IKE_SA_INIT request: the peer is the one configured for these addresses.
-        let Some(i) = self.peers.iter().position(|p| p.cfg.remote.ip() == src.ip() && p.cfg.local.ip() == dst.ip())
+        let Some(i) =
+            self.peers.iter().position(|p| p.cfg.remote.ip() == src.ip() && p.cfg.local.ip() == dst.ip())
         else {
             tracing::debug!(target: "gateway::ike", %src, %dst, "IKE datagram from no configured peer");
             return;
@@ -260,7 +257,11 @@ impl IkeDriver {
                     spi_r: sa.and_then(|s| s.spis()).map(|(_, r)| format!("{r:016x}")),
                     proposal: p.established.as_ref().filter(|_| up).map(|e| e.1.clone()),
                     nat: p.established.as_ref().filter(|_| up).map(|e| e.2.clone()),
-                    established_s: p.established.as_ref().filter(|_| up).map(|e| now.saturating_duration_since(e.0).as_secs()),
+                    established_s: p
+                        .established
+                        .as_ref()
+                        .filter(|_| up)
+                        .map(|e| now.saturating_duration_since(e.0).as_secs()),
                     children: sa
                         .map(|s| s.child_sas())
                         .unwrap_or_default()
@@ -330,7 +331,13 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
         Event::IkeEstablished { spi_i, spi_r, proposal, nat } => {
             tracing::info!(target: "gateway::ike", peer = %name, spi_i = %format_args!("{spi_i:016x}"),
                 spi_r = %format_args!("{spi_r:016x}"), %proposal, ?nat, "IKE SA established");
-            peer.established = Some((now, proposal, format!("{nat:?}")));
+            let nat = match (nat.local_behind_nat, nat.remote_behind_nat) {
+                (false, false) => "none",
+                (true, false) => "we are behind a NAT",
+                (false, true) => "peer behind a NAT (UDP 4500)",
+                (true, true) => "both behind NATs",
+            };
+            peer.established = Some((now, proposal, nat.to_string()));
         }
         Event::IkeRekeyed { spi_i, spi_r } => {
             tracing::info!(target: "gateway::ike", peer = %name, spi_i = %format_args!("{spi_i:016x}"),
@@ -354,7 +361,8 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
         }
         Event::PeerDead { action } => {
             tracing::warn!(target: "gateway::ike", peer = %name, ?action, "peer dead");
-            peer.failure = Some((now, "established IKE SA".into(), format!("peer dead (DPD), action {action:?}")));
+            peer.failure =
+                Some((now, "established IKE SA".into(), format!("peer dead (DPD), action {action:?}")));
             if action == DpdAction::Restart {
                 peer.retry_at = Some(now);
             }
@@ -481,7 +489,9 @@ fn ts_parts(ts: &TrafficSelector) -> Result<TsParts, String> {
         TrafficSelector::Ipv6 { protocol, ports, start, end } => {
             (range_prefixes(u128::from(start), u128::from(end), 128), protocol, ports)
         }
-        TrafficSelector::Other { ty, .. } => return Err(format!("traffic selector type {ty:?} not supported")),
+        TrafficSelector::Other { ty, .. } => {
+            return Err(format!("traffic selector type {ty:?} not supported"))
+        }
     };
     let protocol = (protocol != 0).then_some(protocol);
     Ok((prefixes, protocol, crate::config::ipsec::PortRange { lo: ports.0, hi: ports.1 }))
@@ -501,11 +511,7 @@ fn range_prefixes(start: u128, end: u128, bits: u32) -> Vec<crate::config::IpPre
                 None => Some(if bits == 128 { u128::MAX } else { (1u128 << bits) - 1 }),
             };
             if last.is_some_and(|l| l <= end) {
-                let addr = if bits == 32 {
-                    IpAddr::V4((cur as u32).into())
-                } else {
-                    IpAddr::V6(cur.into())
-                };
+                let addr = if bits == 32 { IpAddr::V4((cur as u32).into()) } else { IpAddr::V6(cur.into()) };
                 v.push(crate::config::IpPrefix { addr, len: len as u8 });
                 match last.and_then(|l| l.checked_add(1)) {
                     Some(n) => cur = n,
