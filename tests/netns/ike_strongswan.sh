@@ -258,6 +258,7 @@ if start_case bad-psk start "not the right secret at all"; then
         status | tee /dev/stderr | grep -E "last failure .*AUTHENTICATION_FAILED"
     }
     check "espgw status shows the AUTHENTICATION_FAILED reason" failed
+    status 2>&1 | grep "last failure" | sed 's/^/       /'
     check "strongSwan log: MAC mismatched (it verified our AUTH)" grep -q "MAC mismatched\|verification of AUTH payload.*failed\|authentication of .* failed" "$SWD/charon.log"
     check "no SA left in espgw's data plane" sh -c "! '$ESPGW' status -s '$WORK/bad-psk.sock' --json | grep -q '\"spi\"'"
 fi
