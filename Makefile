@@ -7,16 +7,18 @@ PERF  := target/release/espgw-perf
 # Debian packages: DPDK and its headers, bindgen's libclang, and the tools the tests and
 # the demo drive (namespaces, ping, ethtool, iperf3, DPDK's testpmd and the ipsec-secgw
 # example sources (dpdk-doc) as the perf peers;
-# tcpdump/tshark/nftables and a Python venv for scapy in the ESP namespace tests).
+# tcpdump/tshark/nftables and a Python venv for scapy in the ESP namespace tests;
+# strongSwan's charon + swanctl, and kernel-libipsec from the extra plugins, as the IKEv2 peer).
 DEB_PACKAGES := dpdk dpdk-dev dpdk-doc libdpdk-dev pkg-config libclang-dev clang gcc make \
                 iproute2 iputils-ping ethtool iperf3 procps python3 \
-                tcpdump tshark nftables python3-venv curl prometheus systemd
+                tcpdump tshark nftables python3-venv curl prometheus systemd \
+                strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
 
 # scapy (an independent ESP implementation) and its crypto backend, for the ESP tests.
 PYENV := target/pyenv
 PY_PACKAGES := scapy==2.8.0 cryptography==50.0.2
 
-.PHONY: all deps build test unit-test config-test netns-test tunnel-test scapy-test pyenv demo bench lint fmt clean
+.PHONY: all deps build test unit-test config-test netns-test tunnel-test scapy-test ike-test pyenv demo bench lint fmt clean
 
 all: build
 
@@ -37,7 +39,7 @@ deps:
 build:
 	$(CARGO) build --release --workspace
 
-test: build unit-test config-test netns-test fuzz-smoke tunnel-test scapy-test
+test: build unit-test config-test netns-test fuzz-smoke tunnel-test scapy-test ike-test
 
 unit-test:
 	$(CARGO) test --profile test-opt --workspace
@@ -73,6 +75,11 @@ tunnel-test: build pyenv
 # scapy as the remote ESP gateway through espgw's DPDK ports, over an algorithm/mode matrix.
 scapy-test: build pyenv
 	ESPGW=$(CURDIR)/$(ESPGW) PY=$(CURDIR)/$(PYENV)/bin/python bash tests/netns/esp_scapy.sh
+
+# espgw's IKEv2 driver against strongSwan 5.9 (charon + kernel-libipsec) in namespaces: both
+# initiator directions carry pings with matching SPIs; a wrong PSK shows in espgw status.
+ike-test: build
+	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/ike_strongswan.sh
 
 # The venv is made once; it is remade only when the pinned versions change.
 pyenv: $(PYENV)/.installed

@@ -80,6 +80,42 @@ pub fn render(s: &Status) -> String {
             if n.pending > 0 { format!(" ({} packets waiting)", n.pending) } else { String::new() }
         );
     }
+    if !s.ike.is_empty() {
+        let _ = writeln!(o, "\nIKE peers:");
+        for p in &s.ike {
+            let _ = writeln!(
+                o,
+                "  {:<16} {} -> {}  {}{}",
+                p.name,
+                p.local,
+                p.remote,
+                p.state,
+                p.role.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            );
+            if let (Some(i), Some(r)) = (&p.spi_i, &p.spi_r) {
+                let _ = writeln!(
+                    o,
+                    "    IKE SA {i}_i {r}_r{}{}{}",
+                    p.proposal.as_deref().map(|x| format!("  {x}")).unwrap_or_default(),
+                    p.nat.as_deref().map(|x| format!("  nat {x}")).unwrap_or_default(),
+                    p.established_s.map(|x| format!("  up {x}s")).unwrap_or_default()
+                );
+            }
+            for c in &p.children {
+                let _ = writeln!(
+                    o,
+                    "    child {:<12} spi in {:08x} out {:08x}{}",
+                    c.name,
+                    c.spi_in,
+                    c.spi_out,
+                    if c.installed { "  installed" } else { "  (not in the data plane)" }
+                );
+            }
+            if let Some(f) = &p.last_failure {
+                let _ = writeln!(o, "    last failure ({}s ago, {}): {}", f.seconds_ago, f.phase, f.reason);
+            }
+        }
+    }
     if !s.ipsec.sas.is_empty() || !s.ipsec.policies.is_empty() {
         let _ = writeln!(o, "\nIPsec SAs (table generation {}):", s.ipsec.generation);
         for sa in &s.ipsec.sas {

@@ -50,6 +50,7 @@ pub struct StatusSource {
     queues: Vec<(u8, u16, u32, usize, usize)>,
     snapshot: ArcSwap<ControlSnapshot>,
     ipsec: SharedIpsec,
+    ike: ArcSwap<Vec<crate::ike_driver::PeerView>>,
     started: Instant,
     /// Reload requests to the control loop, each with the channel for its answer.
     reload: std::sync::Mutex<Option<std::sync::mpsc::Sender<ReloadRequest>>>,
@@ -80,6 +81,7 @@ impl StatusSource {
             queues,
             snapshot: ArcSwap::from_pointee(ControlSnapshot::default()),
             ipsec: SharedIpsec::default(),
+            ike: ArcSwap::from_pointee(Vec::new()),
             reload: std::sync::Mutex::new(None),
             started: Instant::now(),
         }
@@ -112,6 +114,11 @@ impl StatusSource {
         answer
             .recv_timeout(Duration::from_secs(10))
             .map_err(|_| "no answer from the control loop".to_string())?
+    }
+
+    /// The IKE peers as the driver sees them (called by the control loop).
+    pub fn set_ike(&self, peers: Vec<crate::ike_driver::PeerView>) {
+        self.ike.store(Arc::new(peers));
     }
 
     /// Called by the control loop.
@@ -237,6 +244,7 @@ impl StatusSource {
             neighbours: snap.neighbours.clone(),
             routes,
             ipsec,
+            ike: (*self.ike.load_full()).clone(),
         }
     }
 
@@ -348,6 +356,9 @@ pub struct Status {
     pub drops: Vec<DropCount>,
     #[serde(default)]
     pub ipsec: IpsecStatus,
+    /// IKEv2 peers: IKE SA state, Child SAs, and the last failure with its reason.
+    #[serde(default)]
+    pub ike: Vec<crate::ike_driver::PeerView>,
     pub neighbours: Vec<NeighbourStatus>,
     pub routes: Vec<RouteStatus>,
 }

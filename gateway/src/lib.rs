@@ -16,6 +16,7 @@ pub mod config;
 pub mod control;
 pub mod drop;
 pub mod forward;
+pub mod ike_driver;
 pub mod ipsec;
 pub mod logging;
 pub mod metrics;

@@ -115,6 +115,9 @@ fn reload(
     if new.dataplane != running.dataplane {
         fixed.push("dataplane");
     }
+    if new.ike != running.ike {
+        fixed.push("ike");
+    }
     if !fixed.is_empty() {
         return Err(format!("{path}: {} changed; that needs a restart (espgw run)", fixed.join(", ")));
     }
@@ -160,6 +163,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             "AES-GCM with static keys (ipsec.allow_static_gcm): lab use only; a restart reuses GCM nonces (RFC 4106 §8)"
         );
     }
+    let mut ike = crate::ike_driver::IkeDriver::new(&cfg.ike, Instant::now())?;
     let ipsec: SharedIpsec = Arc::new(ArcSwap::from_pointee(manual.builder.snapshot()));
     if !cfg.ipsec.sas.is_empty() || !cfg.ipsec.policies.is_empty() {
         tracing::info!(target: "gateway::ipsec", sas = cfg.ipsec.sas.len(), policies = cfg.ipsec.policies.len(), "manually keyed SAs loaded");
@@ -287,6 +291,10 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         .with_reload(reload_tx),
     );
     let mut running_cfg = cfg.clone();
+    if !ike.is_empty() {
+        cp.enable_ike();
+        tracing::info!(target: "gateway::ike", peers = cfg.ike.peers.len(), "IKEv2 on UDP 500/4500");
+    }
     source.update_control(&cp);
     let api_thread = api::spawn(&cfg.control.socket, source.clone(), stop.clone())?;
     let metrics_thread = match cfg.metrics {
@@ -328,6 +336,22 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
                 cp.handle_frame(idx, m.data(), now, &mut out);
             }
         }
+        if !ike.is_empty() {
+            let mut fx = crate::ike_driver::Effects::default();
+            for d in cp.take_ike() {
+                work += 1;
+                ike.handle_datagram(now, d.src, d.dst, &d.payload, &mut manual.builder, &mut fx);
+            }
+            ike.tick(now, &mut manual.builder, &mut fx);
+            for d in fx.sends {
+                if !cp.send_udp(d.src, d.dst, &d.bytes, now, &mut out) {
+                    tracing::warn!(target: "gateway::ike", src = %d.src, dst = %d.dst, "cannot send IKE datagram (IPv4 from a port address only)");
+                }
+            }
+            if fx.sadb_changed {
+                ipsec.store(Arc::new(manual.builder.snapshot()));
+            }
+        }
         cp.tick(now, &mut out);
         work += out.len();
         for (k, t) in out.drain(..).enumerate() {
@@ -349,6 +373,9 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         }
         if now.duration_since(last_publish) >= Duration::from_millis(100) {
             source.update_control(&cp);
+            if !ike.is_empty() {
+                source.set_ike(ike.view(now));
+            }
             last_publish = now;
         }
         // Reload: asked for over the control socket, or SIGHUP.

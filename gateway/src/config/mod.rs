@@ -9,6 +9,7 @@
 //! ```
 
 pub mod error;
+pub mod ike;
 pub mod ipsec;
 pub mod model;
 pub mod span;
@@ -17,6 +18,8 @@ pub mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ike;
 #[cfg(test)]
 mod tests_ipsec;
 

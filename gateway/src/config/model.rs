@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::ike::IkeConfig;
 use super::ipsec::IpsecConfig;
 use super::types::{de_ip, de_opt_ip, IpPrefix, MacAddr, PortQueue};
 
@@ -30,6 +31,9 @@ pub struct Config {
     pub log: LogConfig,
     /// Manually keyed SAs and the security policy database.
     pub ipsec: IpsecConfig,
+    /// IKEv2 peers whose Child SAs the gateway negotiates.
+    #[serde(skip_serializing_if = "IkeConfig::is_empty")]
+    pub ike: IkeConfig,
 }
 
 /// DPDK Environment Abstraction Layer settings.
@@ -179,6 +183,8 @@ pub(crate) struct RawConfig {
     pub dataplane: Option<DataplaneConfig>,
     #[serde(default)]
     pub ipsec: Option<IpsecConfig>,
+    #[serde(default)]
+    pub ike: Option<IkeConfig>,
     #[serde(default)]
     pub log: Option<LogConfig>,
 }

@@ -470,6 +470,7 @@ fn full_expected() -> Config {
         metrics: Some("[::1]:9600".parse::<SocketAddr>().unwrap()),
         dataplane: DataplaneConfig { burst: 64, mbufs: 16383, idle_sleep_max_us: 0 },
         ipsec: IpsecConfig::default(),
+        ike: ike::IkeConfig::default(),
         log: LogConfig::default(),
     }
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
 
+use super::ike::IkeConfig;
 use super::ipsec::{Action, Direction, IpsecConfig, ModeName, PolicyConfig, ProtocolName};
 use super::model::{Config, EalConfig, PortConfig, RawConfig, RouteConfig, WorkerConfig};
 use super::types::{family, IpPrefix, MacAddr, PortQueue};
@@ -65,12 +66,15 @@ pub(crate) fn validate(raw: RawConfig) -> (Config, Vec<Issue>) {
     let ipsec = raw.ipsec.unwrap_or_default();
     v.check_ipsec(&ipsec, &ports);
 
+    let ike = raw.ike.unwrap_or_default();
+    v.check_ike(&ike, &ports);
+
     let log = raw.log.unwrap_or_default();
     if let Err(e) = crate::logging::parse_filter(&log.level) {
         v.issue("log.level", e);
     }
 
-    let config = Config { eal, ports, routes, workers, control, metrics, dataplane, ipsec, log };
+    let config = Config { eal, ports, routes, workers, control, metrics, dataplane, ipsec, ike, log };
     (config, v.issues)
 }
 
@@ -777,6 +781,132 @@ impl Validator {
 }
 
 impl Validator {
+    /// The `ike:` section: names, addresses, identities, PSK strength, proposal strings (in
+    /// the state machine's own parser, so what passes here is what it will negotiate),
+    /// selectors and timers.
+    #[inline(never)]
+    fn check_ike(&mut self, ike: &IkeConfig, ports: &[PortConfig]) {
+        use ike::sa::{EspProposal, IkeProposal};
+        let ours = |ip: IpAddr| ports.iter().any(|p| p.addresses.iter().any(|a| a.addr == ip));
+        for (i, peer) in ike.peers.iter().enumerate() {
+            let at = |f: &str| format!("ike.peers[{i}].{f}");
+            if peer.name.is_empty() || peer.name.len() > 63 {
+                self.issue(at("name"), "a peer name must be 1 to 63 characters");
+            } else if ike.peers[..i].iter().any(|o| o.name == peer.name) {
+                self.issue(at("name"), format!("duplicate peer name `{}`", peer.name));
+            }
+            if !ours(peer.local) {
+                self.issue(
+                    at("local"),
+                    format!(
+                        "{} is not an address of any port; IKE must run from one of this gateway's addresses",
+                        peer.local
+                    ),
+                );
+            }
+            if peer.local.is_ipv4() != peer.remote.is_ipv4() {
+                self.issue(
+                    at("remote"),
+                    format!(
+                        "local {} and remote {} must be the same address family",
+                        peer.local, peer.remote
+                    ),
+                );
+            } else if ike.peers[..i].iter().any(|o| o.remote == peer.remote && o.local == peer.local) {
+                self.issue(
+                    at("remote"),
+                    format!(
+                        "another peer already uses {} -> {}: a responder picks its peer by address",
+                        peer.local, peer.remote
+                    ),
+                );
+            }
+            if let Err(e) = super::ike::parse_identity(&peer.local_id) {
+                self.issue(at("local_id"), e);
+            }
+            if let Some(Err(e)) = peer.remote_id.as_deref().map(super::ike::parse_identity) {
+                self.issue(at("remote_id"), e);
+            }
+            if peer.psk.expose().len() < 8 {
+                self.issue(
+                    at("psk"),
+                    format!(
+                        "the pre-shared key is {} bytes; use at least 8 (value not shown)",
+                        peer.psk.expose().len()
+                    ),
+                );
+            }
+            if peer.ike_proposals.is_empty() {
+                self.issue(
+                    at("ike_proposals"),
+                    "at least one IKE proposal, e.g. aes128gcm16-prfsha256-x25519",
+                );
+            }
+            for (k, p) in peer.ike_proposals.iter().enumerate() {
+                if let Err(e) = IkeProposal::parse(p) {
+                    self.issue(format!("ike.peers[{i}].ike_proposals[{k}]"), e);
+                }
+            }
+            if peer.dpd.interval > 86_400 {
+                self.issue(
+                    at("dpd.interval"),
+                    format!("{} s is more than a day; 0 switches DPD off", peer.dpd.interval),
+                );
+            }
+            if peer.retransmit.tries > 16 {
+                self.issue(
+                    at("retransmit.tries"),
+                    format!("{} retransmits: at most 16", peer.retransmit.tries),
+                );
+            }
+            if !(100..=60_000).contains(&peer.retransmit.timeout_ms) {
+                self.issue(
+                    at("retransmit.timeout_ms"),
+                    format!("{} ms is out of range 100..=60000", peer.retransmit.timeout_ms),
+                );
+            }
+            if peer.children.is_empty() {
+                self.issue(at("children"), "a peer needs at least one child (tunnel)");
+            }
+            for (c, child) in peer.children.iter().enumerate() {
+                let at = |f: &str| format!("ike.peers[{i}].children[{c}].{f}");
+                if child.name.is_empty() || child.name.len() > 63 {
+                    self.issue(at("name"), "a child name must be 1 to 63 characters");
+                } else if peer.children[..c].iter().any(|o| o.name == child.name) {
+                    self.issue(at("name"), format!("duplicate child name `{}`", child.name));
+                }
+                for (field, list) in [("local_ts", &child.local_ts), ("remote_ts", &child.remote_ts)] {
+                    if list.is_empty() {
+                        self.issue(at(field), "at least one prefix");
+                    }
+                    for (k, pfx) in list.iter().enumerate() {
+                        self.check_selector(format!("ike.peers[{i}].children[{c}].{field}[{k}]"), pfx);
+                    }
+                }
+                if child.esp_proposals.is_empty() {
+                    self.issue(at("esp_proposals"), "at least one ESP proposal, e.g. aes128gcm16");
+                }
+                for (k, p) in child.esp_proposals.iter().enumerate() {
+                    if let Err(e) = EspProposal::parse(p) {
+                        self.issue(format!("ike.peers[{i}].children[{c}].esp_proposals[{k}]"), e);
+                    }
+                }
+                if child.rekey_seconds != 0 && child.rekey_seconds < 60 {
+                    self.issue(
+                        at("rekey_seconds"),
+                        format!("{} s: use 60 or more, or 0 for never", child.rekey_seconds),
+                    );
+                }
+            }
+            if peer.ike_rekey_seconds != 0 && peer.ike_rekey_seconds < 60 {
+                self.issue(
+                    at("ike_rekey_seconds"),
+                    format!("{} s: use 60 or more, or 0 for never", peer.ike_rekey_seconds),
+                );
+            }
+        }
+    }
+
     #[inline(never)]
     fn check_policy(&mut self, i: usize, p: &PolicyConfig, ipsec: &IpsecConfig, names: &[&str]) {
         let at = |f: &str| format!("ipsec.policies[{i}].{f}");

@@ -20,7 +20,7 @@ use crate::tables::{PortL2, SharedIpsec, SharedTables, Tables};
 use crate::wire::{arp, ethernet, ipv4, ipv6, EtherType, IpProtocol};
 use neighbour::{Changes, Enqueue, Key, NeighbourTable, NeighbourView, Probe};
 use packet::*;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,18 @@ pub struct Transmit {
     pub port: u8,
     pub frame: Vec<u8>,
 }
+
+/// A UDP datagram for the gateway's IKE ports (500, 4500 behind the non-ESP marker), as the
+/// IKE driver takes it: the UDP payload unchanged (marker included), with both end points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IkeDatagram {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+/// UDP ports the IKE driver listens on (RFC 7296 §2, RFC 3948 §2.2).
+pub const IKE_PORTS: [u16; 2] = [500, 4500];
 
 /// A punted frame waiting for its next hop: (ingress port, bytes).
 type Pending = (u8, Vec<u8>);
@@ -69,6 +81,10 @@ pub struct ControlPlane {
     icmp_errors: TokenBucket,
     stats: Arc<WorkerStats>,
     last_tick: Option<Instant>,
+    /// IKE datagrams received since the last [`ControlPlane::take_ike`].
+    ike_inbox: Vec<IkeDatagram>,
+    /// Collect IKE datagrams (an IKE driver runs); otherwise they are `local_unhandled`.
+    ike_enabled: bool,
 }
 
 impl ControlPlane {
@@ -97,6 +113,8 @@ impl ControlPlane {
             icmp_errors: TokenBucket { tokens: 100.0, rate: 100.0, burst: 100.0, last: None },
             stats,
             last_tick: None,
+            ike_inbox: Vec::new(),
+            ike_enabled: false,
         };
         cp.publish();
         cp
@@ -145,6 +163,41 @@ impl ControlPlane {
             self.routes = routes;
             self.publish();
         }
+    }
+
+    /// Hands UDP 500/4500 datagrams for our addresses to [`ControlPlane::take_ike`].
+    pub fn enable_ike(&mut self) {
+        self.ike_enabled = true;
+    }
+
+    /// The IKE datagrams received since the last call.
+    pub fn take_ike(&mut self) -> Vec<IkeDatagram> {
+        std::mem::take(&mut self.ike_inbox)
+    }
+
+    /// Sends a UDP datagram from one of the gateway's IPv4 addresses (the IKE driver's
+    /// messages): builds the IPv4/UDP packet and routes it like any packet the gateway
+    /// originates, so an unresolved next hop is ARPed for while the frame waits. Returns false
+    /// (nothing sent) when `src` is not ours or the family is not IPv4.
+    pub fn send_udp(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        now: Instant,
+        out: &mut Vec<Transmit>,
+    ) -> bool {
+        let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else { return false };
+        let Some(port) =
+            self.ports.iter().position(|p| p.addresses.iter().any(|a| a.addr == IpAddr::V4(*s.ip())))
+        else {
+            return false;
+        };
+        let mac = self.ports[port].mac;
+        let frame = udp4_frame(mac, mac, *s.ip(), *d.ip(), s.port(), d.port(), payload);
+        // Addressed to our own MAC on `port`: classify takes it as received there and routes it.
+        self.handle_frame(port as u8, &frame, now, out);
+        true
     }
 
     fn count(&self, r: DropReason) {
@@ -387,6 +440,10 @@ impl ControlPlane {
 
     fn local_v4(&mut self, in_port: u8, src_mac: MacAddr, bytes: &[u8], out: &mut Vec<Transmit>) {
         let Ok(ip) = ipv4::Packet::new_checked(bytes) else { return self.count(DropReason::Ipv4Malformed) };
+        if ip.protocol() == IpProtocol::UDP && !ip.more_frags() && ip.frag_offset() == 0 {
+            let (src, dst) = (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()));
+            return self.local_udp(src, dst, ip.payload());
+        }
         if ip.protocol() != IpProtocol::ICMP || ip.more_frags() || ip.frag_offset() != 0 {
             return self.count(DropReason::LocalUnhandled);
         }
@@ -412,6 +469,10 @@ impl ControlPlane {
         out: &mut Vec<Transmit>,
     ) {
         let Ok(ip) = ipv6::Packet::new_checked(bytes) else { return self.count(DropReason::Ipv6Malformed) };
+        if ip.next_header() == IpProtocol::UDP {
+            let (src, dst) = (IpAddr::V6(ip.src_addr()), IpAddr::V6(ip.dst_addr()));
+            return self.local_udp(src, dst, ip.payload());
+        }
         if ip.next_header() != IpProtocol::ICMPV6 {
             return self.count(DropReason::LocalUnhandled);
         }
@@ -430,6 +491,26 @@ impl ControlPlane {
             ND_NEIGHBOR_ADVERT => self.neighbour_advert(in_port, &ip, m, now, out),
             _ => self.count(DropReason::LocalUnhandled),
         }
+    }
+
+    /// UDP for one of our addresses: IKE when a driver runs and the checksum holds.
+    fn local_udp(&mut self, src: IpAddr, dst: IpAddr, l4: &[u8]) {
+        let Ok(udp) = crate::wire::udp::Packet::new_checked(l4) else {
+            return self.count(DropReason::LocalUnhandled);
+        };
+        if !self.ike_enabled || !IKE_PORTS.contains(&udp.dst_port()) {
+            return self.count(DropReason::LocalUnhandled);
+        }
+        // A zero UDP checksum over IPv4 means "none" (RFC 768); over IPv6 it is invalid.
+        let unchecked = udp.checksum() == 0 && src.is_ipv4();
+        if !unchecked && !udp.verify_checksum(src, dst) {
+            return self.count(DropReason::LocalUnhandled);
+        }
+        self.ike_inbox.push(IkeDatagram {
+            src: SocketAddr::new(src, udp.src_port()),
+            dst: SocketAddr::new(dst, udp.dst_port()),
+            payload: udp.payload().to_vec(),
+        });
     }
 
     /// RFC 4861 §7.1.1 checks, then learn the sender and answer if the target is ours.

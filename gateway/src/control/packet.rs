@@ -54,6 +54,45 @@ pub fn arp_frame(
     f
 }
 
+/// A UDP datagram over IPv4 (DF clear, TTL 64, CS6), with its checksum.
+pub fn udp4_frame(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    use crate::wire::udp;
+    let udp_len = udp::HEADER_LEN + payload.len();
+    let ip_off = ethernet::HEADER_LEN;
+    let l4 = ip_off + ipv4::HEADER_LEN;
+    let mut f = vec![0u8; l4 + udp_len];
+    eth_header(&mut f, src_mac, dst_mac, EtherType::IPV4);
+    {
+        let mut ip = ipv4::Packet::new_unchecked(&mut f[ip_off..]);
+        ipv4::Repr {
+            src_addr: src,
+            dst_addr: dst,
+            protocol: IpProtocol::UDP,
+            payload_len: udp_len,
+            ttl: DEFAULT_TTL,
+            dscp: 0x30,
+            ecn: 0,
+            ident: 0,
+            dont_frag: false,
+            more_frags: false,
+            frag_offset: 0,
+        }
+        .emit(&mut ip);
+    }
+    f[l4 + udp::HEADER_LEN..].copy_from_slice(payload);
+    let mut p = udp::Packet::new_unchecked(&mut f[l4..]);
+    udp::Repr { src_port, dst_port, payload_len: payload.len() }.emit(&mut p, src.into(), dst.into());
+    f
+}
+
 /// An ICMPv4 message: `icmp_type`, `code`, the 4 bytes after the checksum, then `body`.
 #[allow(clippy::too_many_arguments)]
 pub fn icmp4_frame(

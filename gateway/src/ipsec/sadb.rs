@@ -154,6 +154,9 @@ pub struct SadbBuilder {
     next_uid: u64,
     outbound: Vec<Policy>,
     inbound: Vec<Policy>,
+    /// Policies a key manager (IKE) adds per Child SA; they come after the configured ones.
+    keyed_outbound: Vec<Policy>,
+    keyed_inbound: Vec<Policy>,
     generation: u64,
     pre_fragment: bool,
 }
@@ -252,16 +255,30 @@ impl SadbBuilder {
         if let Some(Some(e)) = self.slots.get_mut(old as usize) {
             e.successor = Some(slot);
         }
-        let policies = match direction {
-            SaDirection::Out => &mut self.outbound,
-            SaDirection::In => &mut self.inbound,
+        let (configured, keyed) = match direction {
+            SaDirection::Out => (&mut self.outbound, &mut self.keyed_outbound),
+            SaDirection::In => (&mut self.inbound, &mut self.keyed_inbound),
         };
-        for p in policies.iter_mut() {
+        for p in configured.iter_mut().chain(keyed.iter_mut()) {
             if p.verdict == Verdict::Protect(old) {
                 p.verdict = Verdict::Protect(slot);
             }
         }
         Some(slot)
+    }
+
+    /// Adds policies that a key manager negotiated (a Child SA's traffic selectors). They are
+    /// looked up after the configured policies, so an admin's bypass/discard still wins, and
+    /// [`SadbBuilder::set_policies`] (a reload) leaves them alone.
+    pub fn add_keyed_policies(&mut self, outbound: Vec<Policy>, inbound: Vec<Policy>) {
+        self.keyed_outbound.extend(outbound);
+        self.keyed_inbound.extend(inbound);
+    }
+
+    /// Drops the keyed policies that protect with the SA in `slot` (before removing the SA).
+    pub fn remove_keyed_policies(&mut self, slot: u32) {
+        self.keyed_outbound.retain(|p| p.verdict != Verdict::Protect(slot));
+        self.keyed_inbound.retain(|p| p.verdict != Verdict::Protect(slot));
     }
 
     /// Whether DF-clear IPv4 packets too big for their tunnel are fragmented before
@@ -299,7 +316,9 @@ impl SadbBuilder {
         }
         // Only colliding SPIs need the (SPI, destination) map.
         by_spi_dst.retain(|(spi, _), _| by_spi.get(spi) == Some(&COLLIDING));
-        let (outbound, inbound) = (Spd::build(self.outbound.clone()), Spd::build(self.inbound.clone()));
+        let chain = |a: &[Policy], b: &[Policy]| a.iter().chain(b).cloned().collect::<Vec<_>>();
+        let outbound = Spd::build(chain(&self.outbound, &self.keyed_outbound));
+        let inbound = Spd::build(chain(&self.inbound, &self.keyed_inbound));
         IpsecTables {
             generation: self.generation,
             slots: self.slots.clone(),
@@ -318,6 +337,7 @@ mod tests {
     use super::*;
     use crate::ipsec::crypto::{Algorithm, Transform};
     use crate::ipsec::sa::{DfPolicy, Limits, Mode, SaCounters};
+    use crate::ipsec::spd::Selector;
 
     pub(crate) fn sa(spi: u32, local: &str) -> Sa {
         Sa {
@@ -409,5 +429,29 @@ mod tests {
             assert_eq!(t.inbound_sa(0x1_0000 + i, dst).unwrap().1.sa.spi, 0x1_0000 + i);
         }
         assert!(t.inbound_sa(7, dst).is_none());
+    }
+
+    #[test]
+    fn keyed_policies_follow_rekeys_and_survive_set_policies() {
+        use crate::config::ipsec::PortRange;
+        let mut b = SadbBuilder::new();
+        let out = b.add(sa(0x100, "203.0.113.1"), SaDirection::Out);
+        let sel = Selector {
+            src: "192.0.2.0/24".parse().unwrap(),
+            dst: "198.51.100.0/24".parse().unwrap(),
+            protocol: None,
+            src_ports: PortRange::default(),
+            dst_ports: PortRange::default(),
+        };
+        let pol = Policy { name: "ike".into(), selector: sel, verdict: Verdict::Protect(out) };
+        b.add_keyed_policies(vec![pol], vec![]);
+        b.set_policies(vec![], vec![]);
+        assert_eq!(b.snapshot().outbound.policies().len(), 1, "a reload keeps IKE's policies");
+        let new = b.rekey(out, sa(0x200, "203.0.113.1")).unwrap();
+        assert_eq!(b.snapshot().outbound.policies()[0].verdict, Verdict::Protect(new));
+        b.remove(out);
+        b.remove_keyed_policies(new);
+        b.remove(new);
+        assert!(b.snapshot().is_idle());
     }
 }

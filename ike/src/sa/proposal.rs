@@ -81,7 +81,10 @@ pub(crate) fn select(offered: &SecurityAssociation, ours: &SecurityAssociation) 
                     (true, false) if has_none(&m) => {}
                     (true, false) | (false, true) => continue 'ours,
                     (false, false) => match t.iter().find(|x| m.iter().any(|y| same(x, y))) {
-                        Some(x) if x.id == 0 => {}
+                        // NONE (id 0) is left out of the answer, except for ESN where
+                        // NO_ESN is a real choice the initiator expects back (§3.3.6:
+                        // strongSwan refuses a proposal whose ESN transform is missing).
+                        Some(x) if x.id == 0 && ty != TransformType::ESN => {}
                         Some(x) => chosen.push((*x).clone()),
                         None => continue 'ours,
                     },
@@ -211,5 +214,15 @@ mod test {
         assert_eq!((a.dh, a.esn, c.spi.clone()), (None, true, vec![0x12, 0x34, 0x56, 0x78]));
         let c = select(&esp_offer(p, 1, true), &esp_offer(p, 1, true)).unwrap();
         assert_eq!(esp_algs(&c).unwrap().dh, Some(DhGroup::ECP_256));
+    }
+
+    #[test]
+    fn chosen_esp_proposal_names_no_esn() {
+        let p = EspProposal::parse("aes128gcm16").unwrap();
+        let offer = esp_offer(std::slice::from_ref(&p), 0x1234_5678, false);
+        let c = select(&offer, &offer).unwrap();
+        let esn: Vec<_> = c.transforms_of(TransformType::ESN).map(|t| t.id).collect();
+        assert_eq!(esn, vec![EsnId::NO_ESN.0], "the answer must carry the ESN choice");
+        assert!(!esp_algs(&c).unwrap().esn);
     }
 }

@@ -1,0 +1,299 @@
+//! The `ike:` section: IKEv2 peers whose Child SAs the gateway negotiates itself (PSK
+//! authentication), beside or instead of the manually keyed SAs of `ipsec:`.
+//!
+//! ```yaml
+//! ike:
+//!   peers:
+//!     - name: site-b                          # unique, 1-63 characters
+//!       local: 203.0.113.1                    # one of this gateway's port addresses
+//!       remote: 203.0.113.2                   # the peer's IKE address (UDP 500, then 4500)
+//!       local_id: gw-a@example.org            # an IP address, user@fqdn, or fqdn ("@fqdn" forces fqdn)
+//!       remote_id: gw-b@example.org           # optional: any ID that proves the PSK when absent
+//!       psk: "correct horse battery staple"   # at least 8 bytes; "0x..." is read as hex
+//!       ike_proposals: [aes128gcm16-prfsha256-x25519]   # strongSwan syntax
+//!       ike_rekey_seconds: 14400              # 0 = never
+//!       dpd: { interval: 30, action: clear }  # clear | restart | hold; interval 0 = off
+//!       retransmit: { timeout_ms: 2000, tries: 5 }
+//!       children:
+//!         - name: net
+//!           local_ts: [192.0.2.0/24]          # our side of the tunnel
+//!           remote_ts: [198.51.100.0/24]
+//!           esp_proposals: [aes128gcm16]
+//!           rekey_seconds: 3600               # 0 = never
+//!           start_action: start               # start (with the gateway) | none (wait for the peer)
+//! ```
+//!
+//! The PSK is a [`Psk`]: zeroized on drop, `<redacted>` in Debug and Serialize, never quoted in
+//! an error. Everything is checked by `validate` (proposal strings included), then turned into
+//! [`ike::sa::PeerConfig`] by [`IkePeerConfig::to_peer_config`].
+
+use super::types::IpPrefix;
+use ike::codec::id::Identification;
+use ike::codec::ts::TrafficSelector;
+use ike::sa::{ChildConfig, DpdAction, EspProposal, IkeProposal, PeerConfig, RetransmitConfig, StartAction};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use zeroize::Zeroize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "an `ike` mapping with `peers`")]
+pub struct IkeConfig {
+    pub peers: Vec<IkePeerConfig>,
+}
+
+impl IkeConfig {
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an IKE peer mapping with name, local, remote, local_id, psk and children"
+)]
+pub struct IkePeerConfig {
+    pub name: String,
+    pub local: IpAddr,
+    pub remote: IpAddr,
+    pub local_id: String,
+    #[serde(default)]
+    pub remote_id: Option<String>,
+    pub psk: Psk,
+    #[serde(default = "default_ike_proposals")]
+    pub ike_proposals: Vec<String>,
+    #[serde(default = "default_ike_rekey")]
+    pub ike_rekey_seconds: u64,
+    #[serde(default)]
+    pub dpd: DpdConfig,
+    #[serde(default)]
+    pub retransmit: RetransmitSettings,
+    pub children: Vec<IkeChildConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a child mapping with name, local_ts and remote_ts")]
+pub struct IkeChildConfig {
+    pub name: String,
+    pub local_ts: Vec<IpPrefix>,
+    pub remote_ts: Vec<IpPrefix>,
+    #[serde(default = "default_esp_proposals")]
+    pub esp_proposals: Vec<String>,
+    #[serde(default = "default_child_rekey")]
+    pub rekey_seconds: u64,
+    #[serde(default)]
+    pub start_action: StartActionName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DpdConfig {
+    /// Seconds of silence before a liveness check; 0 switches DPD off.
+    pub interval: u64,
+    pub action: DpdActionName,
+}
+
+impl Default for DpdConfig {
+    fn default() -> Self {
+        DpdConfig { interval: 30, action: DpdActionName::Clear }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetransmitSettings {
+    pub timeout_ms: u64,
+    pub tries: u32,
+}
+
+impl Default for RetransmitSettings {
+    fn default() -> Self {
+        RetransmitSettings { timeout_ms: 2000, tries: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DpdActionName {
+    #[default]
+    Clear,
+    Restart,
+    Hold,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartActionName {
+    #[default]
+    Start,
+    None,
+}
+
+fn default_ike_proposals() -> Vec<String> {
+    vec!["aes128gcm16-prfsha256-x25519".to_string()]
+}
+fn default_esp_proposals() -> Vec<String> {
+    vec!["aes128gcm16".to_string()]
+}
+fn default_ike_rekey() -> u64 {
+    4 * 3600
+}
+fn default_child_rekey() -> u64 {
+    3600
+}
+
+/// A pre-shared key: text in the file (or `0x` hex), bytes in memory, zeroized on drop.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Psk(Vec<u8>);
+
+impl Psk {
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Psk {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for Psk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<redacted {} bytes>", self.0.len())
+    }
+}
+
+impl Serialize for Psk {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+impl<'de> Deserialize<'de> for Psk {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut s = String::deserialize(d)?;
+        let bytes = match s.strip_prefix("0x") {
+            Some(h) if h.len() % 2 == 0 => {
+                (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect()
+            }
+            Some(_) => None,
+            None => Some(s.as_bytes().to_vec()),
+        };
+        s.zeroize();
+        bytes.map(Psk).ok_or_else(|| {
+            serde::de::Error::custom("the psk starts with 0x but is not even-length hex (value not shown)")
+        })
+    }
+}
+
+/// An IKE identity the way strongSwan reads one: an IP address; `@fqdn` or `@@user@fqdn`
+/// forced; otherwise `user@fqdn` when it holds an `@`, else an FQDN.
+pub fn parse_identity(s: &str) -> Result<Identification, String> {
+    if s.is_empty() {
+        return Err("an empty identity".into());
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(match ip {
+            IpAddr::V4(a) => Identification::Ipv4(a),
+            IpAddr::V6(a) => Identification::Ipv6(a),
+        });
+    }
+    if let Some(rest) = s.strip_prefix("@@") {
+        return Ok(Identification::Rfc822(rest.to_string()));
+    }
+    if let Some(rest) = s.strip_prefix('@') {
+        return Ok(Identification::Fqdn(rest.to_string()));
+    }
+    if s.contains('@') {
+        Ok(Identification::Rfc822(s.to_string()))
+    } else {
+        Ok(Identification::Fqdn(s.to_string()))
+    }
+}
+
+/// A prefix as an IKE traffic selector (any protocol, any port).
+pub fn prefix_to_ts(p: &IpPrefix) -> TrafficSelector {
+    match p.addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let mask = if p.len == 0 { 0 } else { u32::MAX << (32 - p.len as u32) };
+            TrafficSelector::Ipv4 {
+                protocol: 0,
+                ports: (0, 65535),
+                start: (bits & mask).into(),
+                end: (bits | !mask).into(),
+            }
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let mask = if p.len == 0 { 0 } else { u128::MAX << (128 - p.len as u32) };
+            TrafficSelector::Ipv6 {
+                protocol: 0,
+                ports: (0, 65535),
+                start: (bits & mask).into(),
+                end: (bits | !mask).into(),
+            }
+        }
+    }
+}
+
+const IKE_PORT: u16 = 500;
+
+fn secs(s: u64) -> Option<Duration> {
+    (s != 0).then(|| Duration::from_secs(s))
+}
+
+impl IkePeerConfig {
+    /// The state machine's configuration. Only called on a validated section: every parse
+    /// here already succeeded once in `validate`.
+    pub fn to_peer_config(&self) -> Result<PeerConfig, String> {
+        let local_id = parse_identity(&self.local_id)?;
+        let remote_id = self.remote_id.as_deref().map(parse_identity).transpose()?;
+        let mut pc = PeerConfig::new(
+            &self.name,
+            SocketAddr::new(self.local, IKE_PORT),
+            SocketAddr::new(self.remote, IKE_PORT),
+            local_id,
+            remote_id,
+            self.psk.expose(),
+        );
+        pc.ike_proposals =
+            self.ike_proposals.iter().map(|p| IkeProposal::parse(p)).collect::<Result<_, _>>()?;
+        pc.ike_rekey_time = secs(self.ike_rekey_seconds);
+        pc.dpd_interval = secs(self.dpd.interval);
+        pc.dpd_action = match self.dpd.action {
+            DpdActionName::Clear => DpdAction::Clear,
+            DpdActionName::Restart => DpdAction::Restart,
+            DpdActionName::Hold => DpdAction::Hold,
+        };
+        pc.retransmit = RetransmitConfig {
+            timeout: Duration::from_millis(self.retransmit.timeout_ms),
+            tries: self.retransmit.tries,
+        };
+        for c in &self.children {
+            let mut cc = ChildConfig::new(
+                &c.name,
+                c.local_ts.iter().map(prefix_to_ts).collect(),
+                c.remote_ts.iter().map(prefix_to_ts).collect(),
+            );
+            cc.esp_proposals =
+                c.esp_proposals.iter().map(|p| EspProposal::parse(p)).collect::<Result<_, _>>()?;
+            cc.rekey_time = secs(c.rekey_seconds);
+            cc.start_action = match c.start_action {
+                StartActionName::Start => StartAction::Start,
+                StartActionName::None => StartAction::None,
+            };
+            pc.children.push(cc);
+        }
+        pc.validate()?;
+        Ok(pc)
+    }
+
+    /// Whether the gateway starts this peer's IKE SA itself (some child says `start`).
+    pub fn initiates(&self) -> bool {
+        self.children.iter().any(|c| c.start_action == StartActionName::Start)
+    }
+}

@@ -1,0 +1,557 @@
+//! The IKE driver: the thin I/O shell around the sans-I/O [`ike::sa::IkeSa`] state machine.
+//!
+//! It runs inside the control loop. The control path hands it the UDP 500/4500 datagrams punted
+//! for the gateway's addresses ([`crate::control::IkeDatagram`], non-ESP marker included, as the
+//! state machine wants them); it answers with datagrams for the control path to route out, and
+//! applies the state machine's Child SA decisions to the SADB:
+//!
+//! * `InstallChild` adds the inbound and outbound [`Sa`] and, for a new Child SA, keyed
+//!   policies for every (local TS, remote TS) pair; a rekey (`replaces`) goes through
+//!   [`SadbBuilder::rekey`] instead, so the policies move to the new SAs while the old ones
+//!   still decrypt (make-before-break);
+//! * `DeleteChild` removes the pair and any policy still naming it.
+//!
+//! The caller publishes a new snapshot when [`Effects::sadb_changed`] says so. One [`Peer`] per
+//! configured peer holds at most one IKE SA; a responder picks the peer by the datagram's
+//! addresses. Time comes from the caller; randomness from the OS.
+
+use crate::config::ike::IkeConfig;
+use crate::ipsec::crypto::{Algorithm, Transform};
+use crate::ipsec::sa::{DfPolicy, Limits, Mode, NatT, Protocol, Sa, SaCounters};
+use crate::ipsec::sadb::{SaDirection, SadbBuilder};
+use crate::ipsec::spd::{Policy, Selector, Verdict};
+use ike::codec::ts::TrafficSelector;
+use ike::crypto::encr::EncrAlg;
+use ike::crypto::integ::IntegAlg;
+use ike::sa::{ChildSa, CookieGate, Datagram, DpdAction, Event, GateVerdict, IkeSa, Output, PeerConfig};
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Half-open responder SAs before cookies are asked for (RFC 7296 §2.6).
+const COOKIE_THRESHOLD: usize = 64;
+/// An initiator waits this long after a failure before trying again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+const REPLAY_WINDOW: u32 = 1024;
+
+/// What one call asks of the caller.
+#[derive(Default)]
+pub struct Effects {
+    pub sends: Vec<Datagram>,
+    /// The SADB changed: publish a snapshot.
+    pub sadb_changed: bool,
+}
+
+/// The last thing that went wrong with a peer, for `espgw status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureView {
+    /// Where it happened: IKE_SA_INIT, IKE_AUTH, a Child SA, or the established IKE SA.
+    pub phase: String,
+    /// The state machine's sentence.
+    pub reason: String,
+    pub seconds_ago: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildView {
+    pub name: String,
+    pub spi_in: u32,
+    pub spi_out: u32,
+    pub installed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerView {
+    pub name: String,
+    pub local: String,
+    pub remote: String,
+    /// connecting | established | down
+    pub state: String,
+    pub role: Option<String>,
+    pub spi_i: Option<String>,
+    pub spi_r: Option<String>,
+    pub proposal: Option<String>,
+    pub nat: Option<String>,
+    pub established_s: Option<u64>,
+    pub children: Vec<ChildView>,
+    pub last_failure: Option<FailureView>,
+}
+
+struct Peer {
+    cfg: Arc<PeerConfig>,
+    initiates: bool,
+    sa: Option<IkeSa>,
+    initiator: bool,
+    /// Inbound SPI → (inbound slot, outbound slot).
+    installed: HashMap<u32, (u32, u32)>,
+    established: Option<(Instant, String, String)>,
+    failure: Option<(Instant, String, String)>,
+    retry_at: Option<Instant>,
+}
+
+impl Peer {
+    /// Which exchange a failure reported now belongs to.
+    fn phase(&self) -> &'static str {
+        match &self.sa {
+            Some(sa) if sa.is_established() => "established IKE SA",
+            Some(sa) if sa.spis().is_some_and(|(_, r)| r != 0) => "IKE_AUTH",
+            _ => "IKE_SA_INIT",
+        }
+    }
+}
+
+pub struct IkeDriver {
+    peers: Vec<Peer>,
+    gate: CookieGate,
+    rng: OsRng,
+}
+
+impl IkeDriver {
+    /// From a validated `ike:` section.
+    pub fn new(cfg: &IkeConfig, now: Instant) -> Result<IkeDriver, String> {
+        let mut rng = OsRng;
+        let peers = cfg
+            .peers
+            .iter()
+            .map(|p| {
+                Ok(Peer {
+                    cfg: Arc::new(p.to_peer_config().map_err(|e| format!("ike peer {}: {e}", p.name))?),
+                    initiates: p.initiates(),
+                    sa: None,
+                    initiator: false,
+                    installed: HashMap::new(),
+                    established: None,
+                    failure: None,
+                    retry_at: p.initiates().then_some(now),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(IkeDriver { peers, gate: CookieGate::new(COOKIE_THRESHOLD, &mut rng), rng })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    /// One datagram for a gateway address on UDP 500 or 4500.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        sadb: &mut SadbBuilder,
+        fx: &mut Effects,
+    ) {
+        let rng = &mut self.rng;
+        if let Some(i) =
+            self.peers.iter().position(|p| p.sa.as_ref().is_some_and(|sa| sa.matches_datagram(dst, payload)))
+        {
+            let peer = &mut self.peers[i];
+            let out = match peer.sa.as_mut() {
+                Some(sa) => sa.handle_datagram(now, src, dst, payload, rng),
+                None => return,
+            };
+            apply(peer, out, now, sadb, fx);
+            return;
+        }
+        // A new IKE_SA_INIT request: the peer is the one configured for these addresses.
+        let Some(i) =
+            self.peers.iter().position(|p| p.cfg.remote.ip() == src.ip() && p.cfg.local.ip() == dst.ip())
+        else {
+            tracing::debug!(target: "gateway::ike", %src, %dst, "IKE datagram from no configured peer");
+            return;
+        };
+        let half_open = self.peers.iter().filter(|p| p.sa.as_ref().is_some_and(|s| s.is_half_open())).count();
+        match self.gate.check(src, dst, payload, half_open) {
+            GateVerdict::Drop => {}
+            GateVerdict::Reply(d) => fx.sends.push(d),
+            GateVerdict::Accept => {
+                let peer = &mut self.peers[i];
+                let (sa, out) = IkeSa::accept(peer.cfg.clone(), now, src, dst, payload, rng);
+                let Some(sa) = sa else {
+                    for o in out {
+                        if let Output::Send(d) = o {
+                            fx.sends.push(d);
+                        }
+                    }
+                    return;
+                };
+                // The peer starts over: whatever we had with it is gone.
+                if let Some(mut old) = peer.sa.take() {
+                    tracing::info!(target: "gateway::ike", peer = %peer.cfg.name, "peer started a new IKE SA; dropping the old one");
+                    drop(old.delete_ike(now, rng));
+                    remove_all(peer, sadb, fx);
+                }
+                tracing::info!(target: "gateway::ike", peer = %peer.cfg.name, %src, "IKE_SA_INIT from peer (responder)");
+                peer.sa = Some(sa);
+                peer.initiator = false;
+                peer.retry_at = None;
+                apply(peer, out, now, sadb, fx);
+            }
+        }
+    }
+
+    /// Drives retransmits, rekeys, DPD and (re)starts; call often.
+    pub fn tick(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        let rng = &mut self.rng;
+        for peer in &mut self.peers {
+            if peer.sa.is_none() && peer.initiates && peer.retry_at.is_some_and(|t| t <= now) {
+                peer.retry_at = None;
+                tracing::info!(target: "gateway::ike", peer = %peer.cfg.name, remote = %peer.cfg.remote, "initiating IKE SA");
+                let (sa, out) = IkeSa::initiate(peer.cfg.clone(), now, rng);
+                peer.sa = Some(sa);
+                peer.initiator = true;
+                apply(peer, out, now, sadb, fx);
+            }
+            let due = peer.sa.as_ref().and_then(|sa| sa.poll_timeout()).is_some_and(|t| t <= now);
+            if due {
+                let out = match peer.sa.as_mut() {
+                    Some(sa) => sa.handle_timeout(now, rng),
+                    None => continue,
+                };
+                apply(peer, out, now, sadb, fx);
+            }
+        }
+    }
+
+    /// Closes every IKE SA (on shutdown): the deletes go out once, unanswered.
+    pub fn shutdown(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        let rng = &mut self.rng;
+        for peer in &mut self.peers {
+            if let Some(sa) = peer.sa.as_mut() {
+                if sa.is_established() {
+                    let out = sa.delete_ike(now, rng);
+                    fx.sends.extend(out.into_iter().filter_map(|o| match o {
+                        Output::Send(d) => Some(d),
+                        _ => None,
+                    }));
+                }
+            }
+            remove_all(peer, sadb, fx);
+        }
+    }
+
+    /// What `espgw status` shows.
+    pub fn view(&self, now: Instant) -> Vec<PeerView> {
+        self.peers
+            .iter()
+            .map(|p| {
+                let sa = p.sa.as_ref();
+                let state = match sa {
+                    Some(s) if s.is_established() => "established",
+                    Some(s) if !s.is_dead() => "connecting",
+                    _ => "down",
+                };
+                let up = sa.is_some_and(|s| s.is_established());
+                PeerView {
+                    name: p.cfg.name.clone(),
+                    local: p.cfg.local.ip().to_string(),
+                    remote: p.cfg.remote.ip().to_string(),
+                    state: state.to_string(),
+                    role: sa.map(|_| if p.initiator { "initiator" } else { "responder" }.to_string()),
+                    spi_i: sa.and_then(|s| s.spis()).map(|(i, _)| format!("{i:016x}")),
+                    spi_r: sa.and_then(|s| s.spis()).map(|(_, r)| format!("{r:016x}")),
+                    proposal: p.established.as_ref().filter(|_| up).map(|e| e.1.clone()),
+                    nat: p.established.as_ref().filter(|_| up).map(|e| e.2.clone()),
+                    established_s: p
+                        .established
+                        .as_ref()
+                        .filter(|_| up)
+                        .map(|e| now.saturating_duration_since(e.0).as_secs()),
+                    children: sa
+                        .map(|s| s.child_sas())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|c| ChildView {
+                            installed: p.installed.contains_key(&c.spi_in),
+                            name: c.name,
+                            spi_in: c.spi_in,
+                            spi_out: c.spi_out,
+                        })
+                        .collect(),
+                    last_failure: p.failure.as_ref().map(|(t, phase, reason)| FailureView {
+                        phase: phase.clone(),
+                        reason: reason.clone(),
+                        seconds_ago: now.saturating_duration_since(*t).as_secs(),
+                    }),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Carries out what the state machine asked for, in order.
+fn apply(peer: &mut Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+    let name = peer.cfg.name.clone();
+    for o in out {
+        match o {
+            Output::Send(d) => fx.sends.push(d),
+            Output::InstallChild(c) => match install(&name, &c, peer, sadb) {
+                Ok(()) => {
+                    fx.sadb_changed = true;
+                    tracing::info!(target: "gateway::ike", peer = %name, child = %c.name,
+                        spi_in = %format_args!("{:08x}", c.spi_in), spi_out = %format_args!("{:08x}", c.spi_out),
+                        udp_encap = c.udp_encap, rekey_of = ?c.replaces.map(|s| format!("{s:08x}")), "Child SA installed");
+                }
+                Err(e) => {
+                    tracing::warn!(target: "gateway::ike", peer = %name, child = %c.name, "Child SA not installed: {e}");
+                    peer.failure = Some((now, format!("Child SA {}", c.name), format!("not installed: {e}")));
+                }
+            },
+            Output::DeleteChild(d) => {
+                if let Some((si, so)) = peer.installed.remove(&d.spi_in) {
+                    for s in [si, so] {
+                        sadb.remove_keyed_policies(s);
+                        sadb.remove(s);
+                    }
+                    fx.sadb_changed = true;
+                    tracing::info!(target: "gateway::ike", peer = %name, child = %d.name,
+                        spi_in = %format_args!("{:08x}", d.spi_in), reason = ?d.reason, "Child SA removed");
+                }
+            }
+            Output::Event(e) => event(peer, e, now),
+        }
+    }
+    if peer.sa.as_ref().is_some_and(|s| s.is_dead()) {
+        peer.sa = None;
+        remove_all(peer, sadb, fx);
+        if peer.initiates && peer.retry_at.is_none() {
+            peer.retry_at = Some(now + RETRY_AFTER_FAILURE);
+        }
+    }
+}
+
+fn event(peer: &mut Peer, e: Event, now: Instant) {
+    let name = &peer.cfg.name;
+    match e {
+        Event::IkeEstablished { spi_i, spi_r, proposal, nat } => {
+            tracing::info!(target: "gateway::ike", peer = %name, spi_i = %format_args!("{spi_i:016x}"),
+                spi_r = %format_args!("{spi_r:016x}"), %proposal, ?nat, "IKE SA established");
+            let nat = match (nat.local_behind_nat, nat.remote_behind_nat) {
+                (false, false) => "none",
+                (true, false) => "we are behind a NAT",
+                (false, true) => "peer behind a NAT (UDP 4500)",
+                (true, true) => "both behind NATs",
+            };
+            peer.established = Some((now, proposal, nat.to_string()));
+        }
+        Event::IkeRekeyed { spi_i, spi_r } => {
+            tracing::info!(target: "gateway::ike", peer = %name, spi_i = %format_args!("{spi_i:016x}"),
+                spi_r = %format_args!("{spi_r:016x}"), "IKE SA rekeyed");
+        }
+        Event::ChildRekeyed { name: child, old_spi_in, new_spi_in } => {
+            tracing::info!(target: "gateway::ike", peer = %name, %child, old = %format_args!("{old_spi_in:08x}"),
+                new = %format_args!("{new_spi_in:08x}"), "Child SA rekeyed");
+        }
+        Event::ChildFailed { name: child, failure } => {
+            tracing::warn!(target: "gateway::ike", peer = %name, %child, "Child SA failed: {failure}");
+            peer.failure = Some((now, format!("CREATE_CHILD_SA ({child})"), failure.to_string()));
+        }
+        Event::Failed(f) => {
+            let phase = peer.phase();
+            tracing::warn!(target: "gateway::ike", peer = %name, phase, "IKE SA failed: {f}");
+            peer.failure = Some((now, phase.to_string(), f.to_string()));
+        }
+        Event::Closed { by_peer } => {
+            tracing::info!(target: "gateway::ike", peer = %name, by_peer, "IKE SA closed");
+        }
+        Event::PeerDead { action } => {
+            tracing::warn!(target: "gateway::ike", peer = %name, ?action, "peer dead");
+            peer.failure =
+                Some((now, "established IKE SA".into(), format!("peer dead (DPD), action {action:?}")));
+            if action == DpdAction::Restart {
+                peer.retry_at = Some(now);
+            }
+        }
+    }
+}
+
+/// Removes every Child SA the driver installed for `peer`.
+fn remove_all(peer: &mut Peer, sadb: &mut SadbBuilder, fx: &mut Effects) {
+    for (_, (si, so)) in peer.installed.drain() {
+        for s in [si, so] {
+            sadb.remove_keyed_policies(s);
+            sadb.remove(s);
+        }
+        fx.sadb_changed = true;
+    }
+}
+
+fn algorithm(encr: EncrAlg, integ: Option<IntegAlg>) -> Result<Algorithm, String> {
+    Ok(match (encr, integ) {
+        (EncrAlg::AesGcm16_128, None) => Algorithm::AesGcm16_128,
+        (EncrAlg::AesGcm16_256, None) => Algorithm::AesGcm16_256,
+        (EncrAlg::AesCbc128, Some(IntegAlg::HmacSha1_96)) => Algorithm::AesCbc128HmacSha1_96,
+        (EncrAlg::AesCbc256, Some(IntegAlg::HmacSha1_96)) => Algorithm::AesCbc256HmacSha1_96,
+        (EncrAlg::AesCbc128, Some(IntegAlg::HmacSha256_128)) => Algorithm::AesCbc128HmacSha256_128,
+        (EncrAlg::AesCbc256, Some(IntegAlg::HmacSha256_128)) => Algorithm::AesCbc256HmacSha256_128,
+        (e, i) => return Err(format!("the data plane has no ESP transform {e:?} + {i:?}")),
+    })
+}
+
+/// The Child SA's two directions as data-plane SAs.
+fn data_plane_sas(peer: &str, c: &ChildSa) -> Result<(Sa, Sa), String> {
+    if c.mode != ike::sa::Mode::Tunnel {
+        return Err("transport mode Child SAs are not wired to the data plane yet".into());
+    }
+    let alg = algorithm(c.algorithms.encr, c.algorithms.integ)?;
+    let natt = c.udp_encap.then_some(NatT { local_port: c.local.port(), remote_port: c.remote.port() });
+    let mode = Mode::Tunnel { local: c.local.ip(), remote: c.remote.ip() };
+    let make = |spi: u32, enc: &[u8], auth: &[u8], dir: &str| -> Result<Sa, String> {
+        Ok(Sa {
+            name: format!("{peer}/{}-{dir}", c.name),
+            spi,
+            protocol: Protocol::Esp,
+            mode,
+            transform: Transform::new(alg, enc, auth).map_err(|e| format!("{e:?}"))?,
+            esn: c.algorithms.esn,
+            natt,
+            replay_window: REPLAY_WINDOW,
+            df: DfPolicy::Copy,
+            // IKE rekeys by time; the data plane's own limits stay off.
+            soft: Limits::default(),
+            hard: Limits::default(),
+            counters: Arc::new(SaCounters::default()),
+        })
+    };
+    let k = &c.keys;
+    let sa_in = make(c.spi_in, k.encr_in.as_bytes(), k.integ_in.as_bytes(), "in")?;
+    let sa_out = make(c.spi_out, k.encr_out.as_bytes(), k.integ_out.as_bytes(), "out")?;
+    Ok((sa_in, sa_out))
+}
+
+fn install(peer_name: &str, c: &ChildSa, peer: &mut Peer, sadb: &mut SadbBuilder) -> Result<(), String> {
+    let (sa_in, sa_out) = data_plane_sas(peer_name, c)?;
+    if let Some(&(old_in, old_out)) = c.replaces.and_then(|old| peer.installed.get(&old)) {
+        let si = sadb.rekey(old_in, sa_in).ok_or("the SA being rekeyed is gone")?;
+        let so = sadb.rekey(old_out, sa_out).ok_or("the SA being rekeyed is gone")?;
+        peer.installed.insert(c.spi_in, (si, so));
+        return Ok(());
+    }
+    let outs = selectors(&c.ts_local, &c.ts_remote)?;
+    let ins = selectors(&c.ts_remote, &c.ts_local)?;
+    let si = sadb.add(sa_in, SaDirection::In);
+    let so = sadb.add(sa_out, SaDirection::Out);
+    let name = format!("{peer_name}/{}", c.name);
+    let policy = |selector, slot| Policy { name: name.clone(), selector, verdict: Verdict::Protect(slot) };
+    sadb.add_keyed_policies(
+        outs.into_iter().map(|s| policy(s, so)).collect(),
+        ins.into_iter().map(|s| policy(s, si)).collect(),
+    );
+    peer.installed.insert(c.spi_in, (si, so));
+    Ok(())
+}
+
+/// Every (source, destination) pair of selectors as SPD selectors; an address range that is
+/// not a prefix becomes the prefixes that cover it exactly.
+fn selectors(src: &[TrafficSelector], dst: &[TrafficSelector]) -> Result<Vec<Selector>, String> {
+    let mut v = Vec::new();
+    for s in src {
+        for d in dst {
+            let (sp, sproto, sports) = ts_parts(s)?;
+            let (dp, dproto, dports) = ts_parts(d)?;
+            if sproto != dproto && sproto.is_some() && dproto.is_some() {
+                continue;
+            }
+            for a in &sp {
+                for b in &dp {
+                    if a.addr.is_ipv4() != b.addr.is_ipv4() {
+                        continue;
+                    }
+                    v.push(Selector {
+                        src: *a,
+                        dst: *b,
+                        protocol: sproto.or(dproto),
+                        src_ports: sports,
+                        dst_ports: dports,
+                    });
+                }
+            }
+        }
+    }
+    if v.is_empty() {
+        return Err("the traffic selectors give no usable policy".into());
+    }
+    Ok(v)
+}
+
+type TsParts = (Vec<crate::config::IpPrefix>, Option<u8>, crate::config::ipsec::PortRange);
+
+fn ts_parts(ts: &TrafficSelector) -> Result<TsParts, String> {
+    let (prefixes, protocol, ports) = match *ts {
+        TrafficSelector::Ipv4 { protocol, ports, start, end } => {
+            (range_prefixes(u32::from(start) as u128, u32::from(end) as u128, 32), protocol, ports)
+        }
+        TrafficSelector::Ipv6 { protocol, ports, start, end } => {
+            (range_prefixes(u128::from(start), u128::from(end), 128), protocol, ports)
+        }
+        TrafficSelector::Other { ty, .. } => {
+            return Err(format!("traffic selector type {ty:?} not supported"))
+        }
+    };
+    let protocol = (protocol != 0).then_some(protocol);
+    Ok((prefixes, protocol, crate::config::ipsec::PortRange { lo: ports.0, hi: ports.1 }))
+}
+
+/// The fewest prefixes covering `start..=end` exactly, in an address space of `bits`.
+fn range_prefixes(start: u128, end: u128, bits: u32) -> Vec<crate::config::IpPrefix> {
+    let mut v = Vec::new();
+    let mut cur = start;
+    while cur <= end && v.len() < 64 {
+        // The largest block aligned at `cur` that does not pass `end`.
+        let mut len = bits - cur.trailing_zeros().min(bits);
+        loop {
+            let size = if len == 0 { None } else { 1u128.checked_shl(bits - len) };
+            let last = match size {
+                Some(s) => cur.checked_add(s - 1),
+                None => Some(if bits == 128 { u128::MAX } else { (1u128 << bits) - 1 }),
+            };
+            if last.is_some_and(|l| l <= end) {
+                let addr = if bits == 32 { IpAddr::V4((cur as u32).into()) } else { IpAddr::V6(cur.into()) };
+                v.push(crate::config::IpPrefix { addr, len: len as u8 });
+                match last.and_then(|l| l.checked_add(1)) {
+                    Some(n) => cur = n,
+                    None => return v,
+                }
+                break;
+            }
+            len += 1;
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> crate::config::IpPrefix {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges_become_exact_prefixes() {
+        let v4 = |a: &str| u32::from(a.parse::<std::net::Ipv4Addr>().unwrap()) as u128;
+        assert_eq!(range_prefixes(v4("192.0.2.0"), v4("192.0.2.255"), 32), vec![p("192.0.2.0/24")]);
+        assert_eq!(range_prefixes(v4("198.51.100.1"), v4("198.51.100.1"), 32), vec![p("198.51.100.1/32")]);
+        assert_eq!(range_prefixes(0, v4("255.255.255.255"), 32), vec![p("0.0.0.0/0")]);
+        assert_eq!(
+            range_prefixes(v4("10.0.0.1"), v4("10.0.0.6"), 32),
+            vec![p("10.0.0.1/32"), p("10.0.0.2/31"), p("10.0.0.4/31"), p("10.0.0.6/32")]
+        );
+        assert_eq!(range_prefixes(0, u128::MAX, 128), vec![p("::/0")]);
+    }
+
+    #[test]
+    fn selectors_pair_every_local_with_every_remote() {
+        let ts = |s: &str| crate::config::ike::prefix_to_ts(&p(s));
+        let v = selectors(&[ts("192.0.2.0/24"), ts("192.0.3.0/24")], &[ts("198.51.100.0/24")]).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[1].src, v[1].dst, v[1].protocol), (p("192.0.3.0/24"), p("198.51.100.0/24"), None));
+        assert!(v[0].src_ports.is_any());
+    }
+}
