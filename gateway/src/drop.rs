@@ -77,6 +77,7 @@ drop_reasons! {
     CleartextProtected => "cleartext_protected", "clear-text packet where an inbound policy requires IPsec";
     PolicyDiscard => "policy_discard", "a discard policy in the SPD matched";
     TunnelNoRoute => "tunnel_no_route", "no route to the SA's peer (outer destination)";
+    IcmpErrorUnprotected => "icmp_error_unprotected", "ICMP error about tunnel traffic not sent: no SA would protect it";
 }
 
 #[cfg(test)]

@@ -626,10 +626,8 @@ impl ControlPlane {
                 }
                 let quoted_len = (ip.total_len() as usize).min(payload.len());
                 let quote = &payload[..quoted_len.min(ICMP4_ERROR_MAX - ipv4::HEADER_LEN - 8)];
-                out.push(Transmit {
-                    port: in_port,
-                    frame: icmp4_frame(me, peer_mac, src, ip.src_addr(), t, code, rest, quote),
-                });
+                let f = icmp4_frame(me, peer_mac, src, ip.src_addr(), t, code, rest, quote);
+                self.send_error(in_port, payload, f, out);
             }
             EtherType::IPV6 => {
                 let Ok(ip) = ipv6::Packet::new_checked(payload) else { return };
@@ -651,10 +649,29 @@ impl ControlPlane {
                 let total = (ipv6::HEADER_LEN + ip.payload_len() as usize).min(payload.len());
                 let quote = &payload[..total.min(ICMP6_ERROR_MAX - ipv6::HEADER_LEN - 8)];
                 let f = icmp6_frame(me, peer_mac, src, ip.src_addr(), DEFAULT_TTL, t, code, rest, quote);
-                out.push(Transmit { port: in_port, frame: f });
+                self.send_error(in_port, payload, f, out);
             }
             _ => {}
         }
+    }
+
+    /// Sends ICMP error `f` about the IP packet `offending`, unless the offending packet came
+    /// through a tunnel (an inbound protect policy covers it) and the error would leave
+    /// unprotected: an error about tunnel traffic quotes decrypted bytes, so it goes back
+    /// through a matching SA or not at all (RFC 4301 §6).
+    fn send_error(&self, in_port: u8, offending: &[u8], f: Vec<u8>, out: &mut Vec<Transmit>) {
+        let sp = self.ipsec.load();
+        if !sp.inbound.is_empty() {
+            let via_tunnel = crate::ipsec::spd::Flow::parse(offending).is_some_and(|flow| {
+                matches!(sp.inbound.lookup(&flow), Some((_, crate::ipsec::spd::Verdict::Protect(_))))
+            });
+            if via_tunnel
+                && !matches!(forward::local_outbound(&f, &self.tables.load(), &sp), forward::LocalOut::Protect(_))
+            {
+                return self.count(DropReason::IcmpErrorUnprotected);
+            }
+        }
+        out.push(Transmit { port: in_port, frame: f });
     }
 }
 
