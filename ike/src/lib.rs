@@ -17,3 +17,4 @@ pub mod codec;
 pub mod crypto;
 pub mod protect;
 pub mod sa;
+pub mod v1;
