@@ -592,3 +592,29 @@ fn thirty_percent_loss_with_retransmits() {
     eprintln!("{ok} of 16 seeds came up");
     assert_eq!(ok, 16, "only {ok} of 16 seeds came up");
 }
+
+#[test]
+fn mangled_messages_never_panic_or_change_state() {
+    let (w, e) = configs();
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    assert_pairs_match(&n);
+    let before: Vec<usize> = n.nodes.iter().map(|x| x.installed.len()).collect();
+    let sent: Vec<(usize, Datagram)> =
+        (0..2).flat_map(|i| n.nodes[i].sent.iter().map(move |d| (i, d.clone()))).collect();
+    let mut g = TestRng(3);
+    for _ in 0..3000 {
+        let (from, d) = &sent[(g.next_u64() % sent.len() as u64) as usize];
+        let mut b = d.bytes.clone();
+        for _ in 0..1 + g.next_u64() % 3 {
+            let i = (g.next_u64() % b.len() as u64) as usize;
+            b[i] ^= 1 + (g.next_u64() % 255) as u8;
+        }
+        let to = 1 - from;
+        let now = n.now;
+        let out = n.nodes[to].sas[0].handle_datagram(now, d.src, d.dst, &b, &mut n.rng);
+        assert!(out.iter().all(|o| matches!(o, Output::Send(_))), "{out:?}");
+    }
+    assert_eq!(before, n.nodes.iter().map(|x| x.installed.len()).collect::<Vec<_>>());
+    assert!(n.nodes[0].sas[0].is_established() && n.nodes[1].sas[0].is_established());
+}

@@ -212,7 +212,12 @@ impl IsakmpSa {
         };
         sa.peer_nat_t = cfg.nat_t && has_vid(&m.payloads, &VID_RFC3947);
         sa.peer_dpd = has_vid(&m.payloads, &VID_DPD);
-        sa.hs.sa_i_b = offer.body_bytes();
+        // SAi_b as it was on the wire (a peer may set reserved bits we would not re-encode).
+        let raw_sa =
+            codec::split(bytes).and_then(|(h, body)| codec::walk(h.next, body, false)).ok().and_then(
+                |(raw, _)| raw.iter().find(|p| p.ty == codec::PayloadType::SA).map(|p| p.body.to_vec()),
+            );
+        sa.hs.sa_i_b = raw_sa.unwrap_or_else(|| offer.body_bytes());
         let answer = codec::sa::SaPayload {
             doi: offer.doi,
             situation: offer.situation,
