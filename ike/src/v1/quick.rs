@@ -571,12 +571,15 @@ impl IsakmpSa {
                 return;
             }
         };
-        let offered = q.offer.as_ref().is_some_and(|o| {
-            o.proposals
-                .iter()
-                .any(|p| p.transforms.iter().any(|x| x.id == t.id && x.attributes == t.attributes))
-        });
         let Ok(mut choice) = proposal::esp_read(t) else { return };
+        // The answer must be one of our transforms in substance; peers reorder attributes and
+        // may lower the lifetime.
+        let offered = q
+            .offer
+            .iter()
+            .flat_map(|o| o.proposals.iter())
+            .flat_map(|p| p.transforms.iter())
+            .any(|x| proposal::esp_read(x).is_ok_and(|o| o.algs == choice.algs && o.mode == choice.mode));
         if !offered {
             out.push(child_failed(
                 format!("peer chose {}, which we did not offer", proposal::describe_esp(sa)),
