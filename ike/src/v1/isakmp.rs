@@ -468,6 +468,21 @@ impl IsakmpSa {
         }
         let Some(iv) = self.p2_iv(h.message_id) else { return };
         let Some((payloads, _, _)) = self.open_hashed(h, body, &iv, &[&h.message_id.to_be_bytes()]) else {
+            // Waiting for message 6, an encrypted notification we cannot read means the peer
+            // has keys we do not (strongSwan answers a message 5 it cannot decrypt with an
+            // encrypted PAYLOAD_MALFORMED). As unauthenticated as the plain notifies we accept
+            // during phase 1, and far more useful than a timeout.
+            if self.step == Step::Mm6 {
+                let f = fail(
+                    FailureKind::AuthenticationFailed,
+                    format!(
+                        "phase 1 failed: {} could not decrypt our message 5 (its encrypted answer does not \
+                         decrypt with our keys either): the pre-shared keys differ: check the PSK/IDs",
+                        self.remote
+                    ),
+                );
+                self.die(Event::Failed(f), out);
+            }
             return;
         };
         self.authenticated_from(now, src, dst);

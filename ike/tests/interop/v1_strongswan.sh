@@ -5,7 +5,7 @@
 # IPsec SA keys we derived are the ones charon logs.
 #
 # Proposals: IKE_PROPOSAL / ESP_PROPOSAL (strongSwan syntax, used on both sides).
-# Usage (root): ike/tests/interop/v1_strongswan.sh [main|aggressive|respond]
+# Usage (root): ike/tests/interop/v1_strongswan.sh [main|aggressive|respond|wrongpsk]
 # (after `cargo build -p espgw-ike --example v1_driver`); `respond`: charon initiates main mode.
 set -u
 MODE=${1:-main}
@@ -84,8 +84,9 @@ for _ in $(seq 50); do [ -S "$DIR/charon.vici" ] && break; sleep 0.1; done
 ip netns exec "$NE" swanctl --load-all --uri "unix://$DIR/charon.vici" --file "$DIR/swanctl.conf" >/dev/null || {
     echo "swanctl failed"; cat "$DIR/charon.out"; exit 1; }
 
-EXTRA=""; [ "$MODE" != main ] && EXTRA=$MODE
-ip netns exec "$NW" "$DRIVER" 192.0.2.1 192.0.2.2 "$PSK" west.example.net east.example.net \
+EXTRA=""; case $MODE in aggressive|respond) EXTRA=$MODE ;; esac
+OURPSK=$PSK; [ "$MODE" = wrongpsk ] && OURPSK="not-$PSK"
+ip netns exec "$NW" "$DRIVER" 192.0.2.1 192.0.2.2 "$OURPSK" west.example.net east.example.net \
     10.1.0.0/16 10.2.0.0/16 $EXTRA > "$DIR/driver.out" 2>&1 &
 DPID=$!
 if [ "$MODE" = respond ]; then
@@ -98,6 +99,10 @@ sleep 0.5
 cat "$DIR/driver.out"
 echo "--- charon (selected lines) ---"
 grep -E "IKE_SA .* established|CHILD_SA .* established|MAC mismatched|unacceptable|NO_PROPOSAL|AUTHENTICATION_FAILED|invalid HASH|parsing .* failed|received .* error" "$DIR/charon.log" | head -20
+if [ "$MODE" = wrongpsk ]; then
+    if [ $RC -ne 0 ] && grep -q "FAILED: .*check the PSK/IDs" "$DIR/driver.out"; then echo PASS; rm -rf "$DIR"; exit 0; fi
+    echo "FAIL: expected a PSK failure; logs in $DIR"; exit 1
+fi
 if [ $RC -ne 0 ]; then echo "FAIL (driver exit $RC); logs in $DIR"; trap - EXIT; cleanup; exit 1; fi
 # charon (chd = 4) dumps "encryption initiator key" (initiator to responder) and "encryption
 # responder key" as hex lines; they must be ours.
