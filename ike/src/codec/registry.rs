@@ -53,6 +53,9 @@ macro_rules! registry {
     };
 }
 
+/// Shared with the IKEv1 codec's registries.
+pub(crate) use registry;
+
 registry! {
     /// Exchange Type in the IKE header (RFC 7296 §3.1).
     ExchangeType(u8) {

@@ -28,8 +28,8 @@ mod info;
 mod init;
 pub mod nat;
 mod proposal;
-mod retransmit;
-mod ts;
+pub(crate) mod retransmit;
+pub(crate) mod ts;
 
 pub use config::{
     ChildConfig, DpdAction, EspProposal, IkeProposal, Mode, PeerConfig, RetransmitConfig, StartAction,

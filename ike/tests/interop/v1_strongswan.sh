@@ -1,0 +1,122 @@
+#!/bin/bash
+# IKEv1 interop smoke test: our initiator (examples/v1_driver) against strongSwan's charon as
+# responder, each in its own network namespace joined by a veth pair. Checks that main mode
+# (or aggressive mode with "aggressive") and quick mode with PFS complete, and that the
+# IPsec SA keys we derived are the ones charon logs.
+#
+# Proposals: IKE_PROPOSAL / ESP_PROPOSAL (strongSwan syntax, used on both sides).
+# Usage (root): ike/tests/interop/v1_strongswan.sh [main|aggressive|respond|wrongpsk]
+# (after `cargo build -p espgw-ike --example v1_driver`); `respond`: charon initiates main mode.
+set -u
+MODE=${1:-main}
+ID=$$
+NW=v1w$ID; NE=v1e$ID
+DIR=$(mktemp -d /tmp/v1ss.XXXXXX)
+DRIVER=${DRIVER:-$(dirname "$0")/../../../target/debug/examples/v1_driver}
+PSK="interop-secret-0123456789"
+export IKE_PROPOSAL=${IKE_PROPOSAL:-aes128-sha256-modp2048} ESP_PROPOSAL=${ESP_PROPOSAL:-aes128gcm16-modp2048}
+
+cleanup() {
+    [ -f "$DIR/charon.pidfile" ] && kill "$(cat "$DIR/charon.pidfile")" 2>/dev/null
+    ip netns del "$NW" 2>/dev/null
+    ip netns del "$NE" 2>/dev/null
+}
+trap cleanup EXIT
+
+ip netns add "$NW"; ip netns add "$NE"
+ip link add "w$ID" type veth peer name "e$ID"
+ip link set "w$ID" netns "$NW"; ip link set "e$ID" netns "$NE"
+ip -n "$NW" addr add 192.0.2.1/24 dev "w$ID"; ip -n "$NW" link set "w$ID" up; ip -n "$NW" link set lo up
+ip -n "$NE" addr add 192.0.2.2/24 dev "e$ID"; ip -n "$NE" link set "e$ID" up; ip -n "$NE" link set lo up
+ip -n "$NE" addr add 10.2.0.1/32 dev lo
+
+mkdir -p "$DIR/run"
+cat > "$DIR/strongswan.conf" <<CONF
+charon {
+    load = random nonce openssl pem pkcs1 curve25519 kernel-libipsec kernel-netlink socket-default vici updown
+    plugins {
+        vici {
+            socket = unix://$DIR/charon.vici
+        }
+    }
+    i_dont_care_about_security_and_use_aggressive_mode_psk = yes
+    filelog {
+        log { path = $DIR/charon.log
+              flush_line = yes
+              default = 1
+              ike = 4
+              chd = 4
+              esp = 1
+              lib = 1 }
+    }
+}
+CONF
+cat > "$DIR/swanctl.conf" <<CONF
+connections {
+    west {
+        version = 1
+        aggressive = $([ "$MODE" = aggressive ] && echo yes || echo no)
+        local_addrs = 192.0.2.2
+        remote_addrs = 192.0.2.1
+        proposals = $IKE_PROPOSAL
+        local { auth = psk
+                id = east.example.net }
+        remote { auth = psk
+                 id = west.example.net }
+        children {
+            net { local_ts = 10.2.0.0/16
+                  remote_ts = 10.1.0.0/16
+                  esp_proposals = $ESP_PROPOSAL }
+        }
+    }
+}
+secrets {
+    ike-west { id-1 = east.example.net
+               id-2 = west.example.net
+               secret = "$PSK" }
+}
+CONF
+
+ip netns exec "$NE" env STRONGSWAN_CONF="$DIR/strongswan.conf" sh -c \
+    "mount --bind $DIR/run /run && echo \$\$ > $DIR/charon.pidfile && exec /usr/lib/ipsec/charon" \
+    > "$DIR/charon.out" 2>&1 &
+for _ in $(seq 50); do [ -S "$DIR/charon.vici" ] && break; sleep 0.1; done
+ip netns exec "$NE" swanctl --load-all --uri "unix://$DIR/charon.vici" --file "$DIR/swanctl.conf" >/dev/null || {
+    echo "swanctl failed"; cat "$DIR/charon.out"; exit 1; }
+
+EXTRA=""; case $MODE in aggressive|respond) EXTRA=$MODE ;; esac
+OURPSK=$PSK; [ "$MODE" = wrongpsk ] && OURPSK="not-$PSK"
+ip netns exec "$NW" "$DRIVER" 192.0.2.1 192.0.2.2 "$OURPSK" west.example.net east.example.net \
+    10.1.0.0/16 10.2.0.0/16 $EXTRA > "$DIR/driver.out" 2>&1 &
+DPID=$!
+if [ "$MODE" = respond ]; then
+    sleep 0.3
+    ip netns exec "$NE" swanctl --initiate --child net --timeout 15 --uri "unix://$DIR/charon.vici" > "$DIR/initiate.out" 2>&1 &
+fi
+wait $DPID
+RC=$?
+sleep 0.5
+cat "$DIR/driver.out"
+echo "--- charon (selected lines) ---"
+grep -E "IKE_SA .* established|CHILD_SA .* established|MAC mismatched|unacceptable|NO_PROPOSAL|AUTHENTICATION_FAILED|invalid HASH|parsing .* failed|received .* error" "$DIR/charon.log" | head -20
+if [ "$MODE" = wrongpsk ]; then
+    if [ $RC -ne 0 ] && grep -q "FAILED: .*check the PSK/IDs" "$DIR/driver.out"; then echo PASS; rm -rf "$DIR"; exit 0; fi
+    echo "FAIL: expected a PSK failure; logs in $DIR"; exit 1
+fi
+if [ $RC -ne 0 ]; then echo "FAIL (driver exit $RC); logs in $DIR"; trap - EXIT; cleanup; exit 1; fi
+# charon (chd = 4) dumps "encryption initiator key" (initiator to responder) and "encryption
+# responder key" as hex lines; they must be ours.
+dump() { awk -v w="$1" '
+    !f && $0 ~ w { for (i=1;i<=NF;i++) if ($i=="=>") n=$(i+1); f=1; next }
+    f && /\[CHD\] +[0-9]+: / { for (i=3; i<=NF && i<=18 && n>0; i++) { printf "%s", tolower($i); n-- } if (n==0) exit }' "$DIR/charon.log"; }
+OUT=$(grep -o 'encr_out [0-9a-f]*' "$DIR/driver.out" | cut -d' ' -f2)
+IN=$(grep -o 'encr_in [0-9a-f]*' "$DIR/driver.out" | cut -d' ' -f2)
+[ "$MODE" = respond ] && { T=$OUT; OUT=$IN; IN=$T; }
+if [ "$(dump 'encryption initiator key')" = "$OUT" ] && [ "$(dump 'encryption responder key')" = "$IN" ]; then
+    echo "key check: charon's ESP keys are ours"
+else
+    echo "FAIL key check: charon $(dump 'encryption initiator key') / $(dump 'encryption responder key'), ours $OUT / $IN"
+    exit 1
+fi
+echo PASS
+rm -rf "$DIR"

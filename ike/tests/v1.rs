@@ -1,0 +1,620 @@
+//! Two IKEv1 cores (initiator "west", responder "east") in one process on a virtual clock, with
+//! a deterministic RNG and a simulated network (latency, loss, NAT). `IKE_TRACE=1` prints the
+//! datagrams, installs, deletes and events.
+
+use ike::codec::id::Identification;
+use ike::codec::ts::TrafficSelector;
+use ike::codec::DhGroup;
+use ike::sa::*;
+use ike::v1::{IsakmpSa, V1Config};
+use rand_core::{CryptoRng, RngCore};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct TestRng(u64);
+
+impl RngCore for TestRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for c in dest.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            c.copy_from_slice(&v[..c.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for TestRng {}
+
+const WEST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const EAST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const NAT_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 9);
+
+fn net(a: [u8; 4], b: [u8; 4]) -> TrafficSelector {
+    TrafficSelector::Ipv4 { protocol: 0, ports: (0, 65535), start: a.into(), end: b.into() }
+}
+
+fn west_net() -> TrafficSelector {
+    net([10, 1, 0, 0], [10, 1, 255, 255])
+}
+
+fn east_net() -> TrafficSelector {
+    net([10, 2, 0, 0], [10, 2, 255, 255])
+}
+
+fn configs() -> (V1Config, V1Config) {
+    let w = SocketAddr::new(WEST.into(), 500);
+    let e = SocketAddr::new(EAST.into(), 500);
+    let wid = Identification::Fqdn("west.example.net".into());
+    let eid = Identification::Fqdn("east.example.net".into());
+    let psk = b"correct horse battery staple";
+    let mut west = PeerConfig::new("east", w, e, wid.clone(), Some(eid.clone()), psk);
+    let mut east = PeerConfig::new("west", e, w, eid, Some(wid), psk);
+    west.children.push(ChildConfig::new("net", vec![west_net()], vec![east_net()]));
+    east.children.push(ChildConfig::new("net", vec![east_net()], vec![west_net()]));
+    for c in [&mut west, &mut east] {
+        c.ike_proposals = vec![IkeProposal::parse("aes256-sha256-ecp256").unwrap()];
+        c.children[0].esp_proposals = vec![EspProposal::parse("aes128-sha256").unwrap()];
+        c.retransmit = RetransmitConfig { timeout: Duration::from_secs(1), tries: 5 };
+        c.dpd_interval = None;
+        c.ike_rekey_time = None;
+        c.children[0].rekey_time = None;
+    }
+    (V1Config::new(west), V1Config::new(east))
+}
+
+#[derive(Default)]
+struct Node {
+    sas: Vec<IsakmpSa>,
+    installed: BTreeMap<u32, ChildSa>,
+    deleted: Vec<ChildSaDeleted>,
+    events: Vec<Event>,
+    sent: Vec<Datagram>,
+}
+
+impl Node {
+    fn failures(&self) -> Vec<&Failure> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Failed(f) => Some(f),
+                Event::ChildFailed { failure, .. } => Some(failure),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn established(&self) -> bool {
+        self.events.iter().any(|e| matches!(e, Event::IkeEstablished { .. }))
+    }
+
+    fn live(&mut self) -> &mut IsakmpSa {
+        self.sas.iter_mut().rev().find(|s| !s.is_dead()).expect("a live ISAKMP SA")
+    }
+}
+
+struct Net {
+    now: Instant,
+    rng: TestRng,
+    wire: TestRng,
+    nodes: [Node; 2],
+    east_config: Arc<V1Config>,
+    inflight: Vec<(Instant, u64, Datagram)>,
+    seq: u64,
+    loss_permille: u64,
+    nat: bool,
+    east_down: bool,
+    truncate: bool,
+}
+
+impl Net {
+    fn new(west: V1Config, east: V1Config) -> Net {
+        Net::with_seed(west, east, 7, false)
+    }
+
+    fn with_seed(west: V1Config, east: V1Config, seed: u64, nat: bool) -> Net {
+        let mut n = Net {
+            now: Instant::now(),
+            rng: TestRng(seed),
+            wire: TestRng(seed ^ 0x5555),
+            nodes: [Node::default(), Node::default()],
+            east_config: Arc::new(east),
+            inflight: Vec::new(),
+            seq: 0,
+            loss_permille: 0,
+            nat,
+            east_down: false,
+            truncate: false,
+        };
+        let (sa, out) = IsakmpSa::initiate(Arc::new(west), n.now, &mut n.rng);
+        n.nodes[0].sas.push(sa);
+        n.apply(0, out);
+        n
+    }
+
+    fn apply(&mut self, node: usize, out: Vec<Output>) {
+        let trace = std::env::var("IKE_TRACE").is_ok();
+        for o in out {
+            if trace {
+                match &o {
+                    Output::Send(d) => {
+                        eprintln!("n{node} send {} -> {} {} bytes", d.src, d.dst, d.bytes.len())
+                    }
+                    other => eprintln!("n{node} {other:?}"),
+                }
+            }
+            match o {
+                Output::Send(d) => self.transmit(node, d),
+                Output::InstallChild(c) => {
+                    assert!(self.nodes[node].installed.insert(c.spi_in, c).is_none(), "SPI installed twice");
+                }
+                Output::DeleteChild(d) => {
+                    assert!(
+                        self.nodes[node].installed.remove(&d.spi_in).is_some(),
+                        "deleting unknown SA {d:?}"
+                    );
+                    self.nodes[node].deleted.push(d);
+                }
+                Output::Event(e) => self.nodes[node].events.push(e),
+            }
+        }
+    }
+
+    fn transmit(&mut self, from: usize, mut d: Datagram) {
+        self.nodes[from].sent.push(d.clone());
+        if self.nat && from == 0 {
+            d.src = SocketAddr::new(NAT_IP.into(), d.src.port() + 40000);
+        }
+        if self.wire.next_u64() % 1000 < self.loss_permille {
+            if std::env::var("IKE_TRACE").is_ok() {
+                eprintln!("   (lost)");
+            }
+            return;
+        }
+        self.seq += 1;
+        self.inflight.push((self.now + Duration::from_millis(10), self.seq, d));
+    }
+
+    fn deliver(&mut self, mut d: Datagram) {
+        let to = if d.dst.ip() == EAST { 1 } else { 0 };
+        if to == 1 && self.east_down {
+            return;
+        }
+        if self.nat && to == 0 {
+            assert_eq!(d.dst.ip(), NAT_IP, "east answers the NAT's public address");
+            d.dst = SocketAddr::new(WEST.into(), d.dst.port() - 40000);
+        }
+        let now = self.now;
+        if self.truncate {
+            for n in 0..d.bytes.len() {
+                let cut = &d.bytes[..n];
+                for sa in &mut self.nodes[to].sas {
+                    let out = sa.handle_datagram(now, d.src, d.dst, cut, &mut self.rng);
+                    assert!(out.is_empty(), "a {n}-byte prefix produced output");
+                }
+                if to == 1 {
+                    let (sa, out) =
+                        IsakmpSa::accept(self.east_config.clone(), now, d.src, d.dst, cut, &mut self.rng);
+                    assert!(sa.is_none() && out.is_empty());
+                }
+            }
+        }
+        let idx = self.nodes[to].sas.iter().position(|s| !s.is_dead() && s.matches_datagram(d.dst, &d.bytes));
+        let out = match idx {
+            Some(i) => self.nodes[to].sas[i].handle_datagram(now, d.src, d.dst, &d.bytes, &mut self.rng),
+            None if to == 1 => {
+                let (sa, out) =
+                    IsakmpSa::accept(self.east_config.clone(), now, d.src, d.dst, &d.bytes, &mut self.rng);
+                self.nodes[1].sas.extend(sa);
+                out
+            }
+            None => vec![],
+        };
+        self.apply(to, out);
+    }
+
+    fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        for _ in 0..1_000_000 {
+            let next_wire = self.inflight.iter().map(|x| (x.0, x.1)).min();
+            let next_timer =
+                (0..2).flat_map(|n| self.nodes[n].sas.iter().filter_map(|s| s.poll_timeout())).min();
+            let next = match (next_wire, next_timer) {
+                (Some((w, _)), Some(t)) => w.min(t),
+                (Some((w, _)), None) => w,
+                (None, Some(t)) => t,
+                (None, None) => break,
+            };
+            if next > end {
+                break;
+            }
+            self.now = self.now.max(next);
+            if let Some((at, seq)) = next_wire.filter(|w| w.0 <= self.now) {
+                let i = self.inflight.iter().position(|x| x.0 == at && x.1 == seq).unwrap();
+                let (_, _, dg) = self.inflight.remove(i);
+                self.deliver(dg);
+                continue;
+            }
+            for n in 0..2 {
+                for i in 0..self.nodes[n].sas.len() {
+                    if self.nodes[n].sas[i].poll_timeout().is_some_and(|t| t <= self.now) {
+                        let now = self.now;
+                        let out = self.nodes[n].sas[i].handle_timeout(now, &mut self.rng);
+                        self.apply(n, out);
+                    }
+                }
+            }
+        }
+        self.now = self.now.max(end);
+    }
+
+    fn act(&mut self, node: usize, f: impl FnOnce(&mut IsakmpSa, Instant, &mut TestRng) -> Vec<Output>) {
+        let now = self.now;
+        let out = f(self.nodes[node].live(), now, &mut self.rng);
+        self.apply(node, out);
+    }
+}
+
+/// Both sides hold the same IPsec SA pairs: west's inbound is east's outbound, same keys.
+fn assert_pairs_match(n: &Net) {
+    let (w, e) = (&n.nodes[0].installed, &n.nodes[1].installed);
+    assert_eq!(w.len(), e.len(), "west {:?} east {:?}", w.keys(), e.keys());
+    for (spi, a) in w {
+        let b = e
+            .values()
+            .find(|b| b.spi_out == *spi)
+            .unwrap_or_else(|| panic!("east has no SA to west {spi:#x}"));
+        assert_eq!(a.spi_out, b.spi_in);
+        assert_eq!(a.algorithms, b.algorithms);
+        assert_eq!(a.keys.encr_in.as_bytes(), b.keys.encr_out.as_bytes());
+        assert_eq!(a.keys.integ_in.as_bytes(), b.keys.integ_out.as_bytes());
+        assert_eq!(a.keys.encr_out.as_bytes(), b.keys.encr_in.as_bytes());
+        assert_eq!(a.keys.integ_out.as_bytes(), b.keys.integ_in.as_bytes());
+        assert_ne!(a.keys.encr_in.as_bytes(), a.keys.encr_out.as_bytes());
+        assert_eq!(a.ts_local, b.ts_remote);
+        assert_eq!(a.ts_remote, b.ts_local);
+        assert_eq!(a.udp_encap, b.udp_encap);
+    }
+}
+
+#[test]
+fn main_mode_and_quick_mode_establish_with_matching_keys() {
+    let (w, e) = configs();
+    let mut n = Net::new(w, e);
+    n.truncate = true;
+    n.run(Duration::from_secs(3));
+    for node in &n.nodes {
+        assert!(node.established(), "{:?}", node.failures());
+        assert!(node.failures().is_empty(), "{:?}", node.failures());
+        assert_eq!(node.installed.len(), 1);
+    }
+    assert_pairs_match(&n);
+    let c = n.nodes[0].installed.values().next().unwrap();
+    assert_eq!(c.name, "net");
+    assert_eq!((c.ts_local.clone(), c.ts_remote.clone()), (vec![west_net()], vec![east_net()]));
+    assert_eq!((c.keys.encr_in.len(), c.keys.integ_in.len()), (16, 32));
+    assert!(!c.udp_encap && c.replaces.is_none());
+    // Main mode 3 + quick mode 2 from west, 3 + 1 from east: no retransmits.
+    assert_eq!((n.nodes[0].sent.len(), n.nodes[1].sent.len()), (5, 4));
+    assert_eq!(n.nodes[0].sas[0].cookies(), n.nodes[1].sas[0].cookies());
+    match &n.nodes[0].events[0] {
+        Event::IkeEstablished { proposal, .. } => assert_eq!(proposal, "aes256-sha256-ecp256"),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn modp2048_and_aes_gcm_esp() {
+    let (mut w, mut e) = configs();
+    for c in [&mut w, &mut e] {
+        c.peer.ike_proposals = vec![IkeProposal::parse("aes128-sha1-modp2048").unwrap()];
+        c.peer.children[0].esp_proposals = vec![EspProposal::parse("aes256gcm16").unwrap()];
+    }
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    assert_pairs_match(&n);
+    let c = n.nodes[1].installed.values().next().expect("installed");
+    assert_eq!((c.keys.encr_in.len(), c.keys.integ_in.len()), (36, 0), "AES-256 key + salt");
+}
+
+#[test]
+fn aggressive_mode_when_enabled_on_both_sides() {
+    let (mut w, mut e) = configs();
+    w.aggressive = true;
+    e.aggressive = true;
+    assert!(w.warnings()[0].contains("aggressive mode is enabled"));
+    let mut n = Net::new(w, e);
+    n.truncate = true;
+    n.run(Duration::from_secs(3));
+    assert!(n.nodes[0].established() && n.nodes[1].established(), "{:?}", n.nodes[1].failures());
+    assert_eq!(n.nodes[0].installed.len(), 1);
+    assert_pairs_match(&n);
+}
+
+#[test]
+fn aggressive_mode_refused_when_disabled() {
+    let (mut w, e) = configs();
+    w.aggressive = true;
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    let f = n.nodes[1].failures();
+    assert_eq!(f.len(), 1);
+    assert!(f[0].detail.contains("aggressive mode, which is disabled for peer 'west'"), "{}", f[0]);
+    let f = n.nodes[0].failures();
+    assert!(f[0].detail.contains("refused aggressive mode"), "{}", f[0]);
+    assert!(n.nodes[1].sas.is_empty() && n.nodes[0].installed.is_empty());
+}
+
+#[test]
+fn phase1_proposal_mismatch_names_both_offers() {
+    let (mut w, e) = configs();
+    w.peer.ike_proposals = vec![IkeProposal::parse("aes128-sha1-modp3072").unwrap()];
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    let f = n.nodes[1].failures();
+    assert_eq!(f[0].kind, FailureKind::NoProposalChosen);
+    assert!(
+        f[0].detail.contains("peer offered [aes128-sha1-modp3072], we accept [aes256-sha256-ecp256]"),
+        "{}",
+        f[0]
+    );
+    let f = n.nodes[0].failures();
+    assert_eq!(f[0].kind, FailureKind::NoProposalChosen, "{}", f[0]);
+    assert!(n.nodes[0].sas[0].is_dead());
+}
+
+#[test]
+fn wrong_psk_fails_on_both_sides_with_a_hint() {
+    let (w, mut e) = configs();
+    e.peer.psk = ike::crypto::Secret::from_slice(b"a different secret");
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(60));
+    let f = n.nodes[1].failures();
+    assert_eq!(f[0].kind, FailureKind::AuthenticationFailed);
+    assert!(
+        f[0].detail.starts_with("phase 1 failed:") && f[0].detail.ends_with("check the PSK/IDs"),
+        "{}",
+        f[0]
+    );
+    let f = n.nodes[0].failures();
+    assert_eq!(f[0].kind, FailureKind::AuthenticationFailed, "{}", f[0]);
+    assert!(f[0].detail.contains("check the PSK/IDs"));
+    assert!(n.nodes[0].installed.is_empty() && n.nodes[1].installed.is_empty());
+}
+
+#[test]
+fn wrong_peer_id_is_an_identity_mismatch() {
+    let (w, mut e) = configs();
+    e.peer.remote_id = Some(Identification::Fqdn("someone.else".into()));
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(60));
+    let f = n.nodes[1].failures();
+    assert_eq!(f[0].kind, FailureKind::IdentityMismatch, "{}", f[0]);
+    assert!(f[0].detail.contains("'west.example.net'"));
+}
+
+#[test]
+fn quick_mode_with_pfs() {
+    let (mut w, mut e) = configs();
+    for c in [&mut w, &mut e] {
+        c.peer.children[0].esp_proposals = vec![EspProposal::parse("aes256-sha1-modp2048").unwrap()];
+    }
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    assert_pairs_match(&n);
+    let c = n.nodes[0].installed.values().next().expect("installed");
+    assert_eq!(c.algorithms.dh, Some(DhGroup::MODP_2048));
+    assert_eq!((c.keys.encr_in.len(), c.keys.integ_in.len()), (32, 20));
+}
+
+#[test]
+fn pfs_mismatch_fails_only_the_child() {
+    let (mut w, e) = configs();
+    w.peer.children[0].esp_proposals = vec![EspProposal::parse("aes128-sha256-ecp256").unwrap()];
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    assert!(n.nodes[0].established());
+    let f = n.nodes[1].failures();
+    assert_eq!(f[0].kind, FailureKind::NoProposalChosen);
+    assert!(
+        f[0].detail.contains("peer offered [aes128-sha256-ecp256], we accept [aes128-sha256]"),
+        "{}",
+        f[0]
+    );
+    assert_eq!(n.nodes[0].failures()[0].kind, FailureKind::NoProposalChosen);
+    assert!(n.nodes[0].sas[0].is_established());
+}
+
+#[test]
+fn two_quick_modes_one_with_mismatching_proxy_ids_is_partially_up() {
+    let (mut w, mut e) = configs();
+    w.peer.children.push(ChildConfig::new(
+        "web",
+        vec![west_net()],
+        vec![net([10, 3, 0, 0], [10, 3, 0, 255])],
+    ));
+    w.peer.children[1].esp_proposals = vec![EspProposal::parse("aes128-sha256").unwrap()];
+    // East has 10.4.0.0/24 where west expects 10.3.0.0/24.
+    e.peer.children.push(ChildConfig::new(
+        "web",
+        vec![net([10, 4, 0, 0], [10, 4, 0, 255])],
+        vec![west_net()],
+    ));
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    assert_eq!(n.nodes[0].installed.len(), 1);
+    assert_pairs_match(&n);
+    let f = n.nodes[0].failures();
+    assert_eq!((f.len(), f[0].kind), (1, FailureKind::PolicyMismatch));
+    assert!(
+        f[0].detail.contains("child 'web'") && f[0].detail.contains("INVALID_ID_INFORMATION"),
+        "{}",
+        f[0]
+    );
+    let f = n.nodes[1].failures();
+    assert!(f[0].detail.contains("match no child"), "{}", f[0]);
+    assert!(n.nodes[0].sas[0].is_established() && n.nodes[1].sas[0].is_established());
+}
+
+#[test]
+fn nat_t_floats_to_4500_and_encapsulates() {
+    let (w, e) = configs();
+    let mut n = Net::with_seed(w, e, 7, true);
+    n.run(Duration::from_secs(3));
+    assert_pairs_match(&n);
+    let wsa = &n.nodes[0].sas[0];
+    assert!(wsa.nat().local_behind_nat && !wsa.nat().remote_behind_nat);
+    assert!(n.nodes[1].sas[0].nat().remote_behind_nat);
+    assert_eq!(wsa.addresses().0.port(), 4500);
+    assert_eq!(n.nodes[1].sas[0].addresses().1, SocketAddr::new(NAT_IP.into(), 44500));
+    let c = n.nodes[1].installed.values().next().unwrap();
+    assert!(c.udp_encap && c.remote == SocketAddr::new(NAT_IP.into(), 44500));
+    // Messages 5 and on travel with the non-ESP marker.
+    let sent = &n.nodes[0].sent;
+    assert!(sent[..2].iter().all(|d| d.src.port() == 500));
+    assert!(sent[2..].iter().all(|d| d.src.port() == 4500 && d.bytes[..4] == [0; 4]));
+}
+
+#[test]
+fn dpd_declares_a_silent_peer_dead() {
+    let (mut w, mut e) = configs();
+    w.peer.dpd_interval = Some(Duration::from_secs(30));
+    e.peer.dpd_interval = Some(Duration::from_secs(30));
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(100));
+    // Liveness checks answered: still up.
+    assert!(n.nodes[0].failures().is_empty() && n.nodes[0].installed.len() == 1);
+    n.east_down = true;
+    n.run(Duration::from_secs(200));
+    assert!(n.nodes[0].events.iter().any(|e| matches!(e, Event::PeerDead { action: DpdAction::Clear })));
+    assert!(n.nodes[0].installed.is_empty());
+    assert_eq!(n.nodes[0].deleted[0].reason, DeleteReason::IkeSaDown);
+    assert!(n.nodes[0].failures()[0].detail.contains("R-U-THERE-ACK"));
+}
+
+#[test]
+fn delete_child_then_ike() {
+    let (w, e) = configs();
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    let spi = *n.nodes[0].installed.keys().next().unwrap();
+    n.act(0, |sa, now, rng| sa.delete_child(now, spi, rng));
+    n.run(Duration::from_secs(1));
+    assert!(n.nodes[0].installed.is_empty() && n.nodes[1].installed.is_empty());
+    assert_eq!(n.nodes[1].deleted[0].reason, DeleteReason::DeletedByPeer);
+    n.act(0, |sa, now, rng| sa.initiate_child(now, "net", rng));
+    n.run(Duration::from_secs(1));
+    assert_pairs_match(&n);
+    assert_eq!(n.nodes[0].installed.len(), 1);
+    n.act(0, |sa, now, rng| sa.delete_ike(now, rng));
+    n.run(Duration::from_secs(1));
+    assert!(n.nodes[1].events.iter().any(|e| matches!(e, Event::Closed { by_peer: true })));
+    assert!(n.nodes[1].installed.is_empty() && n.nodes[1].sas[0].is_dead());
+}
+
+#[test]
+fn phase2_rekey_is_make_before_break() {
+    let (mut w, mut e) = configs();
+    w.peer.children[0].rekey_time = Some(Duration::from_secs(900));
+    e.peer.children[0].rekey_time = Some(Duration::from_secs(900));
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    let old = *n.nodes[0].installed.keys().next().unwrap();
+    n.run(Duration::from_secs(1000));
+    assert_pairs_match(&n);
+    assert_eq!(n.nodes[0].installed.len(), 1);
+    assert!(!n.nodes[0].installed.contains_key(&old));
+    let new = n.nodes[0].installed.values().next().unwrap();
+    assert_eq!(new.replaces, Some(old));
+    assert_eq!(n.nodes[0].deleted[0].reason, DeleteReason::Rekeyed);
+    assert_eq!(n.nodes[1].deleted[0].reason, DeleteReason::Rekeyed);
+    for node in &n.nodes {
+        assert!(node.events.iter().any(|e| matches!(e, Event::ChildRekeyed { .. })));
+        assert!(node.failures().is_empty(), "{:?}", node.failures());
+    }
+    // Only the initiator of the quick mode rekeyed (once, within the window).
+    assert_eq!(n.nodes[1].events.iter().filter(|e| matches!(e, Event::ChildRekeyed { .. })).count(), 1);
+}
+
+#[test]
+fn thirty_percent_loss_with_retransmits() {
+    let mut ok = 0;
+    let seeds: Vec<u64> = match std::env::var("V1_SEED") {
+        Ok(v) => vec![v.parse().unwrap()],
+        Err(_) => (0..16).collect(),
+    };
+    for seed in seeds {
+        let (mut w, mut e) = configs();
+        w.peer.children.push(ChildConfig::new(
+            "b",
+            vec![west_net()],
+            vec![net([10, 3, 0, 0], [10, 3, 0, 255])],
+        ));
+        e.peer.children.push(ChildConfig::new(
+            "b",
+            vec![net([10, 3, 0, 0], [10, 3, 0, 255])],
+            vec![west_net()],
+        ));
+        for c in [&mut w, &mut e] {
+            c.peer.children[1].esp_proposals = vec![EspProposal::parse("aes128-sha256").unwrap()];
+            c.peer.retransmit = RetransmitConfig { timeout: Duration::from_secs(1), tries: 8 };
+        }
+        let mut n = Net::with_seed(w, e, seed, false);
+        n.loss_permille = 300;
+        n.run(Duration::from_secs(1000));
+        if n.nodes[0].installed.len() == 2 && n.nodes[1].installed.len() == 2 {
+            assert_pairs_match(&n);
+            ok += 1;
+        } else {
+            eprintln!(
+                "seed {seed}: west {:?} {:?} east {:?} {:?}",
+                n.nodes[0].installed.len(),
+                n.nodes[0].failures(),
+                n.nodes[1].installed.len(),
+                n.nodes[1].failures()
+            );
+        }
+    }
+    eprintln!("{ok} of 16 seeds came up");
+    assert_eq!(ok, 16, "only {ok} of 16 seeds came up");
+}
+
+#[test]
+fn mangled_messages_never_panic_or_change_state() {
+    let (w, e) = configs();
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    assert_pairs_match(&n);
+    let before: Vec<usize> = n.nodes.iter().map(|x| x.installed.len()).collect();
+    let sent: Vec<(usize, Datagram)> =
+        (0..2).flat_map(|i| n.nodes[i].sent.iter().map(move |d| (i, d.clone()))).collect();
+    let mut g = TestRng(3);
+    for _ in 0..3000 {
+        let (from, d) = &sent[(g.next_u64() % sent.len() as u64) as usize];
+        let mut b = d.bytes.clone();
+        for _ in 0..1 + g.next_u64() % 3 {
+            let i = (g.next_u64() % b.len() as u64) as usize;
+            b[i] ^= 1 + (g.next_u64() % 255) as u8;
+        }
+        let to = 1 - from;
+        let now = n.now;
+        let out = n.nodes[to].sas[0].handle_datagram(now, d.src, d.dst, &b, &mut n.rng);
+        assert!(out.iter().all(|o| matches!(o, Output::Send(_))), "{out:?}");
+    }
+    assert_eq!(before, n.nodes.iter().map(|x| x.installed.len()).collect::<Vec<_>>());
+    assert!(n.nodes[0].sas[0].is_established() && n.nodes[1].sas[0].is_established());
+}
