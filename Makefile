@@ -18,7 +18,7 @@ DEB_PACKAGES := dpdk dpdk-dev dpdk-doc libdpdk-dev pkg-config libclang-dev clang
 PYENV := target/pyenv
 PY_PACKAGES := scapy==2.8.0 cryptography==50.0.2
 
-.PHONY: all deps build test unit-test config-test netns-test tunnel-test scapy-test ike-test pyenv demo bench lint fmt clean
+.PHONY: all deps build test unit-test config-test netns-test ikev1-test ike-test tunnel-test scapy-test ike-test pyenv demo bench lint fmt clean
 
 all: build
 
@@ -39,7 +39,7 @@ deps:
 build:
 	$(CARGO) build --release --workspace
 
-test: build unit-test config-test netns-test fuzz-smoke tunnel-test scapy-test ike-test
+test: build unit-test config-test netns-test fuzz-smoke tunnel-test scapy-test ike-test ikev1-test
 
 unit-test:
 	$(CARGO) test --profile test-opt --workspace
@@ -78,6 +78,13 @@ scapy-test: build pyenv
 
 # espgw's IKEv2 driver against strongSwan 5.9 (charon + kernel-libipsec) in namespaces: both
 # initiator directions carry pings with matching SPIs; a wrong PSK shows in espgw status.
+# IKEv1 core against strongSwan's charon (main, aggressive, charon-initiated, wrong PSK):
+# the keys charon logs must be the ones ike::v1 derived.
+ikev1-test:
+	$(CARGO) build --release -p espgw-ike --example v1_driver
+	@set -e; for m in main aggressive respond wrongpsk; do \
+	  DRIVER=$(CURDIR)/target/release/examples/v1_driver bash ike/tests/interop/v1_strongswan.sh $$m; done
+
 ike-test: build
 	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/ike_strongswan.sh
 
