@@ -52,6 +52,7 @@ drop_reasons! {
     LocalUnhandled => "local_unhandled", "packet to the gateway for a protocol it does not serve";
     MbufExhausted => "mbuf_exhausted", "no mbuf available to build a reply";
     EspMalformed => "esp_malformed", "ESP packet shorter than header, IV, trailer and ICV";
+    EspFragment => "esp_fragment", "fragmented outer ESP packet (outer reassembly is not done)";
     EspUnknownSpi => "esp_unknown_spi", "no inbound SA with this SPI";
     EspReplayed => "esp_replayed", "sequence number already seen (anti-replay)";
     EspTooOld => "esp_too_old", "sequence number left of the anti-replay window";

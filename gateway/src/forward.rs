@@ -263,7 +263,7 @@ pub fn process(frame: &mut [u8], in_port: u8, t: &Tables, sp: &IpsecTables, orig
     let (index, len, ttl, v6) = match p {
         Parsed::V4 { dst, len, ttl } => (t.fib.index_v4(dst), len, ttl, false),
         Parsed::V6 { dst, len, ttl } => (t.fib.index_v6(dst), len, ttl, true),
-        Parsed::Done(d) => return d,
+        Parsed::Done(d) => return link_scope_from_tunnel(d, origin),
     };
     if !sp.is_idle() {
         if let Some(d) = ipsec_step(frame, &p, index.and_then(|i| t.fib.adjacency(i)), t, sp, origin) {
@@ -348,6 +348,18 @@ fn ipsec_step(
             let portless = sel.is_some_and(|s| s.src_ports.is_any() && s.dst_ports.is_any());
             Some(protect(ip, slot, len, ttl, portless, t, sp))
         }
+    }
+}
+
+/// A decision `parse` reached without a lookup. For the inner packet of ESP, a punt means
+/// link-scope traffic (IPv6 multicast, link-local, ARP cannot occur): a tunnel does not carry
+/// the wan link's neighbour discovery, so it is dropped rather than handed to the control path
+/// as if it had arrived on that link.
+#[inline]
+fn link_scope_from_tunnel(d: Decision, origin: Origin) -> Decision {
+    match (origin, d) {
+        (Origin::Decrypted(_), Decision::Punt(_)) => Decision::Drop(DropReason::PolicyMismatch),
+        _ => d,
     }
 }
 

@@ -258,3 +258,9 @@ fn static_gcm_is_refused_unless_the_lab_flag_is_set() {
     let text = ipsec("", POLICIES).replace("  allow_static_gcm: true\n", "");
     assert_err(&text, 15, "ipsec.sas[0].algorithm", "forbidden (RFC 4106");
 }
+
+#[test]
+fn natt_local_port_must_be_4500() {
+    let text = ipsec("      natt: { local_port: 4501, remote_port: 31000 }\n", POLICIES);
+    assert_err(&text, 17, "ipsec.sas[0].natt.local_port", "port 4500 only");
+}

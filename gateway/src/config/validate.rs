@@ -771,6 +771,15 @@ impl Validator {
             } else if let Some(n) = sa.natt {
                 if n.local_port == 0 || n.remote_port == 0 {
                     self.issue(at("natt"), "NAT-T ports must not be 0");
+                } else if n.local_port != 4500 {
+                    self.issue(
+                        at("natt.local_port"),
+                        format!(
+                            "{} is not supported: espgw receives ESP-in-UDP on port 4500 only (the peer's \
+                             remote_port may be anything, e.g. behind a NAT)",
+                            n.local_port
+                        ),
+                    );
                 }
             }
         }

@@ -666,7 +666,10 @@ impl ControlPlane {
                 matches!(sp.inbound.lookup(&flow), Some((_, crate::ipsec::spd::Verdict::Protect(_))))
             });
             if via_tunnel
-                && !matches!(forward::local_outbound(&f, &self.tables.load(), &sp), forward::LocalOut::Protect(_))
+                && !matches!(
+                    forward::local_outbound(&f, &self.tables.load(), &sp),
+                    forward::LocalOut::Protect(_)
+                )
             {
                 return self.count(DropReason::IcmpErrorUnprotected);
             }

@@ -426,3 +426,45 @@ fn ike_ports_between_hosts_meet_the_policies() {
     let f = udp(B_WAN, A_WAN, "198.51.100.2", "203.0.113.1", 500, 500);
     assert_eq!(run(&mut a, &f, 1).0, Decision::Punt(Punt::Local));
 }
+
+/// Review findings, each a regression test: outer source spoofing, link-scope traffic inside
+/// the tunnel, and outer ESP fragments.
+#[test]
+fn spoofed_sources_link_scope_inner_packets_and_outer_fragments_are_dropped() {
+    let (mut a, mut b) = (gateway(true, ""), gateway(false, ""));
+    let f = ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 56, false);
+    let (_, wire) = run(&mut a, &f, 0);
+    // The same ESP packet from another outer source: not this SA's (no NAT-T).
+    let mut spoofed = wire.clone();
+    spoofed[14 + 12..14 + 16].copy_from_slice(&[203, 0, 113, 77]);
+    let mut ip = ipv4::Packet::new_unchecked(&mut spoofed[14..]);
+    ip.fill_checksum();
+    assert_eq!(run(&mut b, &spoofed, 1).0, Decision::Drop(DropReason::EspUnknownSpi));
+    // An outer fragment of ESP.
+    let mut frag = wire.clone();
+    frag[14 + 6] |= 0x20; // MF
+    let mut ip = ipv4::Packet::new_unchecked(&mut frag[14..]);
+    ip.fill_checksum();
+    assert_eq!(run(&mut b, &frag, 1).0, Decision::Drop(DropReason::EspFragment));
+    // The genuine packet still passes (neither changed the replay window).
+    assert!(matches!(run(&mut b, &wire, 1).0, Decision::Forward { port: 0, .. }));
+    // A neighbour advertisement to ff02::1 encrypted by A's SA: link-scope traffic from the
+    // tunnel is dropped, never handed to B's neighbour table.
+    let na = crate::control::packet::icmp6_frame(
+        MacAddr(H1),
+        MacAddr(A_LAN),
+        "fe80::1".parse().unwrap(),
+        "ff02::1".parse().unwrap(),
+        255,
+        136,
+        0,
+        [0x20, 0, 0, 0],
+        &[0u8; 16],
+    );
+    let sa = a.sp.entries().find(|(_, e)| e.sa.name == "out").unwrap().1.sa.clone();
+    let mut buf = VecBuf::like_mbuf(&na);
+    let seq = sa.counters.reserve(1, sa.max_seq()).unwrap();
+    let d = worker_ipsec::encapsulate_and_route(&mut buf, &sa, seq, 0, &a.t, &mut a.w);
+    assert!(matches!(d, Decision::Forward { port: 1, .. }), "{d:?}");
+    assert_eq!(run(&mut b, buf.data(), 1).0, Decision::Drop(DropReason::PolicyMismatch));
+}

@@ -143,6 +143,12 @@ impl IpsecWorker {
         if loc.udp_sport.is_some() != sa.natt.is_some() {
             return Err(DropReason::EspUnknownSpi);
         }
+        // Without NAT-T the peer's address is known: a packet from elsewhere is not this SA's
+        // (and could otherwise be steered by RSS to a worker whose replay window has not seen
+        // its sequence number).
+        if sa.natt.is_none() && loc.src != sa.mode.remote() {
+            return Err(DropReason::EspUnknownSpi);
+        }
         let window = self.window(slot, entry.uid, sa)?;
         let inner = esp::decapsulate(buf, &loc, sa, window).inspect_err(|&r| count_sa_drop(sa, r))?;
         // Bytes of the inner (decrypted) packet, as the outbound side counts them.

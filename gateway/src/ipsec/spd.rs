@@ -35,24 +35,45 @@ pub struct Selector {
     pub dst_ports: PortRange,
 }
 
+/// How a flow relates to a selector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fit {
+    Yes,
+    No,
+    /// Addresses and protocol fit, but the selector names ports and the packet's ports cannot
+    /// be read (a non-first fragment): it may belong to the policy's traffic.
+    Unknown,
+}
+
 impl Selector {
-    /// Whether `flow` falls under this selector. A flow without ports (not TCP/UDP/SCTP, or a
-    /// non-first fragment) only matches a selector whose port ranges are both "any".
-    pub fn matches(&self, f: &Flow) -> bool {
+    /// Whether `flow` falls under this selector. A flow without ports only matches a selector
+    /// whose port ranges are both "any"; for a protocol that has ports (a non-first fragment)
+    /// against a selector with ports, the answer is [`Fit::Unknown`].
+    pub fn fit(&self, f: &Flow) -> Fit {
         if !prefix_contains(&self.src, f.src) || !prefix_contains(&self.dst, f.dst) {
-            return false;
+            return Fit::No;
         }
         if self.protocol.is_some_and(|p| p != f.protocol) {
-            return false;
+            return Fit::No;
         }
         if self.src_ports.is_any() && self.dst_ports.is_any() {
-            return true;
+            return Fit::Yes;
         }
         match f.ports {
-            Some((s, d)) => self.src_ports.contains(s) && self.dst_ports.contains(d),
-            None => false,
+            Some((s, d)) if self.src_ports.contains(s) && self.dst_ports.contains(d) => Fit::Yes,
+            Some(_) => Fit::No,
+            None if has_ports(f.protocol) => Fit::Unknown,
+            None => Fit::No,
         }
     }
+
+    pub fn matches(&self, f: &Flow) -> bool {
+        self.fit(f) == Fit::Yes
+    }
+}
+
+fn has_ports(protocol: u8) -> bool {
+    matches!(protocol, 6 | 17 | 132)
 }
 
 /// The fields of a packet the SPD looks at.
@@ -85,8 +106,12 @@ impl Flow {
                 let h = ip.get(..40)?;
                 let src = IpAddr::from(<[u8; 16]>::try_from(&h[8..24]).ok()?);
                 let dst = IpAddr::from(<[u8; 16]>::try_from(&h[24..40]).ok()?);
-                let nd = h[6] == 58 && ip.get(40).is_some_and(|t| (133..=137).contains(t));
-                Some(Flow { src, dst, protocol: h[6], ports: ports(h[6], ip.get(40..)), nd })
+                let (protocol, at, first_fragment) = upper_layer_v6(ip, h[6]);
+                let l4 = if first_fragment { ip.get(at..) } else { None };
+                let nd = protocol == 58
+                    && first_fragment
+                    && l4.and_then(|b| b.first()).is_some_and(|t| (133..=137).contains(t));
+                Some(Flow { src, dst, protocol, ports: ports(protocol, l4), nd })
             }
             _ => None,
         }
@@ -105,6 +130,33 @@ impl Flow {
             _ => false,
         }
     }
+}
+
+/// Walks IPv6 extension headers (hop-by-hop, routing, destination options, fragment; at most
+/// eight) to the upper-layer protocol, so that selectors see it. Returns the protocol, its
+/// offset, and whether this is the first fragment (or not a fragment). An unreadable chain
+/// yields the last next-header value seen, without ports.
+fn upper_layer_v6(ip: &[u8], first: u8) -> (u8, usize, bool) {
+    let (mut nh, mut at, mut first_fragment) = (first, 40usize, true);
+    for _ in 0..8 {
+        match nh {
+            0 | 43 | 60 => {
+                let Some(h) = ip.get(at..at + 2) else { return (nh, at, false) };
+                nh = h[0];
+                at += (h[1] as usize + 1) * 8;
+            }
+            44 => {
+                let Some(h) = ip.get(at..at + 8) else { return (nh, at, false) };
+                nh = h[0];
+                if u16::from_be_bytes([h[2], h[3]]) & 0xfff8 != 0 {
+                    first_fragment = false;
+                }
+                at += 8;
+            }
+            _ => return (nh, at, first_fragment),
+        }
+    }
+    (nh, at, false)
 }
 
 fn ports(protocol: u8, l4: Option<&[u8]>) -> Option<(u16, u16)> {
@@ -159,6 +211,17 @@ impl std::fmt::Debug for Spd {
 impl Default for Spd {
     fn default() -> Self {
         Spd::build(Vec::new())
+    }
+}
+
+/// The verdict of policy `p` for `f`, if it applies. A fragment whose ports cannot be read,
+/// meeting a port-specific policy first, is discarded: it could be that policy's traffic, and
+/// letting it reach a later (bypass) policy could leak it (RFC 4301 §7 allows the drop).
+fn verdict(p: &Policy, f: &Flow) -> Option<Verdict> {
+    match p.selector.fit(f) {
+        Fit::Yes => Some(p.verdict),
+        Fit::Unknown => Some(Verdict::Discard),
+        Fit::No => None,
     }
 }
 
@@ -241,14 +304,14 @@ impl Spd {
         let c = self.candidates.get(start as usize..(start + len) as usize)?;
         c.iter().find_map(|&i| {
             let p = self.policies.get(i as usize)?;
-            p.selector.matches(f).then_some((i as usize, p.verdict))
+            verdict(p, f).map(|v| (i as usize, v))
         })
     }
 
     /// The same answer by scanning every policy in order: the reference the tests compare
     /// [`Spd::lookup`] against.
     pub fn lookup_linear(&self, f: &Flow) -> Option<(usize, Verdict)> {
-        self.policies.iter().enumerate().find(|(_, p)| p.selector.matches(f)).map(|(i, p)| (i, p.verdict))
+        self.policies.iter().enumerate().find_map(|(i, p)| verdict(p, f).map(|v| (i, v)))
     }
 }
 
@@ -298,10 +361,54 @@ mod tests {
     }
 
     #[test]
+    fn fragments_meeting_a_port_policy_are_discarded_not_let_through() {
+        let spd = Spd::build(vec![
+            pol("192.0.2.0/24", "198.51.100.0/24", Some(17), (5000, 5000), Verdict::Protect(1)),
+            pol("0.0.0.0/0", "0.0.0.0/0", None, ANY, Verdict::Bypass),
+        ]);
+        let frag = flow("192.0.2.2", "198.51.100.2", 17, None);
+        assert_eq!(spd.lookup(&frag), Some((0, Verdict::Discard)));
+        assert_eq!(spd.lookup(&frag), spd.lookup_linear(&frag));
+        let icmp = flow("192.0.2.2", "198.51.100.2", 1, None);
+        assert_eq!(spd.lookup(&icmp), Some((1, Verdict::Bypass)), "protocols without ports are unaffected");
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_walked_to_the_upper_layer() {
+        // Destination options (8 bytes) then UDP 1234 -> 53.
+        let mut p = vec![0u8; 40 + 8 + 8];
+        p[0] = 0x60;
+        p[6] = 60;
+        p[40] = 17; // next header after the options
+        p[41] = 0; // 8 bytes
+        p[48..52].copy_from_slice(&[0x04, 0xd2, 0x00, 0x35]);
+        let f = Flow::parse(&p).unwrap();
+        assert_eq!((f.protocol, f.ports), (17, Some((1234, 53))));
+        // A fragment header with a nonzero offset: a later fragment, ports unknown.
+        let mut q = vec![0u8; 40 + 8 + 8];
+        q[0] = 0x60;
+        q[6] = 44;
+        q[40] = 17;
+        q[42..44].copy_from_slice(&(8u16 << 3).to_be_bytes());
+        let f = Flow::parse(&q).unwrap();
+        assert_eq!((f.protocol, f.ports), (17, None));
+        // Never panics on truncated chains.
+        for n in 0..p.len() {
+            let _ = Flow::parse(&p[..n]);
+            let _ = Flow::parse(&q[..n]);
+        }
+    }
+
+    #[test]
     fn ports_only_match_flows_that_have_them() {
-        let spd = Spd::build(vec![pol("0.0.0.0/0", "0.0.0.0/0", Some(17), (53, 53), Verdict::Discard)]);
-        assert!(spd.lookup(&flow("1.1.1.1", "2.2.2.2", 17, Some((9, 53)))).is_some());
-        assert!(spd.lookup(&flow("1.1.1.1", "2.2.2.2", 17, None)).is_none(), "non-first fragment");
+        let spd = Spd::build(vec![pol("0.0.0.0/0", "0.0.0.0/0", Some(17), (53, 53), Verdict::Bypass)]);
+        assert_eq!(spd.lookup(&flow("1.1.1.1", "2.2.2.2", 17, Some((9, 53)))), Some((0, Verdict::Bypass)));
+        assert_eq!(spd.lookup(&flow("1.1.1.1", "2.2.2.2", 17, Some((9, 54)))), None);
+        assert_eq!(
+            spd.lookup(&flow("1.1.1.1", "2.2.2.2", 17, None)),
+            Some((0, Verdict::Discard)),
+            "a non-first fragment may be the policy's traffic: discarded"
+        );
     }
 
     #[test]
