@@ -416,7 +416,8 @@ fn protect(
         // The overhead plus the worst-case padding, so that the size reported fits.
         let align = sa.transform.algorithm().block_align();
         let overhead = out - len as usize + align - 1;
-        let floor = if v6 { 1280 } else { 576 };
+        // IPv6 hosts ignore a Packet Too Big below 1280 (RFC 8200); IPv4 accepts down to 68.
+        let floor = if v6 { 1280 } else { 68 };
         let inner = mtu.saturating_sub(overhead).max(floor).min(u16::MAX as usize) as u16;
         if !v6 && ip[6] & 0x40 == 0 {
             return if sp.pre_fragment && portless {

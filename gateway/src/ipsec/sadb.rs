@@ -40,7 +40,7 @@ pub struct SaEntry {
     /// Set on an SA being rekeyed: the slot of the SA replacing it. An inbound packet that the
     /// old SA decrypts still passes the policy check of the new one until the old SA is
     /// deleted (make-before-break).
-    pub successor: Option<u32>,
+    pub successor: Option<(u32, u64)>,
     /// When the SA was added (its seconds lifetimes count from here).
     pub installed: std::time::Instant,
 }
@@ -109,7 +109,14 @@ impl IpsecTables {
     /// names `policy_sa`: the same SA, or one it is being rekeyed into.
     #[inline]
     pub fn accepts(&self, policy_sa: u32, decrypted: u32) -> bool {
-        policy_sa == decrypted || self.entry(decrypted).is_some_and(|e| e.successor == Some(policy_sa))
+        policy_sa == decrypted
+            || self.entry(decrypted).is_some_and(|e| {
+                // The successor by slot and uid: if it was removed and its slot reused, the
+                // newcomer's policies do not cover the old SA's packets.
+                e.successor.is_some_and(|(slot, uid)| {
+                    slot == policy_sa && self.entry(slot).is_some_and(|s| s.uid == uid)
+                })
+            })
     }
 
     /// The inbound SA for `spi` arriving for outer destination `dst`.
@@ -252,8 +259,9 @@ impl SadbBuilder {
     pub fn rekey(&mut self, old: u32, new: Sa) -> Option<u32> {
         let direction = self.entry(old)?.direction;
         let slot = self.add(new, direction);
+        let uid = self.next_uid;
         if let Some(Some(e)) = self.slots.get_mut(old as usize) {
-            e.successor = Some(slot);
+            e.successor = Some((slot, uid));
         }
         let (configured, keyed) = match direction {
             SaDirection::Out => (&mut self.outbound, &mut self.keyed_outbound),
@@ -399,6 +407,18 @@ mod tests {
         let ev = b.expire(now + std::time::Duration::from_secs(61));
         assert_eq!((ev[0].slot, ev[0].hard, ev[0].limit), (ys, true, "seconds"));
         assert!(b.snapshot().inbound_sa(0x200, "203.0.113.1".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_successor_whose_slot_was_reused_vouches_for_nobody() {
+        let mut b = SadbBuilder::new();
+        let old = b.add(sa(0x100, "203.0.113.1"), SaDirection::In);
+        let new = b.rekey(old, sa(0x101, "203.0.113.1")).unwrap();
+        assert!(b.snapshot().accepts(new, old), "during the rekey the old SA passes the new policy");
+        b.remove(new);
+        let other = b.add(sa(0x200, "203.0.113.1"), SaDirection::In);
+        assert_eq!(other, new, "the slot is reused");
+        assert!(!b.snapshot().accepts(other, old), "an unrelated SA in the slot is not the successor");
     }
 
     #[test]
