@@ -106,6 +106,12 @@ if [ -n "$MTU6" ]; then
     check "IPv6 ping of exactly the reported MTU ($MTU6) crosses the tunnel" \
         ping_has "$H1" " 0% packet loss" -6 -M do -s $((MTU6-48)) -c 2 -i 0.2 -W 2 2001:db8:2::2
 fi
+# ICMP errors about tunnel traffic go back through the tunnel: h2's TTL-2 ping expires at
+# gateway A after crossing, and A's time-exceeded (from its address on the protected side)
+# must reach h2 through the SA, never in clear on the wan.
+check "time exceeded for a packet that crossed the tunnel comes back through it (from 192.0.2.1)" \
+    ping_has "$H2" "From 192.0.2.1 .*Time to live exceeded" -c 1 -t 2 -W 2 192.0.2.2
+
 # Without DF a packet too big for the tunnel is fragmented before encryption (RFC 4459 §5.1):
 # h2 has not learned a smaller path MTU towards h1, so its 1500-byte packets reach gateway B
 # whole, and only B's fragmentation lets them cross.

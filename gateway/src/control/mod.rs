@@ -618,7 +618,10 @@ impl ControlPlane {
                         (ICMP4_DST_UNREACHABLE, 4, [0, 0, m[0], m[1]])
                     }
                 };
-                let Some(IpAddr::V4(src)) = self.source_for(in_port, IpAddr::V4(ip.src_addr())) else {
+                let tunnel = self.tunnel_source(payload);
+                let Some(IpAddr::V4(src)) =
+                    tunnel.or_else(|| self.source_for(in_port, IpAddr::V4(ip.src_addr())))
+                else {
                     return;
                 };
                 if !self.icmp_errors.allow(now) {
@@ -640,7 +643,10 @@ impl ControlPlane {
                     IcmpError::TimeExceeded => (ICMP6_TIME_EXCEEDED, 0, [0; 4]),
                     IcmpError::TooBig(mtu) => (ICMP6_PACKET_TOO_BIG, 0, (mtu as u32).to_be_bytes()),
                 };
-                let Some(IpAddr::V6(src)) = self.source_for(in_port, IpAddr::V6(ip.src_addr())) else {
+                let tunnel = self.tunnel_source(payload);
+                let Some(IpAddr::V6(src)) =
+                    tunnel.or_else(|| self.source_for(in_port, IpAddr::V6(ip.src_addr())))
+                else {
                     return;
                 };
                 if !self.icmp_errors.allow(now) {
@@ -653,6 +659,24 @@ impl ControlPlane {
             }
             _ => {}
         }
+    }
+
+    /// For an offending packet that came through a tunnel (an inbound protect policy covers
+    /// it): one of the gateway's addresses inside that policy's destination, i.e. on the
+    /// protected side, so that the error matches the outbound policy back and goes through the
+    /// tunnel to the sender (a traceroute or path-MTU probe from the far site works).
+    fn tunnel_source(&self, offending: &[u8]) -> Option<IpAddr> {
+        let sp = self.ipsec.load();
+        if sp.inbound.is_empty() {
+            return None;
+        }
+        let flow = crate::ipsec::spd::Flow::parse(offending)?;
+        let (i, verdict) = sp.inbound.lookup(&flow)?;
+        if !matches!(verdict, crate::ipsec::spd::Verdict::Protect(_)) {
+            return None;
+        }
+        let protected = sp.inbound.policies().get(i)?.selector.dst;
+        self.ports.iter().flat_map(|p| p.addresses.iter()).map(|a| a.addr).find(|&a| protected.contains(a))
     }
 
     /// Sends ICMP error `f` about the IP packet `offending`, unless the offending packet came
