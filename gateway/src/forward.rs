@@ -391,11 +391,12 @@ fn protect(
     let Some(sa) = sp.sa(slot) else {
         return Decision::Drop(DropReason::SaExpired);
     };
-    // Most packets fit any port after the largest encapsulation (IPv6 outer, UDP, ESP header,
-    // 16-byte IV, 15 bytes of padding, trailer, 16-byte ICV): no route or size work for them.
-    // A peer without a route is then found when the outer packet is routed.
-    const MAX_OVERHEAD: usize = 40 + 8 + 8 + 16 + 15 + 2 + 16;
-    if len as usize + MAX_OVERHEAD <= t.min_mtu as usize {
+    // Most packets fit any port once encapsulated: then no route or size work is needed. A
+    // peer without a route is found when the outer packet is routed.
+    let v6 = ip[0] >> 4 == 6;
+    let hl = if v6 { ipv6::HEADER_LEN } else { ((ip[0] & 0x0f) as usize) * 4 };
+    let out = crate::ipsec::datapath::protected_len(sa, len as usize, hl);
+    if out <= t.min_mtu as usize {
         return Decision::Protect { sa: slot };
     }
     let adj = match sa.mode.remote() {
@@ -409,9 +410,6 @@ fn protect(
         _ => return Decision::Drop(DropReason::TunnelNoRoute),
     };
     let mtu = t.ports.get(port as usize).map_or(0, |p| p.mtu) as usize;
-    let v6 = ip[0] >> 4 == 6;
-    let hl = if v6 { ipv6::HEADER_LEN } else { ((ip[0] & 0x0f) as usize) * 4 };
-    let out = crate::ipsec::datapath::protected_len(sa, len as usize, hl);
     if out > mtu {
         // The overhead plus the worst-case padding, so that the size reported fits.
         let align = sa.transform.algorithm().block_align();
