@@ -618,7 +618,8 @@ impl ControlPlane {
                         (ICMP4_DST_UNREACHABLE, 4, [0, 0, m[0], m[1]])
                     }
                 };
-                let tunnel = self.tunnel_source(payload);
+                let side = self.tunnel_side(payload);
+                let tunnel = self.tunnel_source(side);
                 let Some(IpAddr::V4(src)) =
                     tunnel.or_else(|| self.source_for(in_port, IpAddr::V4(ip.src_addr())))
                 else {
@@ -630,7 +631,7 @@ impl ControlPlane {
                 let quoted_len = (ip.total_len() as usize).min(payload.len());
                 let quote = &payload[..quoted_len.min(ICMP4_ERROR_MAX - ipv4::HEADER_LEN - 8)];
                 let f = icmp4_frame(me, peer_mac, src, ip.src_addr(), t, code, rest, quote);
-                self.send_error(in_port, payload, f, out);
+                self.send_error(in_port, side.is_some(), f, out);
             }
             EtherType::IPV6 => {
                 let Ok(ip) = ipv6::Packet::new_checked(payload) else { return };
@@ -643,7 +644,8 @@ impl ControlPlane {
                     IcmpError::TimeExceeded => (ICMP6_TIME_EXCEEDED, 0, [0; 4]),
                     IcmpError::TooBig(mtu) => (ICMP6_PACKET_TOO_BIG, 0, (mtu as u32).to_be_bytes()),
                 };
-                let tunnel = self.tunnel_source(payload);
+                let side = self.tunnel_side(payload);
+                let tunnel = self.tunnel_source(side);
                 let Some(IpAddr::V6(src)) =
                     tunnel.or_else(|| self.source_for(in_port, IpAddr::V6(ip.src_addr())))
                 else {
@@ -655,48 +657,46 @@ impl ControlPlane {
                 let total = (ipv6::HEADER_LEN + ip.payload_len() as usize).min(payload.len());
                 let quote = &payload[..total.min(ICMP6_ERROR_MAX - ipv6::HEADER_LEN - 8)];
                 let f = icmp6_frame(me, peer_mac, src, ip.src_addr(), DEFAULT_TTL, t, code, rest, quote);
-                self.send_error(in_port, payload, f, out);
+                self.send_error(in_port, side.is_some(), f, out);
             }
             _ => {}
         }
     }
 
-    /// For an offending packet that came through a tunnel (an inbound protect policy covers
-    /// it): one of the gateway's addresses inside that policy's destination, i.e. on the
-    /// protected side, so that the error matches the outbound policy back and goes through the
-    /// tunnel to the sender (a traceroute or path-MTU probe from the far site works).
-    fn tunnel_source(&self, offending: &[u8]) -> Option<IpAddr> {
+    /// For an offending packet that came through a tunnel, the protected side of the inbound
+    /// protect policy covering it (that policy's destination selector); `None` otherwise.
+    fn tunnel_side(&self, offending: &[u8]) -> Option<IpPrefix> {
         let sp = self.ipsec.load();
         if sp.inbound.is_empty() {
             return None;
         }
         let flow = crate::ipsec::spd::Flow::parse(offending)?;
-        let (i, verdict) = sp.inbound.lookup(&flow)?;
-        if !matches!(verdict, crate::ipsec::spd::Verdict::Protect(_)) {
-            return None;
+        match sp.inbound.lookup(&flow)? {
+            (i, crate::ipsec::spd::Verdict::Protect(_)) => Some(sp.inbound.policies().get(i)?.selector.dst),
+            _ => None,
         }
-        let protected = sp.inbound.policies().get(i)?.selector.dst;
+    }
+
+    /// The source for an ICMP error about a packet that came through a tunnel: one of the
+    /// gateway's addresses on the protected side, so that the error matches the outbound
+    /// policy back and goes through the tunnel to the sender (a traceroute or path-MTU probe
+    /// from the far site works).
+    fn tunnel_source(&self, protected: Option<IpPrefix>) -> Option<IpAddr> {
+        let protected = protected?;
         self.ports.iter().flat_map(|p| p.addresses.iter()).map(|a| a.addr).find(|&a| protected.contains(a))
     }
 
-    /// Sends ICMP error `f` about the IP packet `offending`, unless the offending packet came
-    /// through a tunnel (an inbound protect policy covers it) and the error would leave
-    /// unprotected: an error about tunnel traffic quotes decrypted bytes, so it goes back
-    /// through a matching SA or not at all (RFC 4301 §6).
-    fn send_error(&self, in_port: u8, offending: &[u8], f: Vec<u8>, out: &mut Vec<Transmit>) {
-        let sp = self.ipsec.load();
-        if !sp.inbound.is_empty() {
-            let via_tunnel = crate::ipsec::spd::Flow::parse(offending).is_some_and(|flow| {
-                matches!(sp.inbound.lookup(&flow), Some((_, crate::ipsec::spd::Verdict::Protect(_))))
-            });
-            if via_tunnel
-                && !matches!(
-                    forward::local_outbound(&f, &self.tables.load(), &sp),
-                    forward::LocalOut::Protect(_)
-                )
-            {
-                return self.count(DropReason::IcmpErrorUnprotected);
-            }
+    /// Sends ICMP error `f`, unless the packet it is about came through a tunnel (`via_tunnel`)
+    /// and the error would leave unprotected: an error about tunnel traffic quotes decrypted
+    /// bytes, so it goes back through a matching SA or not at all (RFC 4301 §6).
+    fn send_error(&self, in_port: u8, via_tunnel: bool, f: Vec<u8>, out: &mut Vec<Transmit>) {
+        if via_tunnel
+            && !matches!(
+                forward::local_outbound(&f, &self.tables.load(), &self.ipsec.load()),
+                forward::LocalOut::Protect(_)
+            )
+        {
+            return self.count(DropReason::IcmpErrorUnprotected);
         }
         out.push(Transmit { port: in_port, frame: f });
     }

@@ -177,10 +177,7 @@ impl IpsecWorker {
     /// packet or byte limit.
     #[inline]
     fn window(&mut self, slot: u32, uid: u64, sa: &Sa) -> Result<&mut ReplayWindow, DropReason> {
-        use std::sync::atomic::Ordering::Relaxed;
-        if sa.hard.packets.is_some_and(|l| sa.counters.packets.load(Relaxed) >= l)
-            || sa.hard.bytes.is_some_and(|l| sa.counters.bytes.load(Relaxed) >= l)
-        {
+        if sa.past_hard_traffic_limit() {
             return Err(DropReason::SaExpired);
         }
         match self.windows.get_mut(slot as usize) {

@@ -163,6 +163,14 @@ impl SaCounters {
 }
 
 impl Sa {
+    /// Past a hard packet or byte limit: the SA must not be used any more (the control loop
+    /// removes it; time limits are its job alone).
+    #[inline]
+    pub fn past_hard_traffic_limit(&self) -> bool {
+        self.hard.packets.is_some_and(|l| self.counters.packets.load(Ordering::Relaxed) >= l)
+            || self.hard.bytes.is_some_and(|l| self.counters.bytes.load(Ordering::Relaxed) >= l)
+    }
+
     /// The largest sequence number this SA may send.
     pub fn max_seq(&self) -> u64 {
         if self.esn {

@@ -13,7 +13,6 @@ use crate::tables::Tables;
 use crate::wire::ethernet;
 use dpdk_sys::{Burst, Mbuf, MAX_BURST};
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
 
 const ETH: usize = ethernet::HEADER_LEN;
 
@@ -88,7 +87,7 @@ impl ProtectQueue {
 
     /// Encapsulates every queued packet and hands each to `out` with its decision (forward on
     /// a port, punt for neighbour resolution, or drop). Sequence numbers are reserved with one
-    /// atomic add per run of consecutive packets for the same SA. A punted packet carries the
+    /// compare-and-swap per run of consecutive packets for the same SA. A punted packet carries the
     /// DPDK id of its port (`dpdk_ids`, by our port index), as received packets do.
     pub fn flush(
         &mut self,
@@ -115,7 +114,7 @@ impl ProtectQueue {
                 }
                 run_ok = match sp.sa(slots[i]) {
                     None => Err(DropReason::SaExpired),
-                    Some(sa) if expired(sa) => Err(DropReason::SaExpired),
+                    Some(sa) if sa.past_hard_traffic_limit() => Err(DropReason::SaExpired),
                     Some(sa) => match sa.counters.reserve((run_end - i) as u64, sa.max_seq()) {
                         Some(first) => {
                             seq = first;
@@ -155,12 +154,6 @@ impl ProtectQueue {
             out(m, d);
         }
     }
-}
-
-/// Past a hard packet or byte limit (the control loop retires SAs past their hard time limit).
-fn expired(sa: &crate::ipsec::sa::Sa) -> bool {
-    sa.hard.packets.is_some_and(|l| sa.counters.packets.load(Ordering::Relaxed) >= l)
-        || sa.hard.bytes.is_some_and(|l| sa.counters.bytes.load(Ordering::Relaxed) >= l)
 }
 
 /// Encapsulates the frame in `m` (Ethernet + IP) with `sa` and sequence number `seq` and routes
