@@ -84,8 +84,21 @@ impl Worker {
                 moved += n;
                 let t_rx = tsc();
                 let mut bytes = 0u64;
+                // The IPv4 fast path applies while no IPsec policy exists (and only to frames
+                // addressed to this port's MAC); everything it declines takes `process`.
+                let fast_mac = match tables.ports.get(*in_port as usize) {
+                    Some(p) if sp.is_idle() => forward::fast::mac_key(p.mac),
+                    _ => u64::MAX,
+                };
                 for mut m in rx_b.drain() {
-                    bytes += m.pkt_len() as u64;
+                    let len = m.pkt_len() as u64;
+                    bytes += len;
+                    if fast_mac != u64::MAX && m.is_contiguous() {
+                        if let Some(port) = forward::fast::forward_v4(m.data_mut(), fast_mac, tables) {
+                            out.forward(m, port as usize, len);
+                            continue;
+                        }
+                    }
                     let mut d = if m.is_contiguous() {
                         forward::process(m.data_mut(), *in_port, tables, sp, Origin::Wire)
                     } else {
@@ -215,6 +228,17 @@ impl Out {
             // Resolved before dispose: a second decapsulation or a protect outside the queue
             // would be a bug, not a packet to forward.
             Decision::Protect { .. } | Decision::Unprotect => self.drop(m, DropReason::LocalUnhandled),
+        }
+    }
+
+    /// Queues a frame the fast path rewrote for port `p`, `len` bytes.
+    #[inline(always)]
+    fn forward(&mut self, m: Mbuf, p: usize, len: u64) {
+        if p < self.tx_b.len() {
+            self.tx_bytes[p] += len;
+            self.queue_tx(p, m);
+        } else {
+            self.drop(m, DropReason::NotForUs);
         }
     }
 
