@@ -93,12 +93,18 @@ pub fn render(s: &Status) -> String {
                 p.role.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
             );
             if let (Some(i), Some(r)) = (&p.spi_i, &p.spi_r) {
+                let _ = writeln!(o, "    IKE SA {i}_i {r}_r");
+            }
+            if let Some(x) = &p.proposal {
+                let _ = writeln!(o, "      proposal {x}");
+            }
+            if let Some(up) = p.established_s {
                 let _ = writeln!(
                     o,
-                    "    IKE SA {i}_i {r}_r{}{}{}",
-                    p.proposal.as_deref().map(|x| format!("  {x}")).unwrap_or_default(),
-                    p.nat.as_deref().map(|x| format!("  nat {x}")).unwrap_or_default(),
-                    p.established_s.map(|x| format!("  up {x}s")).unwrap_or_default()
+                    "      established {} ago, {}{}",
+                    duration(up),
+                    rekey_text(p.ike_rekey_in_s, "IKE rekey"),
+                    p.nat.as_deref().map(|x| format!(", NAT: {x}")).unwrap_or_default()
                 );
             }
             for c in &p.children {
@@ -110,7 +116,44 @@ pub fn render(s: &Status) -> String {
                     c.spi_out,
                     if c.installed { "  installed" } else { "  (not in the data plane)" }
                 );
+                if !c.esp.is_empty() {
+                    let _ = writeln!(
+                        o,
+                        "      {}{}, {}{}",
+                        c.esp,
+                        if c.udp_encap { " in UDP 4500" } else { "" },
+                        if c.state == "installed" { String::new() } else { format!("{}, ", c.state) },
+                        rekey_text(c.rekey_in_s, "rekey")
+                    );
+                    let _ = writeln!(o, "      {} === {}", c.local_ts.join(" "), c.remote_ts.join(" "));
+                    let _ = writeln!(
+                        o,
+                        "      in  {} packets, {} bytes\n      out {} packets, {} bytes",
+                        c.packets_in, c.bytes_in, c.packets_out, c.bytes_out
+                    );
+                }
             }
+            let k = &p.counters;
+            let failed = |m: &std::collections::BTreeMap<String, u64>| {
+                let n: u64 = m.values().sum();
+                if n == 0 {
+                    "0 failed".to_string()
+                } else {
+                    let v: Vec<String> = m.iter().map(|(r, n)| format!("{r} {n}")).collect();
+                    format!("{n} failed ({})", v.join(", "))
+                }
+            };
+            let _ = writeln!(
+                o,
+                "    since start: IKE SAs {} established, {}; Child SAs {} made, {}; rekeys IKE {}, child {}; peer dead {}",
+                k.ike_established,
+                failed(&k.ike_failed),
+                k.child_established,
+                failed(&k.child_failed),
+                k.ike_rekeys,
+                k.child_rekeys,
+                k.peer_dead
+            );
             if let Some(f) = &p.last_failure {
                 let _ = writeln!(o, "    last failure ({}s ago, {}): {}", f.seconds_ago, f.phase, f.reason);
             }
@@ -154,4 +197,40 @@ pub fn render(s: &Status) -> String {
         }
     }
     o
+}
+
+/// `45s`, `12m05s`, `3h20m`, `2d04h`.
+fn duration(s: u64) -> String {
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// `rekey in 59m48s`, or why there is no time: rekeying off or already under way.
+fn rekey_text(left: Option<u64>, what: &str) -> String {
+    match left {
+        Some(0) => format!("{what} due now"),
+        Some(s) => format!("{what} in {}", duration(s)),
+        None => format!("no {what} scheduled"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(59), "59s");
+        assert_eq!(duration(60), "1m00s");
+        assert_eq!(duration(3599), "59m59s");
+        assert_eq!(duration(3600 + 125), "1h02m");
+        assert_eq!(duration(86400 * 2 + 3600 * 4 + 7), "2d04h");
+        assert_eq!(rekey_text(Some(3588), "rekey"), "rekey in 59m48s");
+        assert_eq!(rekey_text(None, "IKE rekey"), "no IKE rekey scheduled");
+    }
 }

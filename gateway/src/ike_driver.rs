@@ -23,11 +23,15 @@ use crate::ipsec::spd::{Policy, Selector, Verdict};
 use ike::codec::ts::TrafficSelector;
 use ike::crypto::encr::EncrAlg;
 use ike::crypto::integ::IntegAlg;
-use ike::sa::{ChildSa, CookieGate, Datagram, DpdAction, Event, GateVerdict, IkeSa, Output, PeerConfig};
+use ike::sa::{
+    ChildSa, CookieGate, Datagram, DpdAction, EspAlgorithms, Event, FailureKind, GateVerdict, IkeSa, Output,
+    PeerConfig,
+};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +65,132 @@ pub struct ChildView {
     pub spi_in: u32,
     pub spi_out: u32,
     pub installed: bool,
+    /// installed | rekeying | rekeyed (replaced, waiting for its Delete) | deleting
+    #[serde(default)]
+    pub state: String,
+    /// The negotiated ESP transforms, e.g. `AES_GCM_16_128/NO_ESN`.
+    #[serde(default)]
+    pub esp: String,
+    /// ESP in UDP 4500 (RFC 3948).
+    #[serde(default)]
+    pub udp_encap: bool,
+    /// Traffic selectors: ours and the peer's, as prefixes or ranges.
+    #[serde(default)]
+    pub local_ts: Vec<String>,
+    #[serde(default)]
+    pub remote_ts: Vec<String>,
+    /// The data plane's counters of the inbound and outbound SA (inner packets and bytes).
+    #[serde(default)]
+    pub packets_in: u64,
+    #[serde(default)]
+    pub bytes_in: u64,
+    #[serde(default)]
+    pub packets_out: u64,
+    #[serde(default)]
+    pub bytes_out: u64,
+    /// Seconds until we start its rekey; `None` when rekeying is off or under way.
+    #[serde(default)]
+    pub rekey_in_s: Option<u64>,
+}
+
+/// Failure kinds, as metric labels and JSON keys: a fixed set (see [`reason_label`]).
+pub const FAILURE_REASONS: [&str; 9] = [
+    "no_proposal_chosen",
+    "authentication_failed",
+    "identity_mismatch",
+    "policy_mismatch",
+    "invalid_ke",
+    "no_answer",
+    "peer_error",
+    "half_open_timeout",
+    "protocol",
+];
+
+/// The label of a failure kind; one of [`FAILURE_REASONS`].
+pub fn reason_label(k: FailureKind) -> &'static str {
+    match k {
+        FailureKind::NoProposalChosen => FAILURE_REASONS[0],
+        FailureKind::AuthenticationFailed => FAILURE_REASONS[1],
+        FailureKind::IdentityMismatch => FAILURE_REASONS[2],
+        FailureKind::PolicyMismatch => FAILURE_REASONS[3],
+        FailureKind::InvalidKe => FAILURE_REASONS[4],
+        FailureKind::NoAnswer => FAILURE_REASONS[5],
+        FailureKind::PeerError => FAILURE_REASONS[6],
+        FailureKind::HalfOpenTimeout => FAILURE_REASONS[7],
+        FailureKind::Protocol => FAILURE_REASONS[8],
+    }
+}
+
+/// What happened with one peer since the gateway started (for the metrics and `status`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IkeCounters {
+    /// IKE SAs established (IKE_AUTH completed).
+    pub ike_established: u64,
+    /// IKE SA negotiations that failed before being established, by reason (only reasons
+    /// that happened are present).
+    pub ike_failed: BTreeMap<String, u64>,
+    /// Child SAs made (in IKE_AUTH or CREATE_CHILD_SA), rekeys not counted.
+    pub child_established: u64,
+    /// Child SAs that could not be made or rekeyed, the IKE SA staying up, by reason.
+    pub child_failed: BTreeMap<String, u64>,
+    pub ike_rekeys: u64,
+    pub child_rekeys: u64,
+    /// An established IKE SA whose peer stopped answering (liveness check or any request).
+    pub peer_dead: u64,
+}
+
+/// Counts what the state machine reports, in order. It tells a failed negotiation from an
+/// established SA that fails later (a peer declared dead also reports a failure first).
+#[derive(Default)]
+struct Tally {
+    counters: IkeCounters,
+    /// The peer's IKE SA has been established and has not failed or closed since.
+    up: bool,
+}
+
+impl Tally {
+    fn observe(&mut self, out: &[Output]) {
+        let c = &mut self.counters;
+        for o in out {
+            match o {
+                Output::InstallChild(ch) if ch.replaces.is_none() => c.child_established += 1,
+                Output::Event(e) => match e {
+                    Event::IkeEstablished { .. } => {
+                        c.ike_established += 1;
+                        self.up = true;
+                    }
+                    Event::IkeRekeyed { .. } => c.ike_rekeys += 1,
+                    Event::ChildRekeyed { .. } => c.child_rekeys += 1,
+                    Event::ChildFailed { failure, .. } => {
+                        *c.child_failed.entry(reason_label(failure.kind).to_string()).or_default() += 1
+                    }
+                    Event::Failed(f) => {
+                        if !self.up {
+                            *c.ike_failed.entry(reason_label(f.kind).to_string()).or_default() += 1;
+                        }
+                        self.up = false;
+                    }
+                    Event::Closed { .. } => self.up = false,
+                    Event::PeerDead { .. } => {
+                        c.peer_dead += 1;
+                        self.up = false;
+                    }
+                },
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What the driver keeps of an installed Child SA for `espgw status` (no keys).
+struct ChildRecord {
+    esp: String,
+    udp_encap: bool,
+    local_ts: Vec<String>,
+    remote_ts: Vec<String>,
+    counters_in: Arc<SaCounters>,
+    counters_out: Arc<SaCounters>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,8 +206,13 @@ pub struct PeerView {
     pub proposal: Option<String>,
     pub nat: Option<String>,
     pub established_s: Option<u64>,
+    /// Seconds until we start the IKE SA's rekey; `None` when off, not established, or under way.
+    #[serde(default)]
+    pub ike_rekey_in_s: Option<u64>,
     pub children: Vec<ChildView>,
     pub last_failure: Option<FailureView>,
+    #[serde(default)]
+    pub counters: IkeCounters,
 }
 
 struct Peer {
@@ -87,6 +222,9 @@ struct Peer {
     initiator: bool,
     /// Inbound SPI → (inbound slot, outbound slot).
     installed: HashMap<u32, (u32, u32)>,
+    /// Inbound SPI → what status shows of it; entries not in `installed` are stale.
+    records: HashMap<u32, ChildRecord>,
+    tally: Tally,
     established: Option<(Instant, String, String)>,
     failure: Option<(Instant, String, String)>,
     retry_at: Option<Instant>,
@@ -123,6 +261,8 @@ impl IkeDriver {
                     sa: None,
                     initiator: false,
                     installed: HashMap::new(),
+                    records: HashMap::new(),
+                    tally: Tally::default(),
                     established: None,
                     failure: None,
                     retry_at: p.initiates().then_some(now),
@@ -186,6 +326,7 @@ impl IkeDriver {
                     drop(old.delete_ike(now, rng));
                     remove_all(peer, sadb, fx);
                 }
+                peer.tally.up = false;
                 tracing::info!(target: "gateway::ike", peer = %peer.cfg.name, %src, "IKE_SA_INIT from peer (responder)");
                 peer.sa = Some(sa);
                 peer.initiator = false;
@@ -247,6 +388,8 @@ impl IkeDriver {
                     _ => "down",
                 };
                 let up = sa.is_some_and(|s| s.is_established());
+                let left = |t: Instant| t.saturating_duration_since(now).as_secs();
+                let schedule = sa.map(|s| s.child_schedule()).unwrap_or_default();
                 PeerView {
                     name: p.cfg.name.clone(),
                     local: p.cfg.local.ip().to_string(),
@@ -262,15 +405,38 @@ impl IkeDriver {
                         .as_ref()
                         .filter(|_| up)
                         .map(|e| now.saturating_duration_since(e.0).as_secs()),
+                    ike_rekey_in_s: sa.filter(|_| up).and_then(|s| s.ike_rekey_at()).map(left),
                     children: sa
                         .map(|s| s.child_sas())
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|c| ChildView {
-                            installed: p.installed.contains_key(&c.spi_in),
-                            name: c.name,
-                            spi_in: c.spi_in,
-                            spi_out: c.spi_out,
+                        .map(|c| {
+                            let installed = p.installed.contains_key(&c.spi_in);
+                            let rec = p.records.get(&c.spi_in).filter(|_| installed);
+                            let sched = schedule.iter().find(|x| x.spi_in == c.spi_in);
+                            let count = |k: Option<&Arc<SaCounters>>| {
+                                k.map_or((0, 0), |k| {
+                                    (k.packets.load(Ordering::Relaxed), k.bytes.load(Ordering::Relaxed))
+                                })
+                            };
+                            let (packets_in, bytes_in) = count(rec.map(|r| &r.counters_in));
+                            let (packets_out, bytes_out) = count(rec.map(|r| &r.counters_out));
+                            ChildView {
+                                installed,
+                                name: c.name,
+                                spi_in: c.spi_in,
+                                spi_out: c.spi_out,
+                                state: sched.map_or("installed", |x| x.state).to_string(),
+                                esp: rec.map(|r| r.esp.clone()).unwrap_or_default(),
+                                udp_encap: rec.is_some_and(|r| r.udp_encap),
+                                local_ts: rec.map(|r| r.local_ts.clone()).unwrap_or_default(),
+                                remote_ts: rec.map(|r| r.remote_ts.clone()).unwrap_or_default(),
+                                packets_in,
+                                bytes_in,
+                                packets_out,
+                                bytes_out,
+                                rekey_in_s: sched.and_then(|x| x.rekey_at).map(left),
+                            }
                         })
                         .collect(),
                     last_failure: p.failure.as_ref().map(|(t, phase, reason)| FailureView {
@@ -278,6 +444,7 @@ impl IkeDriver {
                         reason: reason.clone(),
                         seconds_ago: now.saturating_duration_since(*t).as_secs(),
                     }),
+                    counters: p.tally.counters.clone(),
                 }
             })
             .collect()
@@ -286,6 +453,7 @@ impl IkeDriver {
 
 /// Carries out what the state machine asked for, in order.
 fn apply(peer: &mut Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+    peer.tally.observe(&out);
     let name = peer.cfg.name.clone();
     for o in out {
         match o {
@@ -372,6 +540,7 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
 
 /// Removes every Child SA the driver installed for `peer`.
 fn remove_all(peer: &mut Peer, sadb: &mut SadbBuilder, fx: &mut Effects) {
+    peer.records.clear();
     for (_, (si, so)) in peer.installed.drain() {
         for s in [si, so] {
             sadb.remove_keyed_policies(s);
@@ -426,6 +595,18 @@ fn data_plane_sas(peer: &str, c: &ChildSa) -> Result<(Sa, Sa), String> {
 
 fn install(peer_name: &str, c: &ChildSa, peer: &mut Peer, sadb: &mut SadbBuilder) -> Result<(), String> {
     let (sa_in, sa_out) = data_plane_sas(peer_name, c)?;
+    peer.records.retain(|spi, _| peer.installed.contains_key(spi));
+    peer.records.insert(
+        c.spi_in,
+        ChildRecord {
+            esp: esp_text(&c.algorithms),
+            udp_encap: c.udp_encap,
+            local_ts: c.ts_local.iter().map(ts_text).collect(),
+            remote_ts: c.ts_remote.iter().map(ts_text).collect(),
+            counters_in: sa_in.counters.clone(),
+            counters_out: sa_out.counters.clone(),
+        },
+    );
     if let Some(&(old_in, old_out)) = c.replaces.and_then(|old| peer.installed.get(&old)) {
         let si = sadb.rekey(old_in, sa_in).ok_or("the SA being rekeyed is gone")?;
         let so = sadb.rekey(old_out, sa_out).ok_or("the SA being rekeyed is gone")?;
@@ -477,6 +658,56 @@ fn selectors(src: &[TrafficSelector], dst: &[TrafficSelector]) -> Result<Vec<Sel
         return Err("the traffic selectors give no usable policy".into());
     }
     Ok(v)
+}
+
+/// ESP transforms the way the IKE proposal is shown: `AES_GCM_16_128/NO_ESN`,
+/// `AES_CBC_256/HMAC_SHA2_256_128/ESN/MODP_2048` (a DH group when the SA was made with PFS).
+fn esp_text(a: &EspAlgorithms) -> String {
+    let mut v = vec![format!("{}_{}", a.encr.id().name().unwrap_or("ENCR"), a.encr.key_bits())];
+    v.extend(a.integ.map(|i| i.id().name().unwrap_or("INTEG").to_string()));
+    v.push(if a.esn { "ESN" } else { "NO_ESN" }.to_string());
+    v.extend(a.dh.map(|g| g.name().map_or_else(|| format!("DH_{}", u16::from(g)), str::to_string)));
+    v.join("/")
+}
+
+/// A traffic selector as an admin writes it: `192.0.2.0/24`, a range `10.0.0.1-10.0.0.6`
+/// when it is not one prefix, and `[tcp/443]` after it unless any protocol and port.
+fn ts_text(ts: &TrafficSelector) -> String {
+    let (addr, protocol, ports) = match ts {
+        TrafficSelector::Ipv4 { protocol, ports, start, end } => {
+            let p = range_prefixes(u32::from(*start) as u128, u32::from(*end) as u128, 32);
+            let a = match p.as_slice() {
+                [one] => one.to_string(),
+                _ => format!("{start}-{end}"),
+            };
+            (a, *protocol, *ports)
+        }
+        TrafficSelector::Ipv6 { protocol, ports, start, end } => {
+            let p = range_prefixes(u128::from(*start), u128::from(*end), 128);
+            let a = match p.as_slice() {
+                [one] => one.to_string(),
+                _ => format!("{start}-{end}"),
+            };
+            (a, *protocol, *ports)
+        }
+        TrafficSelector::Other { ty, .. } => return format!("(selector type {})", u8::from(*ty)),
+    };
+    if protocol == 0 && ports == (0, 65535) {
+        return addr;
+    }
+    let proto = match protocol {
+        0 => "any".to_string(),
+        1 => "icmp".to_string(),
+        6 => "tcp".to_string(),
+        17 => "udp".to_string(),
+        58 => "ipv6-icmp".to_string(),
+        n => n.to_string(),
+    };
+    match ports {
+        (0, 65535) => format!("{addr}[{proto}]"),
+        (lo, hi) if lo == hi => format!("{addr}[{proto}/{lo}]"),
+        (lo, hi) => format!("{addr}[{proto}/{lo}-{hi}]"),
+    }
 }
 
 type TsParts = (Vec<crate::config::IpPrefix>, Option<u8>, crate::config::ipsec::PortRange);
@@ -544,6 +775,176 @@ mod tests {
             vec![p("10.0.0.1/32"), p("10.0.0.2/31"), p("10.0.0.4/31"), p("10.0.0.6/32")]
         );
         assert_eq!(range_prefixes(0, u128::MAX, 128), vec![p("::/0")]);
+    }
+
+    #[test]
+    fn selectors_read_as_an_admin_writes_them() {
+        let v4 = |p: u8, ports: (u16, u16), a: &str, b: &str| TrafficSelector::Ipv4 {
+            protocol: p,
+            ports,
+            start: a.parse().unwrap(),
+            end: b.parse().unwrap(),
+        };
+        assert_eq!(ts_text(&v4(0, (0, 65535), "192.0.2.0", "192.0.2.255")), "192.0.2.0/24");
+        assert_eq!(ts_text(&v4(0, (0, 65535), "10.0.0.1", "10.0.0.6")), "10.0.0.1-10.0.0.6");
+        assert_eq!(ts_text(&v4(6, (443, 443), "192.0.2.7", "192.0.2.7")), "192.0.2.7/32[tcp/443]");
+        assert_eq!(ts_text(&v4(17, (0, 65535), "0.0.0.0", "255.255.255.255")), "0.0.0.0/0[udp]");
+        assert_eq!(ts_text(&v4(0, (1024, 2047), "192.0.2.0", "192.0.2.255")), "192.0.2.0/24[any/1024-2047]");
+        let v6 = crate::config::ike::prefix_to_ts(&p("2001:db8:1::/64"));
+        assert_eq!(ts_text(&v6), "2001:db8:1::/64");
+    }
+
+    #[test]
+    fn esp_transforms_read_like_the_ike_proposal() {
+        use ike::codec::DhGroup;
+        let gcm = EspAlgorithms { encr: EncrAlg::AesGcm16_128, integ: None, esn: false, dh: None };
+        assert_eq!(esp_text(&gcm), "AES_GCM_16_128/NO_ESN");
+        let cbc = EspAlgorithms {
+            encr: EncrAlg::AesCbc256,
+            integ: Some(IntegAlg::HmacSha256_128),
+            esn: true,
+            dh: Some(DhGroup::MODP_2048),
+        };
+        assert_eq!(esp_text(&cbc), "AES_CBC_256/HMAC_SHA2_256_128/ESN/MODP_2048");
+    }
+
+    /// Two drivers talking to each other in one process on a virtual clock.
+    struct Pair {
+        a: IkeDriver,
+        b: IkeDriver,
+        sadb_a: SadbBuilder,
+        sadb_b: SadbBuilder,
+        now: Instant,
+    }
+
+    fn peer_yaml(side: char, psk: &str, extra: &str) -> IkeConfig {
+        let (local, remote, near, far, start) = if side == 'a' {
+            ("203.0.113.1", "203.0.113.2", "192.0.2.0/24", "198.51.100.0/24", "start")
+        } else {
+            ("203.0.113.2", "203.0.113.1", "198.51.100.0/24", "192.0.2.0/24", "none")
+        };
+        let y = format!(
+            "peers:\n  - name: gw-{other}\n    local: {local}\n    remote: {remote}\n    local_id: gw-{side}@example.org\n    \
+             psk: \"{psk}\"\n    ike_rekey_seconds: 7200\n    retransmit: {{ timeout_ms: 500, tries: 2 }}\n{extra}    \
+             children:\n      - {{ name: net, local_ts: [{near}], remote_ts: [{far}], rekey_seconds: 600, start_action: {start} }}\n",
+            other = if side == 'a' { 'b' } else { 'a' },
+        );
+        serde_yaml_ng::from_str(&y).unwrap()
+    }
+
+    impl Pair {
+        fn new(psk_b: &str, extra: &str) -> Pair {
+            let now = Instant::now();
+            Pair {
+                a: IkeDriver::new(&peer_yaml('a', "correct horse battery staple", extra), now).unwrap(),
+                b: IkeDriver::new(&peer_yaml('b', psk_b, extra), now).unwrap(),
+                sadb_a: SadbBuilder::new(),
+                sadb_b: SadbBuilder::new(),
+                now,
+            }
+        }
+
+        /// Runs `secs` of virtual time in 100 ms steps; `deliver: false` loses every datagram.
+        fn run(&mut self, secs: u64, deliver: bool) {
+            for _ in 0..secs * 10 {
+                self.now += Duration::from_millis(100);
+                let (mut fa, mut fb) = (Effects::default(), Effects::default());
+                self.a.tick(self.now, &mut self.sadb_a, &mut fa);
+                self.b.tick(self.now, &mut self.sadb_b, &mut fb);
+                let (mut to_b, mut to_a) = (fa.sends, fb.sends);
+                while deliver && !(to_a.is_empty() && to_b.is_empty()) {
+                    let (mut fa, mut fb) = (Effects::default(), Effects::default());
+                    for d in to_b.drain(..) {
+                        self.b.handle_datagram(self.now, d.src, d.dst, &d.bytes, &mut self.sadb_b, &mut fb);
+                    }
+                    for d in to_a.drain(..) {
+                        self.a.handle_datagram(self.now, d.src, d.dst, &d.bytes, &mut self.sadb_a, &mut fa);
+                    }
+                    (to_b, to_a) = (fa.sends, fb.sends);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn status_shows_the_negotiated_tunnel_and_its_traffic() {
+        let mut n = Pair::new("correct horse battery staple", "");
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!((v.state.as_str(), v.role.as_deref()), ("established", Some("initiator")));
+        assert_eq!(v.proposal.as_deref(), Some("AES_GCM_16_128/HMAC_SHA2_256/CURVE25519"));
+        assert!(v.ike_rekey_in_s.is_some_and(|s| (7190..=7200).contains(&s)), "{:?}", v.ike_rekey_in_s);
+        let c = &v.children[0];
+        assert!(c.installed);
+        assert_eq!((c.state.as_str(), c.esp.as_str()), ("installed", "AES_GCM_16_128/NO_ESN"));
+        assert_eq!(
+            (c.local_ts.clone(), c.remote_ts.clone()),
+            (vec!["192.0.2.0/24".into()], vec!["198.51.100.0/24".into()])
+        );
+        assert!(c.rekey_in_s.is_some_and(|s| (590..=600).contains(&s)), "{:?}", c.rekey_in_s);
+        assert_eq!(v.counters.ike_established, 1);
+        assert_eq!(v.counters.child_established, 1);
+        // The counters are the data plane's: what the workers add to the SA shows up here.
+        let t = n.sadb_a.snapshot();
+        let (_, out) = t.entries().find(|(_, e)| e.sa.spi == c.spi_out).expect("outbound SA installed");
+        out.sa.counters.add_traffic(3, 252);
+        let (_, inb) = t.entries().find(|(_, e)| e.sa.spi == c.spi_in).expect("inbound SA installed");
+        inb.sa.counters.add_traffic(2, 168);
+        let c = &n.a.view(n.now)[0].children[0];
+        assert_eq!((c.packets_in, c.bytes_in, c.packets_out, c.bytes_out), (2, 168, 3, 252));
+        // The responder sees the mirror image.
+        let w = &n.b.view(n.now)[0];
+        assert_eq!((w.state.as_str(), w.role.as_deref()), ("established", Some("responder")));
+        assert_eq!(w.children[0].spi_in, n.a.view(n.now)[0].children[0].spi_out);
+        assert_eq!(w.children[0].local_ts, vec!["198.51.100.0/24".to_string()]);
+        // No secret reaches the status.
+        let json = serde_json::to_string(&n.a.view(n.now)).unwrap();
+        assert!(!json.contains("correct horse"), "{json}");
+    }
+
+    #[test]
+    fn rekeys_are_counted_and_the_new_child_carries_on() {
+        let mut n = Pair::new("correct horse battery staple", "");
+        n.run(1, true);
+        let first = n.a.view(n.now)[0].children[0].spi_in;
+        n.run(605, true);
+        let v = &n.a.view(n.now)[0];
+        assert!(v.counters.child_rekeys >= 1, "{:?}", v.counters);
+        assert_eq!(v.counters.child_established, 1, "a rekey is not a new Child SA");
+        let live: Vec<_> = v.children.iter().filter(|c| c.state == "installed").collect();
+        assert_eq!(live.len(), 1, "{:?}", v.children);
+        assert_ne!(live[0].spi_in, first);
+        assert_eq!(live[0].esp, "AES_GCM_16_128/NO_ESN");
+        assert!(live[0].rekey_in_s.is_some_and(|s| s > 590));
+    }
+
+    #[test]
+    fn a_dead_peer_is_not_a_failed_negotiation_but_a_retry_that_gets_no_answer_is() {
+        let mut n = Pair::new("correct horse battery staple", "    dpd: { interval: 5, action: clear }\n");
+        n.run(1, true);
+        // The peer falls silent: DPD, retransmits, then the peer is declared dead.
+        n.run(20, false);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!(v.state, "down");
+        assert_eq!(v.counters.peer_dead, 1);
+        assert!(v.counters.ike_failed.is_empty(), "{:?}", v.counters);
+        // 30 s later the gateway tries again and gets no answer: that negotiation failed.
+        n.run(40, false);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!(v.counters.ike_failed.get("no_answer"), Some(&1), "{:?}", v.counters);
+        assert_eq!((v.counters.ike_established, v.counters.peer_dead), (1, 1));
+    }
+
+    #[test]
+    fn a_wrong_psk_counts_as_authentication_failed() {
+        let mut n = Pair::new("not the same psk at all", "");
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_ne!(v.state, "established");
+        assert_eq!(v.counters.ike_established, 0);
+        assert_eq!(v.counters.ike_failed.get("authentication_failed"), Some(&1), "{:?}", v.counters);
+        let w = &n.b.view(n.now)[0];
+        assert_eq!(w.counters.ike_failed.get("authentication_failed"), Some(&1), "{:?}", w.counters);
     }
 
     #[test]

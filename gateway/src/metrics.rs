@@ -7,9 +7,14 @@
 //! Label cardinality is bounded: ports, queues, lcores and drop reasons are fixed by the
 //! config and the code. SAs get their own series (labels `sa`, `direction`, `spi`) for the
 //! first [`MAX_SA_SERIES`] SAs in slot order; the counters of any SA beyond that are summed
-//! into one series with `sa="_other"`. No key material is reachable from here.
+//! into one series with `sa="_other"`. IKE series carry the peer's configured name (the first
+//! [`MAX_PEER_SERIES`] peers; the rest sum into `peer="_other"`) and, for negotiation
+//! failures, one of the fixed [`FAILURE_REASONS`]. The IKE counters are kept by the control
+//! loop's IKE driver and published with its status every 100 ms, never counted per packet.
+//! No key material is reachable from here.
 
 use crate::api::{Status, StatusSource};
+use crate::ike_driver::FAILURE_REASONS;
 use prometheus::core::Collector;
 use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use std::io::{BufRead, BufReader, Write};
@@ -20,6 +25,9 @@ use std::time::Duration;
 
 /// SAs with series of their own; the rest are aggregated under `sa="_other"`.
 pub const MAX_SA_SERIES: usize = 1000;
+/// IKE peers with series of their own (in config order); the rest are summed under
+/// `peer="_other"`.
+pub const MAX_PEER_SERIES: usize = 1000;
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
@@ -132,6 +140,32 @@ pub fn render(s: &Status) -> String {
     let uptime = IntGauge::new("espgw_uptime_seconds", "Seconds since espgw started.").expect("valid metric");
     register(&r, uptime.clone());
     let info = gauge(&r, "espgw_build_info", "Always 1; labels describe the build.", &["version"]);
+    let ike_sas = gauge(
+        &r,
+        "espgw_ike_sas",
+        "IKE SAs by state: 1 on the peer's current state (connecting, established, down).",
+        &["peer", "state"],
+    );
+    let ike_children = gauge(
+        &r,
+        "espgw_ike_child_sas",
+        "Child SAs negotiated with the peer and in the data plane.",
+        &["peer"],
+    );
+    let ike_negotiations = counter(
+        &r,
+        "espgw_ike_negotiations_total",
+        "IKE and Child SA negotiations by outcome; failures carry the reason kind.",
+        &["peer", "sa", "outcome", "reason"],
+    );
+    let ike_rekeys =
+        counter(&r, "espgw_ike_rekeys_total", "Completed IKE SA and Child SA rekeys.", &["peer", "sa"]);
+    let ike_dead = counter(
+        &r,
+        "espgw_ike_peer_dead_total",
+        "Established IKE SAs torn down because the peer stopped answering (DPD).",
+        &["peer"],
+    );
 
     info.with_label_values(&[&s.version]).set(1);
     uptime.set(s.uptime_s as i64);
@@ -193,6 +227,26 @@ pub fn render(s: &Status) -> String {
                 sa_life.with_label_values(&l).set(left.min(i64::MAX as u64) as i64);
             }
         }
+    }
+    for (i, p) in s.ike.iter().enumerate() {
+        let peer = if i < MAX_PEER_SERIES { p.name.as_str() } else { "_other" };
+        for state in ["connecting", "established", "down"] {
+            ike_sas.with_label_values(&[peer, state]).add((p.state == state) as i64);
+        }
+        ike_children.with_label_values(&[peer]).add(p.children.iter().filter(|c| c.installed).count() as i64);
+        let k = &p.counters;
+        for (sa, ok, failed) in
+            [("ike", k.ike_established, &k.ike_failed), ("child", k.child_established, &k.child_failed)]
+        {
+            ike_negotiations.with_label_values(&[peer, sa, "established", "none"]).inc_by(ok);
+            for reason in FAILURE_REASONS {
+                let n = failed.get(reason).copied().unwrap_or(0);
+                ike_negotiations.with_label_values(&[peer, sa, "failed", reason]).inc_by(n);
+            }
+        }
+        ike_rekeys.with_label_values(&[peer, "ike"]).inc_by(k.ike_rekeys);
+        ike_rekeys.with_label_values(&[peer, "child"]).inc_by(k.child_rekeys);
+        ike_dead.with_label_values(&[peer]).inc_by(k.peer_dead);
     }
     let mut families = r.gather();
     families.push(latency_family(s));
@@ -372,6 +426,61 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing `{want}` in\n{text}");
         }
+    }
+
+    fn with_peers(mut s: Status, n: usize) -> Status {
+        s.ike = (0..n)
+            .map(|i| {
+                serde_json::from_value(serde_json::json!({
+                    "name": format!("peer{i}"), "local": "203.0.113.1", "remote": "203.0.113.2",
+                    "state": if i == 0 { "established" } else { "connecting" },
+                    "children": [{"name": "net", "spi_in": 0x1234, "spi_out": 0x4321, "installed": true}],
+                    "last_failure": null,
+                    "counters": {"ike_established": 2, "ike_failed": {"authentication_failed": 3},
+                                 "child_established": 4, "child_failed": {"policy_mismatch": 1},
+                                 "ike_rekeys": 5, "child_rekeys": 6, "peer_dead": 1}
+                }))
+                .unwrap()
+            })
+            .collect();
+        s
+    }
+
+    #[test]
+    fn renders_ike_state_negotiations_rekeys_and_dead_peers() {
+        let text = render(&with_peers(status(0), 2));
+        for want in [
+            "espgw_ike_sas{peer=\"peer0\",state=\"established\"} 1",
+            "espgw_ike_sas{peer=\"peer0\",state=\"down\"} 0",
+            "espgw_ike_sas{peer=\"peer1\",state=\"connecting\"} 1",
+            "espgw_ike_child_sas{peer=\"peer0\"} 1",
+            "espgw_ike_negotiations_total{outcome=\"established\",peer=\"peer0\",reason=\"none\",sa=\"ike\"} 2",
+            "espgw_ike_negotiations_total{outcome=\"failed\",peer=\"peer0\",reason=\"authentication_failed\",sa=\"ike\"} 3",
+            "espgw_ike_negotiations_total{outcome=\"failed\",peer=\"peer0\",reason=\"no_answer\",sa=\"ike\"} 0",
+            "espgw_ike_negotiations_total{outcome=\"established\",peer=\"peer0\",reason=\"none\",sa=\"child\"} 4",
+            "espgw_ike_negotiations_total{outcome=\"failed\",peer=\"peer0\",reason=\"policy_mismatch\",sa=\"child\"} 1",
+            "espgw_ike_rekeys_total{peer=\"peer0\",sa=\"ike\"} 5",
+            "espgw_ike_rekeys_total{peer=\"peer0\",sa=\"child\"} 6",
+            "espgw_ike_peer_dead_total{peer=\"peer0\"} 1",
+            "# TYPE espgw_ike_negotiations_total counter",
+            "# TYPE espgw_ike_sas gauge",
+        ] {
+            assert!(text.contains(want), "missing `{want}` in\n{text}");
+        }
+        // Every series of a peer: 3 states, 1 child gauge, 2 × (1 + reasons) negotiations, 2
+        // rekeys, 1 dead: a fixed number, whatever happened.
+        let per_peer =
+            text.lines().filter(|l| l.starts_with("espgw_ike_") && l.contains("peer=\"peer1\"")).count();
+        assert_eq!(per_peer, 3 + 1 + 2 * (1 + FAILURE_REASONS.len()) + 2 + 1);
+    }
+
+    #[test]
+    fn peer_series_are_bounded() {
+        let text = render(&with_peers(status(0), MAX_PEER_SERIES + 5));
+        let dead: Vec<&str> = text.lines().filter(|l| l.starts_with("espgw_ike_peer_dead_total{")).collect();
+        assert_eq!(dead.len(), MAX_PEER_SERIES + 1);
+        assert!(dead.contains(&"espgw_ike_peer_dead_total{peer=\"_other\"} 5"), "{:?}", &dead[..3]);
+        assert!(text.contains("espgw_ike_sas{peer=\"_other\",state=\"connecting\"} 5"));
     }
 
     #[test]

@@ -211,6 +211,17 @@ pub struct ChildInfo {
     pub spi_out: u32,
 }
 
+/// A Child SA's place in its life, for status displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildSchedule {
+    pub spi_in: u32,
+    /// `installed`, `rekeying` (our rekey is in flight), `rekeyed` (replaced, its Delete is
+    /// pending) or `deleting`.
+    pub state: &'static str,
+    /// When we start its rekey; `None` when rekeying is off or one is under way.
+    pub rekey_at: Option<Instant>,
+}
+
 // ----------------------------------------------------------------------------------------------
 // Internal state.
 
@@ -511,6 +522,29 @@ impl IkeSa {
                 name: self.child_name(c.cfg).to_owned(),
                 spi_in: c.spi_in,
                 spi_out: c.spi_out,
+            })
+            .collect()
+    }
+
+    /// When the IKE SA is next rekeyed: `None` when rekeying is off, not yet established, or a
+    /// rekey is under way.
+    pub fn ike_rekey_at(&self) -> Option<Instant> {
+        self.ike_rekey_at
+    }
+
+    /// Each Child SA's state and next rekey, by inbound SPI; for status displays.
+    pub fn child_schedule(&self) -> Vec<ChildSchedule> {
+        self.children
+            .iter()
+            .map(|c| ChildSchedule {
+                spi_in: c.spi_in,
+                state: match c.state {
+                    ChildState::Installed => "installed",
+                    ChildState::Rekeying => "rekeying",
+                    ChildState::Rekeyed => "rekeyed",
+                    ChildState::Deleting => "deleting",
+                },
+                rekey_at: c.rekey_at,
             })
             .collect()
     }
