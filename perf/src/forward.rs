@@ -14,6 +14,8 @@ struct Opts {
     frame_len: usize,
     burst: usize,
     out: PathBuf,
+    /// Also run DPDK's l3fwd example (a router) as a second peer.
+    l3fwd: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -23,6 +25,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         frame_len: 60,
         burst: 32,
         out: PathBuf::from("target/perf/forward.json"),
+        l3fwd: true,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -33,6 +36,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--frame-len" => o.frame_len = v()?.parse().map_err(|e| format!("--frame-len: {e}"))?,
             "--burst" => o.burst = v()?.parse().map_err(|e| format!("--burst: {e}"))?,
             "--out" => o.out = PathBuf::from(v()?),
+            "--no-l3fwd" => o.l3fwd = false,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -46,6 +50,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
 pub fn main(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
     let espgw = find_espgw()?;
+    let l3fwd_bin = if o.l3fwd { Some(crate::l3fwd::binary()?) } else { None };
     let work = std::env::temp_dir().join(format!("espgw-perf-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let pcap_path = work.join("in.pcap");
@@ -62,6 +67,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     println!("machine: {}", report::machine());
     let mut espgw_mpps = Vec::new();
     let mut testpmd_mpps = Vec::new();
+    let mut l3fwd_mpps = Vec::new();
     let result = (|| -> Result<(), String> {
         for run in 1..=o.runs {
             let e = run_espgw(&espgw, &work, &pcap_path, o.seconds, o.burst)?;
@@ -70,6 +76,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
             let t = run_testpmd(&work, &pcap_path, o.seconds, o.burst)?;
             println!("  run {run}/{}: testpmd {:>6.2} Mpps (io forward)", o.runs, t);
             testpmd_mpps.push(t);
+            if let Some(bin) = &l3fwd_bin {
+                let l = crate::l3fwd::run(bin, &work, &pcap_path, o.seconds, o.burst)?;
+                println!("  run {run}/{}: l3fwd   {:>6.2} Mpps (DPDK's LPM router example)", o.runs, l);
+                l3fwd_mpps.push(l);
+            }
         }
         Ok(())
     })();
@@ -87,7 +98,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         t,
         ratio
     );
-    let results: Vec<Value> = vec![json!({
+    let mut results: Vec<Value> = vec![json!({
         "scenario": "l3-forward-ports",
         "size": (o.frame_len + 4).to_string(),
         "cores": 1,
@@ -97,8 +108,33 @@ pub fn main(args: &[String]) -> Result<(), String> {
         "peer_value": round2(t),
         "unit": "Mpps",
         "ratio": round2(ratio),
-        "runs": { "espgw": espgw_mpps, "peer": testpmd_mpps },
+        "runs": { "espgw": espgw_mpps.clone(), "peer": testpmd_mpps },
     })];
+    if !l3fwd_mpps.is_empty() {
+        let l = report::median(&mut l3fwd_mpps);
+        let r = if l > 0.0 { e / l } else { 0.0 };
+        println!(
+            "  {:<26} {:>8} {:>7.2} Mpps {:>9.2} Mpps {:>7.2}   (peer: dpdk-l3fwd)",
+            "l3-forward-ports",
+            o.frame_len + 4,
+            e,
+            l,
+            r
+        );
+        println!("  dpdk-l3fwd / testpmd io: {:.2}", if t > 0.0 { l / t } else { 0.0 });
+        results.push(json!({
+            "scenario": "l3-forward-ports",
+            "size": (o.frame_len + 4).to_string(),
+            "cores": 1,
+            "burst": o.burst,
+            "espgw": round2(e),
+            "peer": "dpdk-l3fwd",
+            "peer_value": round2(l),
+            "unit": "Mpps",
+            "ratio": round2(r),
+            "runs": { "espgw": espgw_mpps, "peer": l3fwd_mpps },
+        }));
+    }
     report::write(&o.out, results).map_err(|e| format!("{}: {e}", o.out.display()))?;
     println!("\nwrote {}", o.out.display());
     Ok(())

@@ -1,19 +1,21 @@
 //! `espgw-perf`: espgw's benchmarks, each measured next to a reference in the same run.
 //!
 //! ```text
-//! espgw-perf forward [--runs N] [--seconds S] [--frame-len 60] [--out target/perf/forward.json]
+//! espgw-perf forward [--runs N] [--seconds S] [--frame-len 60] [--burst 32] [--no-l3fwd] [--out target/perf/forward.json]
 //! espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out target/perf/esp.json]
 //! ```
 //!
 //! `forward`: IPv4 L3 forwarding, one worker lcore, DPDK `net_pcap` (infinite_rx) → `net_null`,
-//! next to `dpdk-testpmd` io forwarding on the same vdevs and the same packets. Runs alternate
-//! (espgw, testpmd, espgw, ...) and the medians are reported with their ratio.
+//! next to `dpdk-testpmd` io forwarding (the vdevs' ceiling) and DPDK's `l3fwd` example (a router
+//! in C) on the same vdevs and the same packets. Runs alternate (espgw, testpmd, l3fwd, espgw,
+//! ...) and the medians are reported with their ratios.
 //!
 //! `esp`: AES-128-GCM tunnel encryption and decryption on the same vdevs, next to DPDK's
 //! ipsec-secgw example (library and legacy mode, the faster one counts); see `esp.rs`.
 
 mod esp;
 mod forward;
+mod l3fwd;
 mod pcap;
 mod report;
 
@@ -25,7 +27,7 @@ fn main() -> ExitCode {
         match args.first().map(String::as_str) {
             Some("forward") => forward::main(&args[1..]),
             Some("esp") => esp::main(&args[1..]),
-            _ => Err("usage: espgw-perf forward [--runs N] [--seconds S] [--frame-len BYTES] [--out FILE]\n       \
+            _ => Err("usage: espgw-perf forward [--runs N] [--seconds S] [--frame-len BYTES] [--burst N] [--no-l3fwd] [--out FILE]\n       \
                  espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out FILE]"
                 .to_string()),
         };
