@@ -90,7 +90,10 @@ pub(super) fn ip_info(p: &[u8]) -> Option<IpInfo> {
 pub(super) fn ipv4_checksum(h: &mut [u8]) {
     h[10] = 0;
     h[11] = 0;
-    let c = checksum::checksum(h);
+    let c = match h.first_chunk::<20>() {
+        Some(h20) if h.len() == 20 => checksum::ipv4_header(h20),
+        _ => checksum::checksum(h),
+    };
     h[10..12].copy_from_slice(&c.to_be_bytes());
 }
 
