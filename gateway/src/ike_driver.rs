@@ -33,7 +33,12 @@ use std::time::{Duration, Instant};
 
 /// Half-open responder SAs before cookies are asked for (RFC 7296 §2.6).
 const COOKIE_THRESHOLD: usize = 64;
-/// An initiator waits this long after a failure before trying again.
+/// An initiator tries again this long after its first failure in a row, then twice as long
+/// after each further one, up to [`RETRY_AFTER_FAILURE`]: a peer that restarts (and may refuse
+/// or ignore us until its configuration is loaded) is back quickly, a misconfigured one is not
+/// hammered.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest an initiator waits after a failure before trying again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 const REPLAY_WINDOW: u32 = 1024;
 
@@ -90,10 +95,13 @@ struct Peer {
     established: Option<(Instant, String, String)>,
     failure: Option<(Instant, String, String)>,
     retry_at: Option<Instant>,
+    /// Failed attempts since the last IKE SA was established (sets the retry back-off).
+    failures_in_row: u32,
 }
 
 impl Peer {
-    /// Which exchange a failure reported now belongs to.
+    /// Which exchange a failure would belong to: asked before the state machine runs, since
+    /// the call may leave the SA in another phase (or, with DPD restart, replace it).
     fn phase(&self) -> &'static str {
         match &self.sa {
             Some(sa) if sa.is_established() => "established IKE SA",
@@ -126,6 +134,7 @@ impl IkeDriver {
                     established: None,
                     failure: None,
                     retry_at: p.initiates().then_some(now),
+                    failures_in_row: 0,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -151,11 +160,12 @@ impl IkeDriver {
             self.peers.iter().position(|p| p.sa.as_ref().is_some_and(|sa| sa.matches_datagram(dst, payload)))
         {
             let peer = &mut self.peers[i];
+            let phase = peer.phase();
             let out = match peer.sa.as_mut() {
                 Some(sa) => sa.handle_datagram(now, src, dst, payload, rng),
                 None => return,
             };
-            apply(peer, out, now, sadb, fx);
+            apply(peer, out, phase, now, sadb, fx);
             return;
         }
         // A new IKE_SA_INIT request: the peer is the one configured for these addresses.
@@ -173,9 +183,13 @@ impl IkeDriver {
                 let peer = &mut self.peers[i];
                 let (sa, out) = IkeSa::accept(peer.cfg.clone(), now, src, dst, payload, rng);
                 let Some(sa) = sa else {
+                    // Refused (e.g. no common proposal): answered statelessly, but the reason
+                    // is what an admin needs to see.
                     for o in out {
-                        if let Output::Send(d) = o {
-                            fx.sends.push(d);
+                        match o {
+                            Output::Send(d) => fx.sends.push(d),
+                            Output::Event(e) => event(peer, e, RESPONDER_INIT, now),
+                            _ => {}
                         }
                     }
                     return;
@@ -190,7 +204,7 @@ impl IkeDriver {
                 peer.sa = Some(sa);
                 peer.initiator = false;
                 peer.retry_at = None;
-                apply(peer, out, now, sadb, fx);
+                apply(peer, out, RESPONDER_INIT, now, sadb, fx);
             }
         }
     }
@@ -205,15 +219,16 @@ impl IkeDriver {
                 let (sa, out) = IkeSa::initiate(peer.cfg.clone(), now, rng);
                 peer.sa = Some(sa);
                 peer.initiator = true;
-                apply(peer, out, now, sadb, fx);
+                apply(peer, out, "IKE_SA_INIT", now, sadb, fx);
             }
             let due = peer.sa.as_ref().and_then(|sa| sa.poll_timeout()).is_some_and(|t| t <= now);
             if due {
+                let phase = peer.phase();
                 let out = match peer.sa.as_mut() {
                     Some(sa) => sa.handle_timeout(now, rng),
                     None => continue,
                 };
-                apply(peer, out, now, sadb, fx);
+                apply(peer, out, phase, now, sadb, fx);
             }
         }
     }
@@ -284,8 +299,19 @@ impl IkeDriver {
     }
 }
 
-/// Carries out what the state machine asked for, in order.
-fn apply(peer: &mut Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+/// The phase of a failure in answering an IKE_SA_INIT request.
+const RESPONDER_INIT: &str = "IKE_SA_INIT (responder)";
+
+/// Carries out what the state machine asked for, in order. `phase` is [`Peer::phase`] from
+/// before the call that produced `out`.
+fn apply(
+    peer: &mut Peer,
+    out: Vec<Output>,
+    phase: &'static str,
+    now: Instant,
+    sadb: &mut SadbBuilder,
+    fx: &mut Effects,
+) {
     let name = peer.cfg.name.clone();
     for o in out {
         match o {
@@ -313,19 +339,22 @@ fn apply(peer: &mut Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuilder
                         spi_in = %format_args!("{:08x}", d.spi_in), reason = ?d.reason, "Child SA removed");
                 }
             }
-            Output::Event(e) => event(peer, e, now),
+            Output::Event(e) => event(peer, e, phase, now),
         }
     }
     if peer.sa.as_ref().is_some_and(|s| s.is_dead()) {
         peer.sa = None;
         remove_all(peer, sadb, fx);
         if peer.initiates && peer.retry_at.is_none() {
-            peer.retry_at = Some(now + RETRY_AFTER_FAILURE);
+            let wait = RETRY_FIRST.saturating_mul(1 << peer.failures_in_row.min(5)).min(RETRY_AFTER_FAILURE);
+            peer.failures_in_row = peer.failures_in_row.saturating_add(1);
+            tracing::info!(target: "gateway::ike", peer = %peer.cfg.name, "trying again in {} s", wait.as_secs());
+            peer.retry_at = Some(now + wait);
         }
     }
 }
 
-fn event(peer: &mut Peer, e: Event, now: Instant) {
+fn event(peer: &mut Peer, e: Event, phase: &'static str, now: Instant) {
     let name = &peer.cfg.name;
     match e {
         Event::IkeEstablished { spi_i, spi_r, proposal, nat } => {
@@ -338,6 +367,7 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
                 (true, true) => "both behind NATs",
             };
             peer.established = Some((now, proposal, nat.to_string()));
+            peer.failures_in_row = 0;
         }
         Event::IkeRekeyed { spi_i, spi_r } => {
             tracing::info!(target: "gateway::ike", peer = %name, spi_i = %format_args!("{spi_i:016x}"),
@@ -352,7 +382,6 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
             peer.failure = Some((now, format!("CREATE_CHILD_SA ({child})"), failure.to_string()));
         }
         Event::Failed(f) => {
-            let phase = peer.phase();
             tracing::warn!(target: "gateway::ike", peer = %name, phase, "IKE SA failed: {f}");
             peer.failure = Some((now, phase.to_string(), f.to_string()));
         }
@@ -360,11 +389,21 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
             tracing::info!(target: "gateway::ike", peer = %name, by_peer, "IKE SA closed");
         }
         Event::PeerDead { action } => {
-            tracing::warn!(target: "gateway::ike", peer = %name, ?action, "peer dead");
+            // The state machine reported why (the unanswered exchange) just before.
+            let why = peer.failure.as_ref().filter(|f| f.0 == now).map(|f| f.2.clone()).unwrap_or_default();
+            let why = why.strip_prefix("peer not answering: ").unwrap_or(&why).to_owned();
+            let then = match action {
+                DpdAction::Clear => "action clear: Child SAs removed",
+                DpdAction::Restart => "action restart: Child SAs removed, initiating a new IKE SA",
+                DpdAction::Hold => "action hold: Child SAs removed",
+            };
+            tracing::warn!(target: "gateway::ike", peer = %name, ?action, "peer dead (DPD): {why}; {then}");
             peer.failure =
-                Some((now, "established IKE SA".into(), format!("peer dead (DPD), action {action:?}")));
+                Some((now, "established IKE SA".into(), format!("peer dead (DPD): {why}; {then}")));
             if action == DpdAction::Restart {
-                peer.retry_at = Some(now);
+                // The state machine has already started the new IKE SA, as initiator.
+                peer.initiator = true;
+                peer.retry_at = None;
             }
         }
     }
