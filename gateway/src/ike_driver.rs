@@ -85,13 +85,24 @@ pub struct PeerView {
     pub last_failure: Option<FailureView>,
 }
 
+/// A Child SA pair in the SADB.
+struct Installed {
+    slot_in: u32,
+    slot_out: u32,
+    /// The tunnel it belongs to: the child's name and its selectors (local, remote).
+    tunnel: (String, Vec<TrafficSelector>, Vec<TrafficSelector>),
+    /// Install order: the newest pair of a tunnel inherits its policies.
+    seq: u64,
+}
+
 struct Peer {
     cfg: Arc<PeerConfig>,
     initiates: bool,
     sa: Option<IkeSa>,
     initiator: bool,
-    /// Inbound SPI → (inbound slot, outbound slot).
-    installed: HashMap<u32, (u32, u32)>,
+    /// Inbound SPI → the pair installed for it.
+    installed: HashMap<u32, Installed>,
+    installs: u64,
     established: Option<(Instant, String, String)>,
     failure: Option<(Instant, String, String)>,
     retry_at: Option<Instant>,
@@ -131,6 +142,7 @@ impl IkeDriver {
                     sa: None,
                     initiator: false,
                     installed: HashMap::new(),
+                    installs: 0,
                     established: None,
                     failure: None,
                     retry_at: p.initiates().then_some(now),
@@ -321,7 +333,8 @@ fn apply(
                     fx.sadb_changed = true;
                     tracing::info!(target: "gateway::ike", peer = %name, child = %c.name,
                         spi_in = %format_args!("{:08x}", c.spi_in), spi_out = %format_args!("{:08x}", c.spi_out),
-                        udp_encap = c.udp_encap, rekey_of = ?c.replaces.map(|s| format!("{s:08x}")), "Child SA installed");
+                        udp_encap = c.udp_encap, rekey_of = ?c.replaces.map(|s| format!("{s:08x}")),
+                        outbound_after_delete = c.defer_outbound, "Child SA installed");
                 }
                 Err(e) => {
                     tracing::warn!(target: "gateway::ike", peer = %name, child = %c.name, "Child SA not installed: {e}");
@@ -329,9 +342,21 @@ fn apply(
                 }
             },
             Output::DeleteChild(d) => {
-                if let Some((si, so)) = peer.installed.remove(&d.spi_in) {
-                    for s in [si, so] {
-                        sadb.remove_keyed_policies(s);
+                if let Some(gone) = peer.installed.remove(&d.spi_in) {
+                    // Traffic it still carries moves to the newest pair of the same tunnel:
+                    // a rekey we answered (whose outbound switch waited for this delete), or
+                    // the survivor of a rekey collision. Only the last pair takes the policies.
+                    let heir = peer
+                        .installed
+                        .values()
+                        .filter(|i| i.tunnel == gone.tunnel)
+                        .max_by_key(|i| i.seq)
+                        .map(|i| (i.slot_in, i.slot_out));
+                    for (s, h) in [(gone.slot_in, heir.map(|h| h.0)), (gone.slot_out, heir.map(|h| h.1))] {
+                        match h {
+                            Some(h) => sadb.repoint(s, h),
+                            None => sadb.remove_keyed_policies(s),
+                        }
                         sadb.remove(s);
                     }
                     fx.sadb_changed = true;
@@ -411,8 +436,8 @@ fn event(peer: &mut Peer, e: Event, phase: &'static str, now: Instant) {
 
 /// Removes every Child SA the driver installed for `peer`.
 fn remove_all(peer: &mut Peer, sadb: &mut SadbBuilder, fx: &mut Effects) {
-    for (_, (si, so)) in peer.installed.drain() {
-        for s in [si, so] {
+    for (_, i) in peer.installed.drain() {
+        for s in [i.slot_in, i.slot_out] {
             sadb.remove_keyed_policies(s);
             sadb.remove(s);
         }
@@ -465,10 +490,18 @@ fn data_plane_sas(peer: &str, c: &ChildSa) -> Result<(Sa, Sa), String> {
 
 fn install(peer_name: &str, c: &ChildSa, peer: &mut Peer, sadb: &mut SadbBuilder) -> Result<(), String> {
     let (sa_in, sa_out) = data_plane_sas(peer_name, c)?;
-    if let Some(&(old_in, old_out)) = c.replaces.and_then(|old| peer.installed.get(&old)) {
+    peer.installs += 1;
+    let tunnel = (c.name.clone(), c.ts_local.clone(), c.ts_remote.clone());
+    let old = c.replaces.and_then(|old| peer.installed.get(&old)).map(|i| (i.slot_in, i.slot_out));
+    if let Some((old_in, old_out)) = old {
         let si = sadb.rekey(old_in, sa_in).ok_or("the SA being rekeyed is gone")?;
-        let so = sadb.rekey(old_out, sa_out).ok_or("the SA being rekeyed is gone")?;
-        peer.installed.insert(c.spi_in, (si, so));
+        let so = if c.defer_outbound {
+            // Policies move when the peer deletes the old pair (DeleteChild above).
+            sadb.add(sa_out, SaDirection::Out)
+        } else {
+            sadb.rekey(old_out, sa_out).ok_or("the SA being rekeyed is gone")?
+        };
+        peer.installed.insert(c.spi_in, Installed { slot_in: si, slot_out: so, tunnel, seq: peer.installs });
         return Ok(());
     }
     let outs = selectors(&c.ts_local, &c.ts_remote)?;
@@ -481,7 +514,7 @@ fn install(peer_name: &str, c: &ChildSa, peer: &mut Peer, sadb: &mut SadbBuilder
         outs.into_iter().map(|s| policy(s, so)).collect(),
         ins.into_iter().map(|s| policy(s, si)).collect(),
     );
-    peer.installed.insert(c.spi_in, (si, so));
+    peer.installed.insert(c.spi_in, Installed { slot_in: si, slot_out: so, tunnel, seq: peer.installs });
     Ok(())
 }
 
