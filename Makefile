@@ -77,7 +77,10 @@ scapy-test: build pyenv
 	ESPGW=$(CURDIR)/$(ESPGW) PY=$(CURDIR)/$(PYENV)/bin/python bash tests/netns/esp_scapy.sh
 
 # espgw's IKEv2 driver against strongSwan 5.9 (charon + kernel-libipsec) in namespaces: both
-# initiator directions carry pings with matching SPIs; a wrong PSK shows in espgw status.
+# initiator directions, three proposal suites, ping and iperf3 through the tunnel, Child and
+# IKE rekeys both ways under a ping stream with no loss, DPD with charon killed and restarted,
+# NAT-T through an nft masquerade, and six misconfigurations each diagnosed in espgw status.
+# About 75 s.
 # IKEv1 core against strongSwan's charon (main, aggressive, charon-initiated, wrong PSK):
 # the keys charon logs must be the ones ike::v1 derived.
 ikev1-test:

@@ -37,7 +37,12 @@ use std::time::{Duration, Instant};
 
 /// Half-open responder SAs before cookies are asked for (RFC 7296 §2.6).
 const COOKIE_THRESHOLD: usize = 64;
-/// An initiator waits this long after a failure before trying again.
+/// An initiator tries again this long after its first failure in a row, then twice as long
+/// after each further one, up to [`RETRY_AFTER_FAILURE`]: a peer that restarts (and may refuse
+/// or ignore us until its configuration is loaded) is back quickly, a misconfigured one is not
+/// hammered.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest an initiator waits after a failure before trying again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 const REPLAY_WINDOW: u32 = 1024;
 
@@ -215,23 +220,37 @@ pub struct PeerView {
     pub counters: IkeCounters,
 }
 
+/// A Child SA pair in the SADB.
+struct Installed {
+    slot_in: u32,
+    slot_out: u32,
+    /// The tunnel it belongs to: the child's name and its selectors (local, remote).
+    tunnel: (String, Vec<TrafficSelector>, Vec<TrafficSelector>),
+    /// Install order: the newest pair of a tunnel inherits its policies.
+    seq: u64,
+}
+
 struct Peer {
     cfg: Arc<PeerConfig>,
     initiates: bool,
     sa: Option<IkeSa>,
     initiator: bool,
-    /// Inbound SPI → (inbound slot, outbound slot).
-    installed: HashMap<u32, (u32, u32)>,
+    /// Inbound SPI → the pair installed for it.
+    installed: HashMap<u32, Installed>,
+    installs: u64,
     /// Inbound SPI → what status shows of it; entries not in `installed` are stale.
     records: HashMap<u32, ChildRecord>,
     tally: Tally,
     established: Option<(Instant, String, String)>,
     failure: Option<(Instant, String, String)>,
     retry_at: Option<Instant>,
+    /// Failed attempts since the last IKE SA was established (sets the retry back-off).
+    failures_in_row: u32,
 }
 
 impl Peer {
-    /// Which exchange a failure reported now belongs to.
+    /// Which exchange a failure would belong to: asked before the state machine runs, since
+    /// the call may leave the SA in another phase (or, with DPD restart, replace it).
     fn phase(&self) -> &'static str {
         match &self.sa {
             Some(sa) if sa.is_established() => "established IKE SA",
@@ -261,11 +280,13 @@ impl IkeDriver {
                     sa: None,
                     initiator: false,
                     installed: HashMap::new(),
+                    installs: 0,
                     records: HashMap::new(),
                     tally: Tally::default(),
                     established: None,
                     failure: None,
                     retry_at: p.initiates().then_some(now),
+                    failures_in_row: 0,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -291,11 +312,12 @@ impl IkeDriver {
             self.peers.iter().position(|p| p.sa.as_ref().is_some_and(|sa| sa.matches_datagram(dst, payload)))
         {
             let peer = &mut self.peers[i];
+            let phase = peer.phase();
             let out = match peer.sa.as_mut() {
                 Some(sa) => sa.handle_datagram(now, src, dst, payload, rng),
                 None => return,
             };
-            apply(peer, out, now, sadb, fx);
+            apply(peer, out, phase, now, sadb, fx);
             return;
         }
         // A new IKE_SA_INIT request: the peer is the one configured for these addresses.
@@ -313,9 +335,13 @@ impl IkeDriver {
                 let peer = &mut self.peers[i];
                 let (sa, out) = IkeSa::accept(peer.cfg.clone(), now, src, dst, payload, rng);
                 let Some(sa) = sa else {
+                    // Refused (e.g. no common proposal): answered statelessly, but the reason
+                    // is what an admin needs to see.
                     for o in out {
-                        if let Output::Send(d) = o {
-                            fx.sends.push(d);
+                        match o {
+                            Output::Send(d) => fx.sends.push(d),
+                            Output::Event(e) => event(peer, e, RESPONDER_INIT, now),
+                            _ => {}
                         }
                     }
                     return;
@@ -331,7 +357,7 @@ impl IkeDriver {
                 peer.sa = Some(sa);
                 peer.initiator = false;
                 peer.retry_at = None;
-                apply(peer, out, now, sadb, fx);
+                apply(peer, out, RESPONDER_INIT, now, sadb, fx);
             }
         }
     }
@@ -346,15 +372,16 @@ impl IkeDriver {
                 let (sa, out) = IkeSa::initiate(peer.cfg.clone(), now, rng);
                 peer.sa = Some(sa);
                 peer.initiator = true;
-                apply(peer, out, now, sadb, fx);
+                apply(peer, out, "IKE_SA_INIT", now, sadb, fx);
             }
             let due = peer.sa.as_ref().and_then(|sa| sa.poll_timeout()).is_some_and(|t| t <= now);
             if due {
+                let phase = peer.phase();
                 let out = match peer.sa.as_mut() {
                     Some(sa) => sa.handle_timeout(now, rng),
                     None => continue,
                 };
-                apply(peer, out, now, sadb, fx);
+                apply(peer, out, phase, now, sadb, fx);
             }
         }
     }
@@ -451,8 +478,19 @@ impl IkeDriver {
     }
 }
 
-/// Carries out what the state machine asked for, in order.
-fn apply(peer: &mut Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+/// The phase of a failure in answering an IKE_SA_INIT request.
+const RESPONDER_INIT: &str = "IKE_SA_INIT (responder)";
+
+/// Carries out what the state machine asked for, in order. `phase` is [`Peer::phase`] from
+/// before the call that produced `out`.
+fn apply(
+    peer: &mut Peer,
+    out: Vec<Output>,
+    phase: &'static str,
+    now: Instant,
+    sadb: &mut SadbBuilder,
+    fx: &mut Effects,
+) {
     peer.tally.observe(&out);
     let name = peer.cfg.name.clone();
     for o in out {
@@ -463,7 +501,8 @@ fn apply(peer: &mut Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuilder
                     fx.sadb_changed = true;
                     tracing::info!(target: "gateway::ike", peer = %name, child = %c.name,
                         spi_in = %format_args!("{:08x}", c.spi_in), spi_out = %format_args!("{:08x}", c.spi_out),
-                        udp_encap = c.udp_encap, rekey_of = ?c.replaces.map(|s| format!("{s:08x}")), "Child SA installed");
+                        udp_encap = c.udp_encap, rekey_of = ?c.replaces.map(|s| format!("{s:08x}")),
+                        outbound_after_delete = c.defer_outbound, "Child SA installed");
                 }
                 Err(e) => {
                     tracing::warn!(target: "gateway::ike", peer = %name, child = %c.name, "Child SA not installed: {e}");
@@ -471,9 +510,21 @@ fn apply(peer: &mut Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuilder
                 }
             },
             Output::DeleteChild(d) => {
-                if let Some((si, so)) = peer.installed.remove(&d.spi_in) {
-                    for s in [si, so] {
-                        sadb.remove_keyed_policies(s);
+                if let Some(gone) = peer.installed.remove(&d.spi_in) {
+                    // Traffic it still carries moves to the newest pair of the same tunnel:
+                    // a rekey we answered (whose outbound switch waited for this delete), or
+                    // the survivor of a rekey collision. Only the last pair takes the policies.
+                    let heir = peer
+                        .installed
+                        .values()
+                        .filter(|i| i.tunnel == gone.tunnel)
+                        .max_by_key(|i| i.seq)
+                        .map(|i| (i.slot_in, i.slot_out));
+                    for (s, h) in [(gone.slot_in, heir.map(|h| h.0)), (gone.slot_out, heir.map(|h| h.1))] {
+                        match h {
+                            Some(h) => sadb.repoint(s, h),
+                            None => sadb.remove_keyed_policies(s),
+                        }
                         sadb.remove(s);
                     }
                     fx.sadb_changed = true;
@@ -481,19 +532,22 @@ fn apply(peer: &mut Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuilder
                         spi_in = %format_args!("{:08x}", d.spi_in), reason = ?d.reason, "Child SA removed");
                 }
             }
-            Output::Event(e) => event(peer, e, now),
+            Output::Event(e) => event(peer, e, phase, now),
         }
     }
     if peer.sa.as_ref().is_some_and(|s| s.is_dead()) {
         peer.sa = None;
         remove_all(peer, sadb, fx);
         if peer.initiates && peer.retry_at.is_none() {
-            peer.retry_at = Some(now + RETRY_AFTER_FAILURE);
+            let wait = RETRY_FIRST.saturating_mul(1 << peer.failures_in_row.min(5)).min(RETRY_AFTER_FAILURE);
+            peer.failures_in_row = peer.failures_in_row.saturating_add(1);
+            tracing::info!(target: "gateway::ike", peer = %peer.cfg.name, "trying again in {} s", wait.as_secs());
+            peer.retry_at = Some(now + wait);
         }
     }
 }
 
-fn event(peer: &mut Peer, e: Event, now: Instant) {
+fn event(peer: &mut Peer, e: Event, phase: &'static str, now: Instant) {
     let name = &peer.cfg.name;
     match e {
         Event::IkeEstablished { spi_i, spi_r, proposal, nat } => {
@@ -506,6 +560,7 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
                 (true, true) => "both behind NATs",
             };
             peer.established = Some((now, proposal, nat.to_string()));
+            peer.failures_in_row = 0;
         }
         Event::IkeRekeyed { spi_i, spi_r } => {
             tracing::info!(target: "gateway::ike", peer = %name, spi_i = %format_args!("{spi_i:016x}"),
@@ -520,7 +575,6 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
             peer.failure = Some((now, format!("CREATE_CHILD_SA ({child})"), failure.to_string()));
         }
         Event::Failed(f) => {
-            let phase = peer.phase();
             tracing::warn!(target: "gateway::ike", peer = %name, phase, "IKE SA failed: {f}");
             peer.failure = Some((now, phase.to_string(), f.to_string()));
         }
@@ -528,11 +582,21 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
             tracing::info!(target: "gateway::ike", peer = %name, by_peer, "IKE SA closed");
         }
         Event::PeerDead { action } => {
-            tracing::warn!(target: "gateway::ike", peer = %name, ?action, "peer dead");
+            // The state machine reported why (the unanswered exchange) just before.
+            let why = peer.failure.as_ref().filter(|f| f.0 == now).map(|f| f.2.clone()).unwrap_or_default();
+            let why = why.strip_prefix("peer not answering: ").unwrap_or(&why).to_owned();
+            let then = match action {
+                DpdAction::Clear => "action clear: Child SAs removed",
+                DpdAction::Restart => "action restart: Child SAs removed, initiating a new IKE SA",
+                DpdAction::Hold => "action hold: Child SAs removed",
+            };
+            tracing::warn!(target: "gateway::ike", peer = %name, ?action, "peer dead (DPD): {why}; {then}");
             peer.failure =
-                Some((now, "established IKE SA".into(), format!("peer dead (DPD), action {action:?}")));
+                Some((now, "established IKE SA".into(), format!("peer dead (DPD): {why}; {then}")));
             if action == DpdAction::Restart {
-                peer.retry_at = Some(now);
+                // The state machine has already started the new IKE SA, as initiator.
+                peer.initiator = true;
+                peer.retry_at = None;
             }
         }
     }
@@ -541,8 +605,8 @@ fn event(peer: &mut Peer, e: Event, now: Instant) {
 /// Removes every Child SA the driver installed for `peer`.
 fn remove_all(peer: &mut Peer, sadb: &mut SadbBuilder, fx: &mut Effects) {
     peer.records.clear();
-    for (_, (si, so)) in peer.installed.drain() {
-        for s in [si, so] {
+    for (_, i) in peer.installed.drain() {
+        for s in [i.slot_in, i.slot_out] {
             sadb.remove_keyed_policies(s);
             sadb.remove(s);
         }
@@ -607,10 +671,18 @@ fn install(peer_name: &str, c: &ChildSa, peer: &mut Peer, sadb: &mut SadbBuilder
             counters_out: sa_out.counters.clone(),
         },
     );
-    if let Some(&(old_in, old_out)) = c.replaces.and_then(|old| peer.installed.get(&old)) {
+    peer.installs += 1;
+    let tunnel = (c.name.clone(), c.ts_local.clone(), c.ts_remote.clone());
+    let old = c.replaces.and_then(|old| peer.installed.get(&old)).map(|i| (i.slot_in, i.slot_out));
+    if let Some((old_in, old_out)) = old {
         let si = sadb.rekey(old_in, sa_in).ok_or("the SA being rekeyed is gone")?;
-        let so = sadb.rekey(old_out, sa_out).ok_or("the SA being rekeyed is gone")?;
-        peer.installed.insert(c.spi_in, (si, so));
+        let so = if c.defer_outbound {
+            // Policies move when the peer deletes the old pair (DeleteChild above).
+            sadb.add(sa_out, SaDirection::Out)
+        } else {
+            sadb.rekey(old_out, sa_out).ok_or("the SA being rekeyed is gone")?
+        };
+        peer.installed.insert(c.spi_in, Installed { slot_in: si, slot_out: so, tunnel, seq: peer.installs });
         return Ok(());
     }
     let outs = selectors(&c.ts_local, &c.ts_remote)?;
@@ -623,7 +695,7 @@ fn install(peer_name: &str, c: &ChildSa, peer: &mut Peer, sadb: &mut SadbBuilder
         outs.into_iter().map(|s| policy(s, so)).collect(),
         ins.into_iter().map(|s| policy(s, si)).collect(),
     );
-    peer.installed.insert(c.spi_in, (si, so));
+    peer.installed.insert(c.spi_in, Installed { slot_in: si, slot_out: so, tunnel, seq: peer.installs });
     Ok(())
 }
 
@@ -922,16 +994,22 @@ mod tests {
     fn a_dead_peer_is_not_a_failed_negotiation_but_a_retry_that_gets_no_answer_is() {
         let mut n = Pair::new("correct horse battery staple", "    dpd: { interval: 5, action: clear }\n");
         n.run(1, true);
-        // The peer falls silent: DPD, retransmits, then the peer is declared dead.
-        n.run(20, false);
+        // The peer falls silent: DPD, retransmits, then the peer is declared dead. At that
+        // moment no negotiation has failed.
+        for _ in 0..30 {
+            n.run(1, false);
+            if n.a.view(n.now)[0].counters.peer_dead > 0 {
+                break;
+            }
+        }
         let v = &n.a.view(n.now)[0];
         assert_eq!(v.state, "down");
         assert_eq!(v.counters.peer_dead, 1);
         assert!(v.counters.ike_failed.is_empty(), "{:?}", v.counters);
-        // 30 s later the gateway tries again and gets no answer: that negotiation failed.
+        // The gateway tries again (backing off) and gets no answer: those negotiations failed.
         n.run(40, false);
         let v = &n.a.view(n.now)[0];
-        assert_eq!(v.counters.ike_failed.get("no_answer"), Some(&1), "{:?}", v.counters);
+        assert!(v.counters.ike_failed.get("no_answer").is_some_and(|&f| f >= 1), "{:?}", v.counters);
         assert_eq!((v.counters.ike_established, v.counters.peer_dead), (1, 1));
     }
 

@@ -537,6 +537,11 @@ fn child_rekey_both_ways_make_before_break() {
         let new = only_child(&n, who);
         assert_ne!(old, new);
         assert_pairs_match(&n);
+        // The initiator sends on the new pair at once; the responder only once the old pair
+        // is deleted (by then the initiator has its side of the new pair).
+        assert!(!n.nodes[who].installed[&new].defer_outbound);
+        let theirs = only_child(&n, 1 - who);
+        assert!(n.nodes[1 - who].installed[&theirs].defer_outbound);
         let d = n.nodes[who].deleted.last().unwrap();
         assert_eq!((d.spi_in, d.reason), (old, DeleteReason::Rekeyed));
         assert!(n.nodes[who].events.iter().any(|e| matches!(e, Event::ChildRekeyed { old_spi_in, new_spi_in, .. } if *old_spi_in == old && *new_spi_in == new)));

@@ -11,7 +11,7 @@
 //!       remote_id: gw-b@example.org           # optional: any ID that proves the PSK when absent
 //!       psk: "correct horse battery staple"   # at least 8 bytes; "0x..." is read as hex
 //!       ike_proposals: [aes128gcm16-prfsha256-x25519]   # strongSwan syntax
-//!       ike_rekey_seconds: 14400              # 0 = never
+//!       ike_rekey_seconds: 14400              # 0 = never, else at least 5
 //!       dpd: { interval: 30, action: clear }  # clear | restart | hold; interval 0 = off
 //!       retransmit: { timeout_ms: 2000, tries: 5 }
 //!       children:
@@ -19,7 +19,7 @@
 //!           local_ts: [192.0.2.0/24]          # our side of the tunnel
 //!           remote_ts: [198.51.100.0/24]
 //!           esp_proposals: [aes128gcm16]
-//!           rekey_seconds: 3600               # 0 = never
+//!           rekey_seconds: 3600               # 0 = never, else at least 5
 //!           start_action: start               # start (with the gateway) | none (wait for the peer)
 //! ```
 //!

@@ -21,6 +21,10 @@ pub struct Issue {
 
 /// Highest lcore id accepted for `main_lcore` and workers.
 pub const MAX_LCORE: u32 = 127;
+/// Shortest IKE or Child SA rekey interval accepted. Production values are minutes to hours;
+/// a few seconds is for tests that watch rekeys happen (each rekey is one exchange, so a
+/// shorter interval than a few round trips only makes them queue up).
+const MIN_REKEY_SECONDS: u64 = 5;
 /// Most ports a gateway may have.
 pub const MAX_PORTS: usize = 32;
 
@@ -900,17 +904,17 @@ impl Validator {
                         self.issue(format!("ike.peers[{i}].children[{c}].esp_proposals[{k}]"), e);
                     }
                 }
-                if child.rekey_seconds != 0 && child.rekey_seconds < 60 {
+                if child.rekey_seconds != 0 && child.rekey_seconds < MIN_REKEY_SECONDS {
                     self.issue(
                         at("rekey_seconds"),
-                        format!("{} s: use 60 or more, or 0 for never", child.rekey_seconds),
+                        format!("{} s: use {MIN_REKEY_SECONDS} or more, or 0 for never", child.rekey_seconds),
                     );
                 }
             }
-            if peer.ike_rekey_seconds != 0 && peer.ike_rekey_seconds < 60 {
+            if peer.ike_rekey_seconds != 0 && peer.ike_rekey_seconds < MIN_REKEY_SECONDS {
                 self.issue(
                     at("ike_rekey_seconds"),
-                    format!("{} s: use 60 or more, or 0 for never", peer.ike_rekey_seconds),
+                    format!("{} s: use {MIN_REKEY_SECONDS} or more, or 0 for never", peer.ike_rekey_seconds),
                 );
             }
         }

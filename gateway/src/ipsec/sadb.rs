@@ -263,16 +263,27 @@ impl SadbBuilder {
         if let Some(Some(e)) = self.slots.get_mut(old as usize) {
             e.successor = Some((slot, uid));
         }
+        self.repoint(old, slot);
+        Some(slot)
+    }
+
+    /// Points every protect policy that names the SA in `old` at the SA in `new` (same
+    /// direction): a key manager moving traffic to an SA it added earlier, e.g. once the peer
+    /// has deleted the SA being replaced.
+    pub fn repoint(&mut self, old: u32, new: u32) {
+        let Some(direction) = self.entry(old).map(|e| e.direction) else { return };
+        if self.entry(new).map(|e| e.direction) != Some(direction) {
+            return;
+        }
         let (configured, keyed) = match direction {
             SaDirection::Out => (&mut self.outbound, &mut self.keyed_outbound),
             SaDirection::In => (&mut self.inbound, &mut self.keyed_inbound),
         };
         for p in configured.iter_mut().chain(keyed.iter_mut()) {
             if p.verdict == Verdict::Protect(old) {
-                p.verdict = Verdict::Protect(slot);
+                p.verdict = Verdict::Protect(new);
             }
         }
-        Some(slot)
     }
 
     /// Adds policies that a key manager negotiated (a Child SA's traffic selectors). They are
@@ -473,5 +484,37 @@ mod tests {
         b.remove_keyed_policies(new);
         b.remove(new);
         assert!(b.snapshot().is_idle());
+    }
+
+    #[test]
+    fn repoint_moves_policies_to_an_sa_added_earlier() {
+        use crate::config::ipsec::PortRange;
+        let mut b = SadbBuilder::new();
+        let old = b.add(sa(0x100, "203.0.113.1"), SaDirection::Out);
+        let sel = Selector {
+            src: "192.0.2.0/24".parse().unwrap(),
+            dst: "198.51.100.0/24".parse().unwrap(),
+            protocol: None,
+            src_ports: PortRange::default(),
+            dst_ports: PortRange::default(),
+        };
+        b.add_keyed_policies(
+            vec![Policy { name: "ike".into(), selector: sel, verdict: Verdict::Protect(old) }],
+            vec![],
+        );
+        // A deferred switch: the new SA is in, the policy still uses the old one.
+        let new = b.add(sa(0x200, "203.0.113.1"), SaDirection::Out);
+        assert_eq!(b.snapshot().outbound.policies()[0].verdict, Verdict::Protect(old));
+        let inbound = b.add(sa(0x300, "203.0.113.1"), SaDirection::In);
+        b.repoint(old, inbound);
+        assert_eq!(
+            b.snapshot().outbound.policies()[0].verdict,
+            Verdict::Protect(old),
+            "never across directions"
+        );
+        b.repoint(old, new);
+        assert_eq!(b.snapshot().outbound.policies()[0].verdict, Verdict::Protect(new));
+        b.remove(old);
+        assert_eq!(b.snapshot().outbound.policies().len(), 1);
     }
 }

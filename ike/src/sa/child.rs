@@ -154,6 +154,7 @@ impl IkeSa {
         ts_local: Vec<TrafficSelector>,
         ts_remote: Vec<TrafficSelector>,
         replaces: Option<u32>,
+        defer_outbound: bool,
         out: &mut Vec<Output>,
     ) {
         let c = &self.config.children[cfg];
@@ -171,6 +172,7 @@ impl IkeSa {
             remote: self.remote,
             udp_encap: self.nat.any(),
             replaces,
+            defer_outbound: defer_outbound && replaces.is_some(),
         }));
         if let Some(old) = replaces {
             out.push(Output::Event(Event::ChildRekeyed { name, old_spi_in: old, new_spi_in: spi_in }));
@@ -293,7 +295,7 @@ impl IkeSa {
         let transport = find_notify(payloads, NotifyType::USE_TRANSPORT_MODE).is_some()
             && self.config.children[cfg].mode == Mode::Transport;
         let replaces = rekey_of.map(|i| self.children[i].spi_in);
-        self.install(now, cfg, spi_in, spi_out, algs, keys, ts_r.clone(), ts_i.clone(), replaces, out);
+        self.install(now, cfg, spi_in, spi_out, algs, keys, ts_r.clone(), ts_i.clone(), replaces, true, out);
         let mut reply = vec![Payload::Sa(SecurityAssociation {
             proposals: vec![crate::codec::sa::Proposal { spi: spi_in.to_be_bytes().to_vec(), ..chosen }],
         })];
@@ -375,6 +377,7 @@ impl IkeSa {
             tsi.to_vec(),
             tsr.to_vec(),
             req.rekey,
+            false,
             out,
         );
         let Some(old) = req.rekey else { return };

@@ -111,6 +111,11 @@ pub struct ChildSa {
     /// The inbound SPI of the SA this one replaces (rekey): install this one, then expect a
     /// [`Output::DeleteChild`] for the old one.
     pub replaces: Option<u32>,
+    /// Set when we answered the peer's rekey: decrypt with the new inbound SA at once, but keep
+    /// sending on the replaced SA until it is deleted. The peer installs its side of the new
+    /// pair only when our answer reaches it, so packets we sent on the new SA before then
+    /// would be lost; its Delete of the old pair says it has switched.
+    pub defer_outbound: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

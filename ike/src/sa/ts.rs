@@ -62,13 +62,37 @@ pub(crate) fn covered(inner: &TrafficSelector, outer: &[TrafficSelector]) -> boo
     outer.iter().any(|o| intersect(inner, o).as_ref() == Some(inner))
 }
 
-/// Compact text for failure reasons: `10.1.0.0-10.1.255.255[proto 0, ports 0-65535]`.
+/// `start/len` when the range is exactly one prefix (as admins write selectors), else `start-end`.
+fn describe_range(a: IpAddr, b: IpAddr) -> String {
+    let (lo, hi, bits) = match (a, b) {
+        (IpAddr::V4(x), IpAddr::V4(y)) => (u128::from(u32::from(x)), u128::from(u32::from(y)), 32),
+        (IpAddr::V6(x), IpAddr::V6(y)) => (u128::from(x), u128::from(y), 128),
+        _ => return format!("{a}-{b}"),
+    };
+    if lo > hi {
+        return format!("{a}-{b}");
+    }
+    // The range is a prefix when its size is a power of two and `lo` is aligned to it.
+    let host_bits = (hi - lo).checked_add(1).map_or(128, |size| {
+        if size.is_power_of_two() {
+            size.trailing_zeros()
+        } else {
+            129
+        }
+    });
+    if host_bits <= bits && (host_bits == 128 || lo & ((1u128 << host_bits) - 1) == 0) {
+        return format!("{a}/{}", bits - host_bits);
+    }
+    format!("{a}-{b}")
+}
+
+/// Compact text for failure reasons: `10.1.0.0/16`, `10.1.0.1-10.1.0.6[proto 6, ports 443-443]`.
 pub(crate) fn describe(list: &[TrafficSelector]) -> String {
     let items: Vec<String> = list
         .iter()
         .map(|t| match bounds(t) {
             Some((p, (s, e), a, b)) => {
-                let mut x = format!("{a}-{b}");
+                let mut x = describe_range(a, b);
                 if p != 0 || (s, e) != (0, 65535) {
                     x.push_str(&format!("[proto {p}, ports {s}-{e}]"));
                 }
@@ -107,6 +131,12 @@ mod test {
             end: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
         };
         assert!(intersect(&any, &v6).is_none());
-        assert_eq!(describe(&[tcp]), "[10.1.2.0-10.1.2.255[proto 6, ports 443-443]]");
+        assert_eq!(describe(&[tcp]), "[10.1.2.0/24[proto 6, ports 443-443]]");
+        let odd = v4([10, 0, 0, 1], [10, 0, 0, 6], 0, (0, 65535));
+        let host = v4([198, 51, 100, 1], [198, 51, 100, 1], 0, (0, 65535));
+        assert_eq!(describe(&[odd, host, any.clone()]), "[10.0.0.1-10.0.0.6, 198.51.100.1/32, 0.0.0.0/0]");
+        let unaligned = v4([10, 0, 0, 2], [10, 0, 0, 5], 0, (0, 65535));
+        assert_eq!(describe(&[unaligned]), "[10.0.0.2-10.0.0.5]");
+        assert_eq!(describe(std::slice::from_ref(&v6)), "[::/0]");
     }
 }

@@ -230,6 +230,7 @@ impl IsakmpSa {
             remote: self.remote,
             udp_encap: c.udp || self.nat.any(),
             replaces,
+            defer_outbound: false,
         })
     }
 
