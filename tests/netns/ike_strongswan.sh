@@ -287,11 +287,11 @@ t=sys.stdin.read(); i=re.search(r"packets-in=([0-9]+)", t); o=re.search(r"packet
 print(t[-400:]); sys.exit(0 if i and o and int(i.group(1))>=3 and int(o.group(1))>=3 else 1)'
 }
 ping_through() { ip netns exec "$H1" ping -c 3 -i 0.3 -W 2 198.51.100.1; }
-# negotiated IKE_REGEX ESP: espgw's IKE SA line matches IKE_REGEX, and both data-plane SAs
+# negotiated IKE_REGEX ESP: espgw's IKE proposal (status --json) matches IKE_REGEX, and both data-plane SAs
 # use the ESP transform named ESP (strongSwan's keyword).
 negotiated() {
     local ike esp
-    ike=$(status | grep "IKE SA "); esp=$(sj '" ".join(sorted(set(x["algorithm"] for x in s["ipsec"]["sas"])))')
+    ike=$(sj 'p["proposal"]'); esp=$(sj '" ".join(sorted(set(x["algorithm"] for x in s["ipsec"]["sas"])))')
     echo "espgw: $ike"; echo "espgw data plane: $esp"
     echo "$ike" | grep -qE "$1" && [ "$esp" = "$2" ]
 }
@@ -467,7 +467,7 @@ if run_case nat "strongSwan behind an nft masquerade initiates; espgw floats to 
         swanctl_ --initiate --child net --timeout 10 >"$SWD/initiate.log" 2>&1
         check "swanctl --initiate through the NAT succeeded" grep -q "initiate completed successfully" "$SWD/initiate.log"
         check "IKE SA established and Child SA installed in espgw (responder)" wait_up
-        check "espgw status: NAT detected, peer behind a NAT (UDP 4500)" wait_status "IKE SA .*nat peer behind a NAT \(UDP 4500\)" 2
+        check "espgw status: NAT detected, peer behind a NAT (UDP 4500)" wait_status "NAT: .*peer behind a NAT \(UDP 4500\)" 2
         check "espgw's Child SAs use UDP 4500 to the NAT-mapped port (20000-29999)" \
             sh -c "'$ESPGW' status -s '$WORK/nat.sock' | grep -E ' udp 4500->2[0-9]{4} ' | grep -c 'sw/net-'"
         check "h1 pings 198.51.100.1 through the tunnel and the NAT" ping_through
