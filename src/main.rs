@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod diagnose;
 mod status_view;
 
 use gateway::api;
@@ -24,6 +25,9 @@ const USAGE: &str = "usage:
   espgw check-config FILE           validate a configuration file
   espgw status [--json] [-c FILE | -s SOCKET]
                                     show ports, workers, drops and neighbours
+  espgw diagnose TUNNEL [-c FILE | -s SOCKET]
+                                    explain why an IKE tunnel is down or partially up: the phase,
+                                    what each side offered, what to check and what to change
   espgw reload [-c FILE | -s SOCKET]
                                     re-read the running config file; apply routes and IPsec
                                     changes (unchanged SAs keep running), refuse invalid files
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         "check-config" => cmd_check(rest),
         "status" => cmd_status(rest),
         "reload" => cmd_reload(rest),
+        "diagnose" => cmd_diagnose(rest),
         "version" | "--version" | "-V" => {
             print_version();
             Ok(())
@@ -149,6 +154,27 @@ fn cmd_status(args: &[String]) -> Result<(), Failure> {
         ))
     })?;
     print!("{}", status_view::render(&status));
+    Ok(())
+}
+
+fn cmd_diagnose(args: &[String]) -> Result<(), Failure> {
+    let o = parse_opts(args)?;
+    let [name] = o.positional.as_slice() else {
+        return Err(Failure::Usage("diagnose needs exactly one tunnel name".into()));
+    };
+    let socket = match (o.socket, o.config) {
+        (Some(s), _) => s,
+        (None, Some(c)) => config::load(&c).map_err(Failure::Config)?.control.socket,
+        (None, None) => PathBuf::from(DEFAULT_SOCKET),
+    };
+    let reply = api::request(Path::new(&socket), "status").map_err(Failure::Runtime)?;
+    let status: api::Status = serde_json::from_str(&reply).map_err(|e| {
+        Failure::Runtime(format!(
+            "unexpected reply from espgw: {e}: {}",
+            reply.chars().take(200).collect::<String>()
+        ))
+    })?;
+    print!("{}", diagnose::diagnose(&status, name).map_err(Failure::Runtime)?);
     Ok(())
 }
 

@@ -213,6 +213,11 @@ CONF
 
 swanctl_() { STRONGSWAN_CONF="$SWD/strongswan.conf" ip netns exec "$SW" swanctl "$@" --uri "unix://$SWD/charon.vici"; }
 status() { "$ESPGW" status -s "$WORK/$CASE.sock" "$@"; }
+# diag PATTERN...: `espgw diagnose sw` prints every pattern (fixed strings).
+diag() {
+    "$ESPGW" diagnose sw -s "$WORK/$CASE.sock" >"$WORK/$CASE.diag" 2>&1 || { cat "$WORK/$CASE.diag"; return 1; }
+    local p; for p in "$@"; do grep -qF -- "$p" "$WORK/$CASE.diag" || { cat "$WORK/$CASE.diag"; echo "missing: $p"; return 1; }; done
+}
 
 start_charon() {
     rm -f "$SWD/charon.vici"
@@ -468,6 +473,7 @@ if run_case nat "strongSwan behind an nft masquerade initiates; espgw floats to 
         check "swanctl --initiate through the NAT succeeded" grep -q "initiate completed successfully" "$SWD/initiate.log"
         check "IKE SA established and Child SA installed in espgw (responder)" wait_up
         check "espgw status: NAT detected, peer behind a NAT (UDP 4500)" wait_status "NAT: .*peer behind a NAT \(UDP 4500\)" 2
+        check "espgw diagnose: up, NAT named" diag "Tunnel sw (" "): UP" "NAT: " "behind a NAT"
         check "espgw's Child SAs use UDP 4500 to the NAT-mapped port (20000-29999)" \
             sh -c "'$ESPGW' status -s '$WORK/nat.sock' | grep -E ' udp 4500->2[0-9]{4} ' | grep -c 'sw/net-'"
         check "h1 pings 198.51.100.1 through the tunnel and the NAT" ping_through
@@ -483,6 +489,7 @@ if run_case bad-psk "strongSwan has another PSK, espgw initiates"; then
         check "espgw status shows the AUTHENTICATION_FAILED reason" \
             wait_status "last failure .*authentication failed: .*AUTHENTICATION_FAILED" 12
         check "espgw log says why" grep -q "IKE SA failed: authentication failed" "$WORK/$CASE.log"
+        check "espgw diagnose: DOWN, check the PSK on both sides" diag "): DOWN" "in IKE_AUTH" "PSK is identical on both sides"
         check "strongSwan log: MAC mismatched (it verified our AUTH)" grep -q "MAC mismatched\|verification of AUTH payload.*failed\|authentication of .* failed" "$SWD/charon.log"
         check "no SA left in espgw's data plane" no_sa_left
     fi
@@ -495,6 +502,7 @@ if run_case bad-id "espgw expects another ID than strongSwan's, espgw initiates"
         check "espgw status shows the identity mismatch" \
             wait_status "last failure .*identity mismatch: responder authenticates as 'gw-b@example.org' but we expect 'gw-z@example.org'" 12
         check "espgw log says why" grep -q "IKE SA failed: identity mismatch" "$WORK/$CASE.log"
+        check "espgw diagnose: set remote_id or the peer's local ID" diag "identity mismatch" "ike.peers[sw].remote_id"
         check "no SA left in espgw's data plane" no_sa_left
     fi
     end_case
@@ -507,6 +515,7 @@ if run_case no-prop "strongSwan offers only aes256-sha256-modp2048 and initiates
         check "espgw status shows NO_PROPOSAL_CHOSEN with both sides' proposals" \
             wait_status "last failure .*no proposal chosen: IKE proposals from 203.0.113.2 unacceptable: peer offered .*AES_CBC_256.*MODP_2048.*we accept .*AES_GCM_16_128.*CURVE25519" 5
         check "espgw log says why" grep -q "no proposal chosen" "$WORK/$CASE.log"
+        check "espgw diagnose: no common proposal, add one of the peer's" diag "share no proposal" "AES_CBC_256" "add one of the peer's proposals"
         check "strongSwan log: received NO_PROPOSAL_CHOSEN" grep -q "received NO_PROPOSAL_CHOSEN notify error" "$SWD/charon.log"
     fi
     end_case
@@ -530,6 +539,7 @@ if run_case bad-ts "espgw asks for 198.51.100.64/26 behind strongSwan, which has
         check "espgw status shows TS_UNACCEPTABLE with our selectors" \
             wait_status "last failure .*policy mismatch: .*TS_UNACCEPTABLE\): we proposed local \[192.0.2.0/24\] remote \[198.51.100.64/26\]" 12
         check "strongSwan log: traffic selectors unacceptable" grep -q "traffic selectors .* unacceptable" "$SWD/charon.log"
+        check "espgw diagnose: selectors must mirror the peer's" diag "TS_UNACCEPTABLE" "local_ts / remote_ts mirror"
         check "no Child SA in espgw's data plane" no_sa_left
     fi
     end_case
@@ -544,6 +554,8 @@ if run_case no-answer "nft drops UDP 500 in strongSwan's namespace; espgw initia
         check "espgw status shows no answer on UDP 500 (within 10 s)" \
             wait_status "last failure .*peer not answering: no answer from peer 203.0.113.2 on UDP 500.* to IKE_SA_INIT" 10
         check "espgw status shows the peer down" sh -c "'$ESPGW' status -s '$WORK/no-answer.sock' | grep -E '^  sw .* down'"
+        check "espgw diagnose: check UDP 500/4500 both ways and the route" diag "): DOWN" "in IKE_SA_INIT" "UDP 500 and UDP 4500 pass both ways" "tcpdump"
+        sed 's/^/       | /' "$WORK/$CASE.diag"
     fi
     end_case
 fi
