@@ -92,6 +92,7 @@ pub fn diagnose(s: &Status, name: &str) -> Result<String, String> {
         "established" if installed > 0 => "UP",
         "established" => "IKE SA up, no Child SA installed",
         "connecting" => "CONNECTING",
+        "admin-down" => "ADMINISTRATIVELY DOWN (espgw tunnel up NAME brings it back)",
         _ => "DOWN",
     };
     let _ = writeln!(o, "Tunnel {} ({} -> {}): {verdict}", p.name, p.local, p.remote);

@@ -28,6 +28,9 @@ const USAGE: &str = "usage:
   espgw diagnose TUNNEL [-c FILE | -s SOCKET]
                                     explain why an IKE tunnel is down or partially up: the phase,
                                     what each side offered, what to check and what to change
+  espgw tunnel up|down NAME [-c FILE | -s SOCKET]
+                                    down: delete the peer's IKE and Child SAs and keep it down;
+                                    up: allow it again and initiate now
   espgw reload [-c FILE | -s SOCKET]
                                     re-read the running config file; apply routes and IPsec
                                     changes (unchanged SAs keep running), refuse invalid files
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         "status" => cmd_status(rest),
         "reload" => cmd_reload(rest),
         "diagnose" => cmd_diagnose(rest),
+        "tunnel" => cmd_tunnel(rest),
         "version" | "--version" | "-V" => {
             print_version();
             Ok(())
@@ -176,6 +180,31 @@ fn cmd_diagnose(args: &[String]) -> Result<(), Failure> {
     })?;
     print!("{}", diagnose::diagnose(&status, name).map_err(Failure::Runtime)?);
     Ok(())
+}
+
+fn cmd_tunnel(args: &[String]) -> Result<(), Failure> {
+    let o = parse_opts(args)?;
+    let (up, name) = match o.positional.as_slice() {
+        [a, n] if a == "up" => (true, n),
+        [a, n] if a == "down" => (false, n),
+        _ => return Err(Failure::Usage("tunnel needs up|down and a tunnel name".into())),
+    };
+    let socket = match (o.socket, o.config) {
+        (Some(s), _) => s,
+        (None, Some(c)) => config::load(&c).map_err(Failure::Config)?.control.socket,
+        (None, None) => PathBuf::from(DEFAULT_SOCKET),
+    };
+    let reply = api::request_tunnel(Path::new(&socket), name, up).map_err(Failure::Runtime)?;
+    let v: serde_json::Value = serde_json::from_str(&reply)
+        .map_err(|e| Failure::Runtime(format!("unexpected reply from espgw: {e}")))?;
+    match (v["ok"].as_str(), v["error"].as_str()) {
+        (Some(ok), _) => {
+            println!("{ok}");
+            Ok(())
+        }
+        (_, Some(e)) => Err(Failure::Runtime(e.to_string())),
+        _ => Err(Failure::Runtime(format!("unexpected reply from espgw: {reply}"))),
+    }
 }
 
 fn cmd_reload(args: &[String]) -> Result<(), Failure> {

@@ -54,6 +54,15 @@ pub struct StatusSource {
     started: Instant,
     /// Reload requests to the control loop, each with the channel for its answer.
     reload: std::sync::Mutex<Option<std::sync::mpsc::Sender<ReloadRequest>>>,
+    /// `tunnel up|down` requests to the control loop.
+    tunnel: std::sync::Mutex<Option<std::sync::mpsc::Sender<TunnelRequest>>>,
+}
+
+/// `espgw tunnel up|down NAME`, for the control loop (which owns the IKE driver).
+pub struct TunnelRequest {
+    pub name: String,
+    pub up: bool,
+    pub reply: std::sync::mpsc::Sender<Result<String, String>>,
 }
 
 /// A reload asked for over the control socket; the control loop answers on `reply`.
@@ -83,6 +92,7 @@ impl StatusSource {
             ipsec: SharedIpsec::default(),
             ike: ArcSwap::from_pointee(Vec::new()),
             reload: std::sync::Mutex::new(None),
+            tunnel: std::sync::Mutex::new(None),
             started: Instant::now(),
         }
     }
@@ -99,6 +109,25 @@ impl StatusSource {
             *r = Some(tx);
         }
         self
+    }
+
+    /// Where `tunnel up|down` requests go (the control loop's receiver).
+    pub fn with_tunnel(self, tx: std::sync::mpsc::Sender<TunnelRequest>) -> Self {
+        if let Ok(mut r) = self.tunnel.lock() {
+            *r = Some(tx);
+        }
+        self
+    }
+
+    /// Asks the control loop to bring a tunnel up or down and waits for its answer.
+    fn request_tunnel(&self, name: String, up: bool) -> Result<String, String> {
+        let tx = self.tunnel.lock().ok().and_then(|r| r.clone()).ok_or("tunnel control is not available")?;
+        let (reply, answer) = std::sync::mpsc::channel();
+        tx.send(TunnelRequest { name, up, reply })
+            .map_err(|_| "the control loop is not running".to_string())?;
+        answer
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| "no answer from the control loop".to_string())?
     }
 
     /// After a reload: the configuration `status` reports from now on.
@@ -454,6 +483,9 @@ pub struct RouteStatus {
 #[derive(Deserialize)]
 struct Request {
     cmd: String,
+    /// The tunnel for `tunnel-up` / `tunnel-down`.
+    #[serde(default)]
+    name: Option<String>,
 }
 
 /// Binds the socket (replacing a stale one) and serves it until `stop`.
@@ -504,6 +536,12 @@ fn serve(stream: UnixStream, source: &StatusSource) {
             Ok(summary) => serde_json::json!({ "ok": summary }).to_string(),
             Err(e) => serde_json::json!({ "error": e }).to_string(),
         },
+        Ok(r) if r.cmd == "tunnel-up" || r.cmd == "tunnel-down" => {
+            match source.request_tunnel(r.name.clone().unwrap_or_default(), r.cmd == "tunnel-up") {
+                Ok(summary) => serde_json::json!({ "ok": summary }).to_string(),
+                Err(e) => serde_json::json!({ "error": e }).to_string(),
+            }
+        }
         Ok(r) => serde_json::json!({ "error": format!("unknown command {:?}", r.cmd) }).to_string(),
         Err(e) => serde_json::json!({ "error": format!("bad request: {e}") }).to_string(),
     };
@@ -514,6 +552,18 @@ fn serve(stream: UnixStream, source: &StatusSource) {
 
 /// Client side: sends `cmd` and returns the JSON reply.
 pub fn request(path: &Path, cmd: &str) -> Result<String, String> {
+    request_json(path, serde_json::json!({ "cmd": cmd }))
+}
+
+/// Client side: sends `tunnel-up` / `tunnel-down` for tunnel `name`.
+pub fn request_tunnel(path: &Path, name: &str, up: bool) -> Result<String, String> {
+    request_json(
+        path,
+        serde_json::json!({ "cmd": if up { "tunnel-up" } else { "tunnel-down" }, "name": name }),
+    )
+}
+
+fn request_json(path: &Path, req: serde_json::Value) -> Result<String, String> {
     let mut s = UnixStream::connect(path).map_err(|e| {
         format!(
             "cannot reach espgw at {}: {e} (is `espgw run` running with this control socket?)",
@@ -521,7 +571,7 @@ pub fn request(path: &Path, cmd: &str) -> Result<String, String> {
         )
     })?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    let req = serde_json::json!({ "cmd": cmd }).to_string();
+    let req = req.to_string();
     s.write_all(req.as_bytes()).and_then(|_| s.write_all(b"\n")).map_err(|e| e.to_string())?;
     let mut out = String::new();
     BufReader::new(&s).read_line(&mut out).map_err(|e| e.to_string())?;

@@ -203,7 +203,7 @@ pub struct PeerView {
     pub name: String,
     pub local: String,
     pub remote: String,
-    /// connecting | established | down
+    /// connecting | established | down | admin-down (`espgw tunnel down`)
     pub state: String,
     pub role: Option<String>,
     pub spi_i: Option<String>,
@@ -246,6 +246,10 @@ struct Peer {
     retry_at: Option<Instant>,
     /// Failed attempts since the last IKE SA was established (sets the retry back-off).
     failures_in_row: u32,
+    /// `espgw tunnel down`: no SA, no initiation, new IKE_SA_INIT from the peer ignored.
+    admin_down: bool,
+    /// `espgw tunnel up` on a peer that does not start by itself: initiate it anyway.
+    admin_up: bool,
 }
 
 impl Peer {
@@ -287,6 +291,8 @@ impl IkeDriver {
                     failure: None,
                     retry_at: p.initiates().then_some(now),
                     failures_in_row: 0,
+                    admin_down: false,
+                    admin_up: false,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -327,6 +333,10 @@ impl IkeDriver {
             tracing::debug!(target: "gateway::ike", %src, %dst, "IKE datagram from no configured peer");
             return;
         };
+        if self.peers[i].admin_down {
+            tracing::debug!(target: "gateway::ike", peer = %self.peers[i].cfg.name, "IKE_SA_INIT ignored: tunnel is administratively down");
+            return;
+        }
         let half_open = self.peers.iter().filter(|p| p.sa.as_ref().is_some_and(|s| s.is_half_open())).count();
         match self.gate.check(src, dst, payload, half_open) {
             GateVerdict::Drop => {}
@@ -366,7 +376,11 @@ impl IkeDriver {
     pub fn tick(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
         let rng = &mut self.rng;
         for peer in &mut self.peers {
-            if peer.sa.is_none() && peer.initiates && peer.retry_at.is_some_and(|t| t <= now) {
+            if peer.sa.is_none()
+                && (peer.initiates || peer.admin_up)
+                && !peer.admin_down
+                && peer.retry_at.is_some_and(|t| t <= now)
+            {
                 peer.retry_at = None;
                 tracing::info!(target: "gateway::ike", peer = %peer.cfg.name, remote = %peer.cfg.remote, "initiating IKE SA");
                 let (sa, out) = IkeSa::initiate(peer.cfg.clone(), now, rng);
@@ -384,6 +398,50 @@ impl IkeDriver {
                 apply(peer, out, phase, now, sadb, fx);
             }
         }
+    }
+
+    /// `espgw tunnel up|down NAME`. Down: the IKE SA and its Child SAs are deleted (the peer is
+    /// told), their SAs leave the data plane, and the peer stays down — no initiation, its
+    /// IKE_SA_INIT ignored — until `up`. Up: clears that, and initiates now (also for a peer that
+    /// otherwise waits for the other side) unless an IKE SA already exists.
+    pub fn set_admin(
+        &mut self,
+        name: &str,
+        up: bool,
+        now: Instant,
+        sadb: &mut SadbBuilder,
+        fx: &mut Effects,
+    ) -> Result<String, String> {
+        let Some(peer) = self.peers.iter_mut().find(|p| p.cfg.name == name) else {
+            let names: Vec<&str> = self.peers.iter().map(|p| p.cfg.name.as_str()).collect();
+            return Err(format!("no IKE peer named {name:?} (peers: {})", names.join(", ")));
+        };
+        if up {
+            peer.admin_down = false;
+            peer.admin_up = true;
+            if peer.sa.is_some() {
+                return Ok(format!("{name}: already up or negotiating"));
+            }
+            peer.retry_at = Some(now);
+            peer.failures_in_row = 0;
+            tracing::info!(target: "gateway::ike", peer = %name, "tunnel up (administrative)");
+            return Ok(format!("{name}: initiating"));
+        }
+        peer.admin_down = true;
+        peer.admin_up = false;
+        peer.retry_at = None;
+        if let Some(mut sa) = peer.sa.take() {
+            if sa.is_established() {
+                for o in sa.delete_ike(now, &mut self.rng) {
+                    if let Output::Send(d) = o {
+                        fx.sends.push(d);
+                    }
+                }
+            }
+        }
+        remove_all(peer, sadb, fx);
+        tracing::info!(target: "gateway::ike", peer = %name, "tunnel down (administrative): IKE SA deleted");
+        Ok(format!("{name}: down"))
     }
 
     /// Closes every IKE SA (on shutdown): the deletes go out once, unanswered.
@@ -412,6 +470,7 @@ impl IkeDriver {
                 let state = match sa {
                     Some(s) if s.is_established() => "established",
                     Some(s) if !s.is_dead() => "connecting",
+                    _ if p.admin_down => "admin-down",
                     _ => "down",
                 };
                 let up = sa.is_some_and(|s| s.is_established());
@@ -936,6 +995,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn tunnel_down_deletes_and_holds_until_up() {
+        let mut n = Pair::new("correct horse battery staple", "");
+        n.run(1, true);
+        assert_eq!(n.a.view(n.now)[0].state, "established");
+        assert!(n.sadb_a.snapshot().entries().count() >= 2);
+        // Down: the peer is told (its side goes away too) and our SAs leave the data plane.
+        let mut fx = Effects::default();
+        assert_eq!(n.a.set_admin("gw-b", false, n.now, &mut n.sadb_a, &mut fx).unwrap(), "gw-b: down");
+        assert!(fx.sadb_changed && !fx.sends.is_empty());
+        let mut fb = Effects::default();
+        for d in fx.sends {
+            n.b.handle_datagram(n.now, d.src, d.dst, &d.bytes, &mut n.sadb_b, &mut fb);
+        }
+        assert_eq!(n.sadb_a.snapshot().entries().count(), 0);
+        assert_eq!(n.b.view(n.now)[0].state, "down", "the peer saw the delete");
+        // It stays down: no initiation, and the peer's own attempt is ignored.
+        n.run(40, true);
+        assert_eq!(n.a.view(n.now)[0].state, "admin-down");
+        let mut fb = Effects::default();
+        assert_eq!(n.b.set_admin("gw-a", true, n.now, &mut n.sadb_b, &mut fb).unwrap(), "gw-a: initiating");
+        n.run(5, true);
+        assert_eq!(n.a.view(n.now)[0].state, "admin-down");
+        assert_ne!(n.b.view(n.now)[0].state, "established");
+        // Up: initiates at once and the tunnel is back.
+        let mut fx = Effects::default();
+        n.a.set_admin("gw-b", true, n.now, &mut n.sadb_a, &mut fx).unwrap();
+        n.run(3, true);
+        assert_eq!(n.a.view(n.now)[0].state, "established");
+        assert!(n.a.view(n.now)[0].children.iter().any(|c| c.installed));
+        assert!(n.a.set_admin("nope", true, n.now, &mut n.sadb_a, &mut fx).unwrap_err().contains("gw-b"));
     }
 
     #[test]

@@ -230,7 +230,7 @@ pub fn render(s: &Status) -> String {
     }
     for (i, p) in s.ike.iter().enumerate() {
         let peer = if i < MAX_PEER_SERIES { p.name.as_str() } else { "_other" };
-        for state in ["connecting", "established", "down"] {
+        for state in ["connecting", "established", "down", "admin-down"] {
             ike_sas.with_label_values(&[peer, state]).add((p.state == state) as i64);
         }
         ike_children.with_label_values(&[peer]).add(p.children.iter().filter(|c| c.installed).count() as i64);
@@ -467,11 +467,11 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing `{want}` in\n{text}");
         }
-        // Every series of a peer: 3 states, 1 child gauge, 2 × (1 + reasons) negotiations, 2
+        // Every series of a peer: 4 states, 1 child gauge, 2 × (1 + reasons) negotiations, 2
         // rekeys, 1 dead: a fixed number, whatever happened.
         let per_peer =
             text.lines().filter(|l| l.starts_with("espgw_ike_") && l.contains("peer=\"peer1\"")).count();
-        assert_eq!(per_peer, 3 + 1 + 2 * (1 + FAILURE_REASONS.len()) + 2 + 1);
+        assert_eq!(per_peer, 4 + 1 + 2 * (1 + FAILURE_REASONS.len()) + 2 + 1);
     }
 
     #[test]

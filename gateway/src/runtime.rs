@@ -277,6 +277,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     );
 
     let (reload_tx, reload_rx) = std::sync::mpsc::channel::<api::ReloadRequest>();
+    let (tunnel_tx, tunnel_rx) = std::sync::mpsc::channel::<api::TunnelRequest>();
     let source = Arc::new(
         StatusSource::new(
             cfg.clone(),
@@ -288,7 +289,8 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             queue_owner,
         )
         .with_ipsec(ipsec.clone())
-        .with_reload(reload_tx),
+        .with_reload(reload_tx)
+        .with_tunnel(tunnel_tx),
     );
     let mut running_cfg = cfg.clone();
     if !ike.is_empty() {
@@ -342,6 +344,9 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
                 work += 1;
                 ike.handle_datagram(now, d.src, d.dst, &d.payload, &mut manual.builder, &mut fx);
             }
+            while let Ok(r) = tunnel_rx.try_recv() {
+                let _ = r.reply.send(ike.set_admin(&r.name, r.up, now, &mut manual.builder, &mut fx));
+            }
             ike.tick(now, &mut manual.builder, &mut fx);
             for d in fx.sends {
                 if !cp.send_udp(d.src, d.dst, &d.bytes, now, &mut out) {
@@ -350,6 +355,10 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             }
             if fx.sadb_changed {
                 ipsec.store(Arc::new(manual.builder.snapshot()));
+            }
+        } else {
+            while let Ok(r) = tunnel_rx.try_recv() {
+                let _ = r.reply.send(Err(format!("no IKE peers configured (no tunnel {:?})", r.name)));
             }
         }
         cp.tick(now, &mut out);

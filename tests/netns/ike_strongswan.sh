@@ -213,6 +213,12 @@ CONF
 
 swanctl_() { STRONGSWAN_CONF="$SWD/strongswan.conf" ip netns exec "$SW" swanctl "$@" --uri "unix://$SWD/charon.vici"; }
 status() { "$ESPGW" status -s "$WORK/$CASE.sock" "$@"; }
+# wait_file PATTERN FILE [SECONDS]: PATTERN (grep -E) shows up in FILE.
+wait_file() {
+    local n=$((${3:-5} * 5))
+    for _ in $(seq 1 "$n"); do grep -qE "$1" "$2" && return 0; sleep 0.2; done
+    return 1
+}
 # diag PATTERN...: `espgw diagnose sw` prints every pattern (fixed strings).
 diag() {
     "$ESPGW" diagnose sw -s "$WORK/$CASE.sock" >"$WORK/$CASE.diag" 2>&1 || { cat "$WORK/$CASE.diag"; return 1; }
@@ -359,6 +365,15 @@ if run_case espgw-init "espgw initiates, strongSwan responds; ping and iperf3"; 
         sed 's/^/       /' "$WORK/out" | tail -1
         status > "$WORK/espgw-init.status" 2>&1
         sed -n '/IKE peers/,/^$/p' "$WORK/espgw-init.status" | sed 's/^/       /'
+        check "espgw tunnel down sw: answered" "$ESPGW" tunnel down sw -s "$WORK/$CASE.sock"
+        check "status shows admin-down and no SA is left in the data plane" \
+            sh -c "for i in \$(seq 1 25); do [ \"\$('$ESPGW' status -s '$WORK/$CASE.sock' --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s[\"ike\"][0][\"state\"], len(s[\"ipsec\"][\"sas\"]))')\" = 'admin-down 0' ] && exit 0; sleep 0.2; done; exit 1"
+        check "strongSwan log: it received our IKE_SA delete" wait_file "received DELETE for IKE_SA" "$SWD/charon.log"
+        sleep 3
+        check "it stays down (no initiation while down)" sh -c "[ \"\$('$ESPGW' status -s '$WORK/$CASE.sock' --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"ike\"][0][\"state\"])')\" = admin-down ]"
+        check "espgw tunnel up sw: the tunnel is back and pings pass" \
+            sh -c "'$ESPGW' tunnel up sw -s '$WORK/$CASE.sock' && for i in \$(seq 1 50); do '$ESPGW' status -s '$WORK/$CASE.sock' --json | grep -q '\"installed\": *true' && exit 0; sleep 0.2; done; exit 1"
+        check "h1 pings 198.51.100.1 through the new tunnel" ping_through
     fi
     end_case
 fi
