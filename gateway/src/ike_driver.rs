@@ -15,6 +15,9 @@
 //! configured peer holds at most one IKE SA; a responder picks the peer by the datagram's
 //! addresses. Time comes from the caller; randomness from the OS.
 
+mod v1;
+pub use v1::{PairView, V1View};
+
 use crate::config::ike::IkeConfig;
 use crate::ipsec::crypto::{Algorithm, Transform};
 use crate::ipsec::sa::{DfPolicy, Limits, Mode, NatT, Protocol, Sa, SaCounters};
@@ -213,6 +216,12 @@ pub struct PeerView {
     pub last_failure: Option<FailureView>,
     #[serde(default)]
     pub counters: IkeCounters,
+    /// 1 (IKEv1) or 2; 0 (an older gateway's status) means 2.
+    #[serde(default)]
+    pub version: u8,
+    /// IKEv1 peers: phase 1 / phase 2 state and the policy pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ikev1: Option<V1View>,
 }
 
 struct Peer {
@@ -243,6 +252,8 @@ impl Peer {
 
 pub struct IkeDriver {
     peers: Vec<Peer>,
+    /// `version: 1` peers, dispatched by the ISAKMP version byte.
+    v1: v1::V1Peers,
     gate: CookieGate,
     rng: OsRng,
 }
@@ -254,6 +265,7 @@ impl IkeDriver {
         let peers = cfg
             .peers
             .iter()
+            .filter(|p| !p.is_v1())
             .map(|p| {
                 Ok(Peer {
                     cfg: Arc::new(p.to_peer_config().map_err(|e| format!("ike peer {}: {e}", p.name))?),
@@ -269,11 +281,12 @@ impl IkeDriver {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(IkeDriver { peers, gate: CookieGate::new(COOKIE_THRESHOLD, &mut rng), rng })
+        let v1 = v1::V1Peers::new(cfg, now)?;
+        Ok(IkeDriver { peers, v1, gate: CookieGate::new(COOKIE_THRESHOLD, &mut rng), rng })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.peers.is_empty()
+        self.peers.is_empty() && self.v1.is_empty()
     }
 
     /// One datagram for a gateway address on UDP 500 or 4500.
@@ -286,6 +299,9 @@ impl IkeDriver {
         sadb: &mut SadbBuilder,
         fx: &mut Effects,
     ) {
+        if v1::is_ikev1(dst, payload) {
+            return self.v1.handle_datagram(now, src, dst, payload, sadb, fx);
+        }
         let rng = &mut self.rng;
         if let Some(i) =
             self.peers.iter().position(|p| p.sa.as_ref().is_some_and(|sa| sa.matches_datagram(dst, payload)))
@@ -338,6 +354,7 @@ impl IkeDriver {
 
     /// Drives retransmits, rekeys, DPD and (re)starts; call often.
     pub fn tick(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        self.v1.tick(now, sadb, fx);
         let rng = &mut self.rng;
         for peer in &mut self.peers {
             if peer.sa.is_none() && peer.initiates && peer.retry_at.is_some_and(|t| t <= now) {
@@ -361,6 +378,7 @@ impl IkeDriver {
 
     /// Closes every IKE SA (on shutdown): the deletes go out once, unanswered.
     pub fn shutdown(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        self.v1.shutdown(now, sadb, fx);
         let rng = &mut self.rng;
         for peer in &mut self.peers {
             if let Some(sa) = peer.sa.as_mut() {
@@ -445,8 +463,11 @@ impl IkeDriver {
                         seconds_ago: now.saturating_duration_since(*t).as_secs(),
                     }),
                     counters: p.tally.counters.clone(),
+                    version: 2,
+                    ikev1: None,
                 }
             })
+            .chain(self.v1.view(now))
             .collect()
     }
 }
