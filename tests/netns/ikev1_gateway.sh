@@ -15,7 +15,8 @@
 #              proposal: one carries pings, status says "partially up" and why two failed;
 #              stopping espgw deletes the SAs at charon
 #   resp-B     charon initiates suite B, espgw responds; pings
-#   init-B     espgw initiates suite B; pings
+#   init-B     espgw initiates suite B; pings for 80 s across a phase 2 rekey (60 s):
+#              none lost, make-before-break, the new SPIs are charon's
 #   resp-A     charon initiates suite A, espgw responds; pings
 #   aggr-on    aggressive mode enabled on both, espgw initiates; pings; espgw warned loudly
 #   aggr-off   charon tries aggressive mode, espgw has it off: refused, and status/log say why
@@ -119,6 +120,7 @@ ike:
           remote_ts: [198.51.100.1/32]
           esp_proposals: [$(suite_esp "$3")]
           $(suite_pfs "$3")
+          rekey_seconds: ${REKEY_S:-3600}
           start_action: $4
 YAML
     [ "$6" = 2 ] && cat >> "$1" <<YAML
@@ -293,12 +295,21 @@ if start_case resp-B B none main 1 no; then
 fi
 end_case
 
-echo "case init-B: espgw initiates main mode, suite B"
+echo "case init-B: espgw initiates main mode, suite B; phase 2 rekey under traffic"
+REKEY_S=60
 if start_case init-B B start main 1 no; then
     check "phase 1 established, phase 2 up" wait_state "established up 1"
     tunnel_checks AES_CBC_256/HMAC_SHA2_256_128/NO_ESN
+    ip netns exec "$H1" ping -c 400 -i 0.2 -W 1 198.51.100.1 > "$WORK/rekey-ping" 2>&1
+    check "400 pings across the phase 2 rekey, none lost" grep -q " 400 received, 0% packet loss" "$WORK/rekey-ping"
+    rekeyed() { status --json | python3 -c 'import json,sys
+p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counters"]["child_rekeys"]>=1 and p["ikev1"]["phase2"]=="up" else 1)'; }
+    check "espgw counted the phase 2 rekey, phase 2 still up" rekeyed
+    check "charon saw the rekey and the old SA's delete" sh -c "grep -q 'detected rekeying of CHILD_SA' '$SWD/charon.log' && grep -q 'received DELETE for ESP CHILD_SA' '$SWD/charon.log'"
+    check "the new SPIs in espgw are charon's" spis_match
 fi
 end_case
+REKEY_S=3600
 
 echo "case resp-A: charon initiates main mode, suite A; espgw responds"
 if start_case resp-A A none main 1 no; then
