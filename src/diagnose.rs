@@ -29,7 +29,13 @@ enum Cause {
 
 /// The cause a failure sentence names, from its first words.
 fn cause(phase: &str, reason: &str) -> Cause {
-    let r = reason.to_ascii_lowercase();
+    let mut r = reason.to_ascii_lowercase();
+    // IKEv1 sentences name their phase first: "phase 2 failed for 'two': no proposal chosen — …".
+    if r.starts_with("phase ") {
+        if let Some(i) = r.find(": ") {
+            r = r[i + 2..].to_string();
+        }
+    }
     let starts = |p: &str| r.starts_with(p);
     if starts("peer dead") || (phase.contains("established") && starts("peer not answering")) {
         Cause::PeerDead
@@ -87,15 +93,20 @@ pub fn diagnose(s: &Status, name: &str) -> Result<String, String> {
         .last_failure
         .as_ref()
         .is_some_and(|f| f.phase.starts_with("CREATE_CHILD_SA") || f.phase.starts_with("Child SA"));
+    let v1_partial = p.ikev1.as_ref().is_some_and(|v| v.phase2.starts_with("partially"));
     let verdict = match p.state.as_str() {
-        "established" if installed > 0 && child_failed => "PARTIALLY UP",
+        "established" if installed > 0 && (child_failed || v1_partial) => "PARTIALLY UP",
         "established" if installed > 0 => "UP",
         "established" => "IKE SA up, no Child SA installed",
         "connecting" => "CONNECTING",
         "admin-down" => "ADMINISTRATIVELY DOWN (espgw tunnel up NAME brings it back)",
         _ => "DOWN",
     };
-    let _ = writeln!(o, "Tunnel {} ({} -> {}): {verdict}", p.name, p.local, p.remote);
+    let version = if p.version == 1 { "IKEv1" } else { "IKEv2" };
+    let _ = writeln!(o, "Tunnel {} ({} -> {}, {version}): {verdict}", p.name, p.local, p.remote);
+    if let Some(v) = &p.ikev1 {
+        let _ = writeln!(o, "  {} mode; phase 1 {}, phase 2 {}", v.mode, v.phase1, v.phase2);
+    }
     if let Some(up) = p.established_s {
         let _ = writeln!(
             o,
@@ -325,6 +336,8 @@ mod tests {
                 seconds_ago: 4,
             }),
             counters: Default::default(),
+            version: 2,
+            ikev1: None,
         }
     }
 
@@ -357,6 +370,10 @@ mod tests {
         let no_answer = Failure { kind: FailureKind::NoAnswer, detail: "x".into() }.to_string();
         assert_eq!(cause("established IKE SA", &no_answer), Cause::PeerDead);
         assert_eq!(cause("established IKE SA", "peer dead (DPD): no answer"), Cause::PeerDead);
+        assert_eq!(
+            cause("phase 2 (two)", "phase 2 failed for 'two': no proposal chosen — peer accepted none"),
+            Cause::NoProposal
+        );
     }
 
     #[test]
@@ -367,7 +384,7 @@ mod tests {
         };
         let s = status(vec![peer("down", Some(("IKE_SA_INIT", f.to_string())))]);
         let t = diagnose(&s, "vmc").unwrap();
-        assert!(t.starts_with("Tunnel vmc (203.0.113.1 -> 203.0.113.2): DOWN"), "{t}");
+        assert!(t.starts_with("Tunnel vmc (203.0.113.1 -> 203.0.113.2, IKEv2): DOWN"), "{t}");
         assert!(t.contains("in IKE_SA_INIT"), "{t}");
         assert!(t.contains("UDP 500 and UDP 4500 pass both ways"), "{t}");
         assert!(t.contains("tcpdump"), "{t}");

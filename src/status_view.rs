@@ -92,8 +92,23 @@ pub fn render(s: &Status) -> String {
                 p.state,
                 p.role.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
             );
+            if let Some(v1) = &p.ikev1 {
+                let _ =
+                    writeln!(o, "    IKEv1 {} mode: phase 1 {}, phase 2 {}", v1.mode, v1.phase1, v1.phase2);
+                for q in &v1.pairs {
+                    let _ = writeln!(
+                        o,
+                        "      pair {:<12} {} === {}  {}",
+                        q.name, q.local_ts, q.remote_ts, q.state
+                    );
+                    if let Some(f) = &q.failure {
+                        let _ = writeln!(o, "        {f}");
+                    }
+                }
+            }
             if let (Some(i), Some(r)) = (&p.spi_i, &p.spi_r) {
-                let _ = writeln!(o, "    IKE SA {i}_i {r}_r");
+                let what = if p.ikev1.is_some() { "ISAKMP SA" } else { "IKE SA" };
+                let _ = writeln!(o, "    {what} {i}_i {r}_r");
             }
             if let Some(x) = &p.proposal {
                 let _ = writeln!(o, "      proposal {x}");

@@ -15,6 +15,9 @@
 //! configured peer holds at most one IKE SA; a responder picks the peer by the datagram's
 //! addresses. Time comes from the caller; randomness from the OS.
 
+mod v1;
+pub use v1::{PairView, V1View};
+
 use crate::config::ike::IkeConfig;
 use crate::ipsec::crypto::{Algorithm, Transform};
 use crate::ipsec::sa::{DfPolicy, Limits, Mode, NatT, Protocol, Sa, SaCounters};
@@ -218,6 +221,12 @@ pub struct PeerView {
     pub last_failure: Option<FailureView>,
     #[serde(default)]
     pub counters: IkeCounters,
+    /// 1 (IKEv1) or 2; 0 (an older gateway's status) means 2.
+    #[serde(default)]
+    pub version: u8,
+    /// IKEv1 peers: phase 1 / phase 2 state and the policy pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ikev1: Option<V1View>,
 }
 
 /// A Child SA pair in the SADB.
@@ -266,6 +275,8 @@ impl Peer {
 
 pub struct IkeDriver {
     peers: Vec<Peer>,
+    /// `version: 1` peers, dispatched by the ISAKMP version byte.
+    v1: v1::V1Peers,
     gate: CookieGate,
     rng: OsRng,
 }
@@ -277,6 +288,7 @@ impl IkeDriver {
         let peers = cfg
             .peers
             .iter()
+            .filter(|p| !p.is_v1())
             .map(|p| {
                 Ok(Peer {
                     cfg: Arc::new(p.to_peer_config().map_err(|e| format!("ike peer {}: {e}", p.name))?),
@@ -296,11 +308,12 @@ impl IkeDriver {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(IkeDriver { peers, gate: CookieGate::new(COOKIE_THRESHOLD, &mut rng), rng })
+        let v1 = v1::V1Peers::new(cfg, now)?;
+        Ok(IkeDriver { peers, v1, gate: CookieGate::new(COOKIE_THRESHOLD, &mut rng), rng })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.peers.is_empty()
+        self.peers.is_empty() && self.v1.is_empty()
     }
 
     /// One datagram for a gateway address on UDP 500 or 4500.
@@ -313,6 +326,9 @@ impl IkeDriver {
         sadb: &mut SadbBuilder,
         fx: &mut Effects,
     ) {
+        if v1::is_ikev1(dst, payload) {
+            return self.v1.handle_datagram(now, src, dst, payload, sadb, fx);
+        }
         let rng = &mut self.rng;
         if let Some(i) =
             self.peers.iter().position(|p| p.sa.as_ref().is_some_and(|sa| sa.matches_datagram(dst, payload)))
@@ -374,6 +390,7 @@ impl IkeDriver {
 
     /// Drives retransmits, rekeys, DPD and (re)starts; call often.
     pub fn tick(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        self.v1.tick(now, sadb, fx);
         let rng = &mut self.rng;
         for peer in &mut self.peers {
             if peer.sa.is_none()
@@ -412,8 +429,12 @@ impl IkeDriver {
         sadb: &mut SadbBuilder,
         fx: &mut Effects,
     ) -> Result<String, String> {
+        if let Some(r) = self.v1.set_admin(name, up, now, sadb, fx) {
+            return Ok(r);
+        }
         let Some(peer) = self.peers.iter_mut().find(|p| p.cfg.name == name) else {
-            let names: Vec<&str> = self.peers.iter().map(|p| p.cfg.name.as_str()).collect();
+            let names: Vec<&str> =
+                self.peers.iter().map(|p| p.cfg.name.as_str()).chain(self.v1.names()).collect();
             return Err(format!("no IKE peer named {name:?} (peers: {})", names.join(", ")));
         };
         if up {
@@ -446,6 +467,7 @@ impl IkeDriver {
 
     /// Closes every IKE SA (on shutdown): the deletes go out once, unanswered.
     pub fn shutdown(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        self.v1.shutdown(now, sadb, fx);
         let rng = &mut self.rng;
         for peer in &mut self.peers {
             if let Some(sa) = peer.sa.as_mut() {
@@ -531,8 +553,11 @@ impl IkeDriver {
                         seconds_ago: now.saturating_duration_since(*t).as_secs(),
                     }),
                     counters: p.tally.counters.clone(),
+                    version: 2,
+                    ikev1: None,
                 }
             })
+            .chain(self.v1.view(now))
             .collect()
     }
 }
@@ -569,24 +594,7 @@ fn apply(
                 }
             },
             Output::DeleteChild(d) => {
-                if let Some(gone) = peer.installed.remove(&d.spi_in) {
-                    // Traffic it still carries moves to the newest pair of the same tunnel:
-                    // a rekey we answered (whose outbound switch waited for this delete), or
-                    // the survivor of a rekey collision. Only the last pair takes the policies.
-                    let heir = peer
-                        .installed
-                        .values()
-                        .filter(|i| i.tunnel == gone.tunnel)
-                        .max_by_key(|i| i.seq)
-                        .map(|i| (i.slot_in, i.slot_out));
-                    for (s, h) in [(gone.slot_in, heir.map(|h| h.0)), (gone.slot_out, heir.map(|h| h.1))] {
-                        match h {
-                            Some(h) => sadb.repoint(s, h),
-                            None => sadb.remove_keyed_policies(s),
-                        }
-                        sadb.remove(s);
-                    }
-                    fx.sadb_changed = true;
+                if remove_pair(peer, d.spi_in, sadb, fx) {
                     tracing::info!(target: "gateway::ike", peer = %name, child = %d.name,
                         spi_in = %format_args!("{:08x}", d.spi_in), reason = ?d.reason, "Child SA removed");
                 }
@@ -604,6 +612,30 @@ fn apply(
             peer.retry_at = Some(now + wait);
         }
     }
+}
+
+/// Removes the pair installed for inbound SPI `spi_in`, if any. Traffic it still carries moves
+/// to the newest pair of the same tunnel: a rekey we answered (whose outbound switch waited for
+/// this delete), or the survivor of a rekey collision. Only the last pair takes the policies.
+fn remove_pair(peer: &mut Peer, spi_in: u32, sadb: &mut SadbBuilder, fx: &mut Effects) -> bool {
+    let Some(gone) = peer.installed.remove(&spi_in) else {
+        return false;
+    };
+    let heir = peer
+        .installed
+        .values()
+        .filter(|i| i.tunnel == gone.tunnel)
+        .max_by_key(|i| i.seq)
+        .map(|i| (i.slot_in, i.slot_out));
+    for (s, h) in [(gone.slot_in, heir.map(|h| h.0)), (gone.slot_out, heir.map(|h| h.1))] {
+        match h {
+            Some(h) => sadb.repoint(s, h),
+            None => sadb.remove_keyed_policies(s),
+        }
+        sadb.remove(s);
+    }
+    fx.sadb_changed = true;
+    true
 }
 
 fn event(peer: &mut Peer, e: Event, phase: &'static str, now: Instant) {

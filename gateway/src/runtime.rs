@@ -144,6 +144,8 @@ fn reload(
 pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     crate::logging::init(&cfg.log.level);
     let stop = Arc::new(AtomicBool::new(false));
+    // The workers stop after the control loop: IKE deletes still go out through them.
+    let workers_stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal handler: {e}"))?;
     }
@@ -255,7 +257,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             ipsec_state: IpsecWorker::new()?,
             port_ids: ports.iter().map(|p| p.id()).collect(),
             stats,
-            stop: stop.clone(),
+            stop: workers_stop.clone(),
             burst: cfg.dataplane.burst as usize,
             idle_sleep_max_us: cfg.dataplane.idle_sleep_max_us as u64,
         };
@@ -295,7 +297,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     let mut running_cfg = cfg.clone();
     if !ike.is_empty() {
         cp.enable_ike();
-        tracing::info!(target: "gateway::ike", peers = cfg.ike.peers.len(), "IKEv2 on UDP 500/4500");
+        tracing::info!(target: "gateway::ike", peers = cfg.ike.peers.len(), "IKE (IKEv1 and IKEv2 peers) on UDP 500/4500");
     }
     source.update_control(&cp);
     let api_thread = api::spawn(&cfg.control.socket, source.clone(), stop.clone())?;
@@ -427,6 +429,26 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     }
 
     tracing::info!("stopping");
+    if !ike.is_empty() {
+        // Tell the IKE peers (delete notifications) while the workers still transmit.
+        let now = Instant::now();
+        let mut fx = crate::ike_driver::Effects::default();
+        ike.shutdown(now, &mut manual.builder, &mut fx);
+        for d in fx.sends {
+            cp.send_udp(d.src, d.dst, &d.bytes, now, &mut out);
+        }
+        for (k, t) in out.drain(..).enumerate() {
+            let Some(mut m) = pool.alloc() else { continue };
+            if !m.append(t.frame.len()) {
+                continue;
+            }
+            m.data_mut().copy_from_slice(&t.frame);
+            m.set_port(t.port as u16);
+            let _ = inject_producers[k % inject_producers.len()].enqueue(m);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    workers_stop.store(true, Ordering::Relaxed);
     let mut failed = Vec::new();
     for h in handles {
         let lcore = h.lcore();

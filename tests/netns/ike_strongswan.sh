@@ -488,7 +488,7 @@ if run_case nat "strongSwan behind an nft masquerade initiates; espgw floats to 
         check "swanctl --initiate through the NAT succeeded" grep -q "initiate completed successfully" "$SWD/initiate.log"
         check "IKE SA established and Child SA installed in espgw (responder)" wait_up
         check "espgw status: NAT detected, peer behind a NAT (UDP 4500)" wait_status "NAT: .*peer behind a NAT \(UDP 4500\)" 2
-        check "espgw diagnose: up, NAT named" diag "Tunnel sw (" "): UP" "NAT: " "behind a NAT"
+        check "espgw diagnose: up, NAT named" diag "Tunnel sw (" "IKEv2): UP" "NAT: " "behind a NAT"
         check "espgw's Child SAs use UDP 4500 to the NAT-mapped port (20000-29999)" \
             sh -c "'$ESPGW' status -s '$WORK/nat.sock' | grep -E ' udp 4500->2[0-9]{4} ' | grep -c 'sw/net-'"
         check "h1 pings 198.51.100.1 through the tunnel and the NAT" ping_through
@@ -504,7 +504,7 @@ if run_case bad-psk "strongSwan has another PSK, espgw initiates"; then
         check "espgw status shows the AUTHENTICATION_FAILED reason" \
             wait_status "last failure .*authentication failed: .*AUTHENTICATION_FAILED" 12
         check "espgw log says why" grep -q "IKE SA failed: authentication failed" "$WORK/$CASE.log"
-        check "espgw diagnose: DOWN, check the PSK on both sides" diag "): DOWN" "in IKE_AUTH" "PSK is identical on both sides"
+        check "espgw diagnose: DOWN, check the PSK on both sides" diag "IKEv2): DOWN" "in IKE_AUTH" "PSK is identical on both sides"
         check "strongSwan log: MAC mismatched (it verified our AUTH)" grep -q "MAC mismatched\|verification of AUTH payload.*failed\|authentication of .* failed" "$SWD/charon.log"
         check "no SA left in espgw's data plane" no_sa_left
     fi
@@ -569,7 +569,7 @@ if run_case no-answer "nft drops UDP 500 in strongSwan's namespace; espgw initia
         check "espgw status shows no answer on UDP 500 (within 10 s)" \
             wait_status "last failure .*peer not answering: no answer from peer 203.0.113.2 on UDP 500.* to IKE_SA_INIT" 10
         check "espgw status shows the peer down" sh -c "'$ESPGW' status -s '$WORK/no-answer.sock' | grep -E '^  sw .* down'"
-        check "espgw diagnose: check UDP 500/4500 both ways and the route" diag "): DOWN" "in IKE_SA_INIT" "UDP 500 and UDP 4500 pass both ways" "tcpdump"
+        check "espgw diagnose: check UDP 500/4500 both ways and the route" diag "IKEv2): DOWN" "in IKE_SA_INIT" "UDP 500 and UDP 4500 pass both ways" "tcpdump"
         sed 's/^/       | /' "$WORK/$CASE.diag"
     fi
     end_case

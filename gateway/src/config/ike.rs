@@ -23,6 +23,22 @@
 //!           start_action: start               # start (with the gateway) | none (wait for the peer)
 //! ```
 //!
+//! An IKEv1 peer (RFC 2409) says `version: 1` and reads the same fields this way:
+//! `ike_proposals` are the phase 1 (main mode) proposals, AES-CBC only
+//! (`aes128-sha256-modp2048`); `ike_rekey_seconds` is the phase 1 lifetime offered; a child is
+//! one quick mode, so one local and one remote prefix each (write one child per policy pair);
+//! its `esp_proposals` are the phase 2 proposals and `rekey_seconds` its soft lifetime. Only
+//! IKEv1 peers take:
+//!
+//! ```yaml
+//!       version: 1
+//!       mode: main                            # main (default) | aggressive (warned about: it
+//!                                             # exposes a PSK-keyed hash to offline cracking)
+//!       children:
+//!         - name: net
+//!           pfs_group: modp2048               # PFS for every esp_proposal naming no group
+//! ```
+//!
 //! The PSK is a [`Psk`]: zeroized on drop, `<redacted>` in Debug and Serialize, never quoted in
 //! an error. Everything is checked by `validate` (proposal strings included), then turned into
 //! [`ike::sa::PeerConfig`] by [`IkePeerConfig::to_peer_config`].
@@ -31,6 +47,7 @@ use super::types::IpPrefix;
 use ike::codec::id::Identification;
 use ike::codec::ts::TrafficSelector;
 use ike::sa::{ChildConfig, DpdAction, EspProposal, IkeProposal, PeerConfig, RetransmitConfig, StartAction};
+use ike::v1::V1Config;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -56,6 +73,12 @@ impl IkeConfig {
 )]
 pub struct IkePeerConfig {
     pub name: String,
+    /// 1 (IKEv1, RFC 2409) or 2 (IKEv2, the default).
+    #[serde(default = "default_version")]
+    pub version: u8,
+    /// IKEv1 only: main (default) or aggressive mode.
+    #[serde(default)]
+    pub mode: Option<V1Mode>,
     pub local: IpAddr,
     pub remote: IpAddr,
     pub local_id: String,
@@ -85,6 +108,19 @@ pub struct IkeChildConfig {
     pub rekey_seconds: u64,
     #[serde(default)]
     pub start_action: StartActionName,
+    /// A DH group (`modp2048`, `ecp256`, `x25519`, …) for perfect forward secrecy, added to
+    /// every ESP proposal that names none.
+    #[serde(default)]
+    pub pfs_group: Option<String>,
+}
+
+/// IKEv1 phase 1 exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum V1Mode {
+    #[default]
+    Main,
+    Aggressive,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +167,9 @@ pub enum StartActionName {
     None,
 }
 
+fn default_version() -> u8 {
+    2
+}
 fn default_ike_proposals() -> Vec<String> {
     vec!["aes128gcm16-prfsha256-x25519".to_string()]
 }
@@ -281,6 +320,12 @@ impl IkePeerConfig {
             );
             cc.esp_proposals =
                 c.esp_proposals.iter().map(|p| EspProposal::parse(p)).collect::<Result<_, _>>()?;
+            if let Some(g) = c.pfs_group.as_deref() {
+                let g = pfs_group(g)?;
+                for p in cc.esp_proposals.iter_mut().filter(|p| p.dh.is_empty()) {
+                    p.dh.push(g);
+                }
+            }
             cc.rekey_time = secs(c.rekey_seconds);
             cc.start_action = match c.start_action {
                 StartActionName::Start => StartAction::Start,
@@ -292,8 +337,29 @@ impl IkePeerConfig {
         Ok(pc)
     }
 
+    /// The IKEv1 state machine's configuration (for a `version: 1` peer).
+    pub fn to_v1_config(&self) -> Result<V1Config, String> {
+        let mut v1 = V1Config::new(self.to_peer_config()?);
+        v1.aggressive = self.mode == Some(V1Mode::Aggressive);
+        v1.validate()?;
+        Ok(v1)
+    }
+
+    pub fn is_v1(&self) -> bool {
+        self.version == 1
+    }
+
     /// Whether the gateway starts this peer's IKE SA itself (some child says `start`).
     pub fn initiates(&self) -> bool {
         self.children.iter().any(|c| c.start_action == StartActionName::Start)
     }
+}
+
+/// A PFS group name, read by the same parser as the groups inside proposals.
+pub fn pfs_group(name: &str) -> Result<ike::codec::DhGroup, String> {
+    EspProposal::parse(&format!("aes128gcm16-{name}"))
+        .ok()
+        .and_then(|p| p.dh.first().copied())
+        .filter(|_| !name.contains('-'))
+        .ok_or_else(|| format!("unknown DH group `{name}`; e.g. modp2048, modp3072, ecp256, x25519"))
 }

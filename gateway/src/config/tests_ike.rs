@@ -122,3 +122,73 @@ fn unknown_field_and_bad_dpd_action() {
     assert_eq!(e.line, Some(14), "{e}");
     assert!(e.reason.contains("explode"), "{e}");
 }
+
+/// `version: 1` on line 14 (in place of remote_id), phase 1 proposal on line 16.
+fn ikev1(edit: &[(&str, &str)]) -> String {
+    let mut e =
+        vec![("remote_id:", "version: 1"), ("ike_proposals:", "ike_proposals: [aes128-sha256-modp2048]")];
+    e.extend_from_slice(edit);
+    ike(&e)
+}
+
+#[test]
+fn ikev1_peer_maps_to_the_v1_state_machine_config() {
+    let text = ikev1(&[(
+        "esp_proposals:",
+        "esp_proposals: [aes256-sha256, aes128gcm16-ecp256]\n          pfs_group: modp2048",
+    )]);
+    let cfg = parse(&text, "gw.yaml").unwrap();
+    let peer = &cfg.ike.peers[0];
+    assert!(peer.is_v1());
+    let v1 = peer.to_v1_config().unwrap();
+    assert!(!v1.aggressive, "main mode unless asked");
+    assert!(v1.warnings().is_empty());
+    let esp = &v1.peer.children[0].esp_proposals;
+    // pfs_group fills in only where the proposal names no group.
+    assert_eq!(esp[0].dh, vec![::ike::codec::DhGroup::MODP_2048]);
+    assert_eq!(esp[1].dh, vec![::ike::codec::DhGroup::ECP_256]);
+    // Peers without `version` stay IKEv2.
+    assert!(!parse(&ike(&[]), "gw.yaml").unwrap().ike.peers[0].is_v1());
+}
+
+#[test]
+fn ikev1_aggressive_mode_is_opt_in_and_warned_about() {
+    let text = ikev1(&[("local_id:", "local_id: gw-a@example.org\n      mode: aggressive")]);
+    let v1 = parse(&text, "gw.yaml").unwrap().ike.peers[0].to_v1_config().unwrap();
+    assert!(v1.aggressive);
+    let w = v1.warnings().join(" ");
+    assert!(w.contains("aggressive mode") && w.contains("offline"), "{w}");
+}
+
+#[test]
+fn ikev1_phase1_has_no_gcm() {
+    let text =
+        ikev1(&[("ike_proposals:", "ike_proposals: [aes128-sha256-modp2048, aes128gcm16-prfsha256-x25519]")]);
+    assert_err(&text, 16, "ike.peers[0].ike_proposals[1]", "IKEv1 phase 1 has no AES-GCM");
+}
+
+#[test]
+fn mode_is_ikev1_only_and_versions_are_1_or_2() {
+    let text = ike(&[("remote_id:", "mode: aggressive")]);
+    assert_err(&text, 14, "ike.peers[0].mode", "IKEv1 only");
+    let text = ike(&[("remote_id:", "version: 3")]);
+    assert_err(&text, 14, "ike.peers[0].version", "use 1 (IKEv1) or 2 (IKEv2)");
+    let text = ike(&[("remote_id:", "mode: sneaky")]);
+    let e = super::tests::parse_err(&text);
+    assert_eq!(e.line, Some(14), "{e}");
+    assert!(e.reason.contains("sneaky"), "{e}");
+}
+
+#[test]
+fn ikev1_child_is_one_selector_pair() {
+    let text = ikev1(&[("local_ts:", "local_ts: [192.0.2.0/25, 192.0.2.128/25]")]);
+    assert_err(&text, 19, "ike.peers[0].children[0].local_ts", "write one child per policy pair");
+    // IKEv2 takes several.
+    assert!(parse(&ike(&[("local_ts:", "local_ts: [192.0.2.0/25, 192.0.2.128/25]")]), "gw.yaml").is_ok());
+}
+
+#[test]
+fn bad_pfs_group() {
+    let text = ikev1(&[("esp_proposals:", "pfs_group: modp9")]);
+    assert_err(&text, 21, "ike.peers[0].children[0].pfs_group", "unknown DH group `modp9`");
+}

@@ -856,10 +856,16 @@ impl Validator {
                 );
             }
             for (k, p) in peer.ike_proposals.iter().enumerate() {
-                if let Err(e) = IkeProposal::parse(p) {
-                    self.issue(format!("ike.peers[{i}].ike_proposals[{k}]"), e);
+                match IkeProposal::parse(p) {
+                    Err(e) => self.issue(format!("ike.peers[{i}].ike_proposals[{k}]"), e),
+                    Ok(p) if peer.is_v1() && p.encr.iter().any(|e| e.is_aead()) => self.issue(
+                        format!("ike.peers[{i}].ike_proposals[{k}]"),
+                        "IKEv1 phase 1 has no AES-GCM: use AES-CBC with a hash, e.g. aes128-sha256-modp2048",
+                    ),
+                    Ok(_) => {}
                 }
             }
+            self.check_ike_version(i, peer);
             if peer.dpd.interval > 86_400 {
                 self.issue(
                     at("dpd.interval"),
@@ -904,6 +910,9 @@ impl Validator {
                         self.issue(format!("ike.peers[{i}].children[{c}].esp_proposals[{k}]"), e);
                     }
                 }
+                if let Some(Err(e)) = child.pfs_group.as_deref().map(super::ike::pfs_group) {
+                    self.issue(at("pfs_group"), e);
+                }
                 if child.rekey_seconds != 0 && child.rekey_seconds < MIN_REKEY_SECONDS {
                     self.issue(
                         at("rekey_seconds"),
@@ -916,6 +925,40 @@ impl Validator {
                     at("ike_rekey_seconds"),
                     format!("{} s: use {MIN_REKEY_SECONDS} or more, or 0 for never", peer.ike_rekey_seconds),
                 );
+            }
+        }
+    }
+
+    /// `version` and what only one IKE version has.
+    fn check_ike_version(&mut self, i: usize, peer: &super::ike::IkePeerConfig) {
+        let at = |f: &str| format!("ike.peers[{i}].{f}");
+        match peer.version {
+            1 => {}
+            2 => {
+                if peer.mode.is_some() {
+                    self.issue(
+                        at("mode"),
+                        "main/aggressive mode is IKEv1 only: add `version: 1` or remove `mode`",
+                    );
+                }
+            }
+            v => self.issue(at("version"), format!("IKE version {v}: use 1 (IKEv1) or 2 (IKEv2)")),
+        }
+        if !peer.is_v1() {
+            return;
+        }
+        for (c, child) in peer.children.iter().enumerate() {
+            for (field, list) in [("local_ts", &child.local_ts), ("remote_ts", &child.remote_ts)] {
+                if list.len() > 1 {
+                    self.issue(
+                        format!("ike.peers[{i}].children[{c}].{field}"),
+                        format!(
+                            "{} prefixes: an IKEv1 quick mode negotiates one local and one remote prefix; \
+                             write one child per policy pair",
+                            list.len()
+                        ),
+                    );
+                }
             }
         }
     }

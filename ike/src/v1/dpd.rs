@@ -100,7 +100,10 @@ impl IsakmpSa {
                     }
                 }
             }
-            t if t.is_error() && n.protocol == ProtocolId::IPSEC_ESP => self.quick_refused(t, &n.spi, out),
+            // strongSwan refuses a quick mode before choosing a protocol: protocol 0, no SPI.
+            t if t.is_error() && matches!(n.protocol, ProtocolId::IPSEC_ESP | ProtocolId(0)) => {
+                self.quick_refused(t, &n.spi, out)
+            }
             _ => {}
         }
     }

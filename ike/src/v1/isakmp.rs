@@ -140,6 +140,9 @@ pub struct IsakmpSa {
     pub(super) hs_choice: Option<Ph1Choice>,
     /// Aggressive mode responder: the initiator's ID from message 1, for HASH_I.
     pub(super) hs_idi: Option<super::codec::id::IdPayload>,
+    /// Quick modes to start (child config, SA being rekeyed) once ours in flight is done: one
+    /// at a time, as strongSwan drops a half-done responder quick mode when another arrives.
+    pub(super) quick_queue: Vec<(usize, Option<u32>)>,
 }
 
 impl fmt::Debug for IsakmpSa {
@@ -214,6 +217,7 @@ impl IsakmpSa {
             proposal: String::new(),
             hs_choice: None,
             hs_idi: None,
+            quick_queue: Vec::new(),
         }
     }
 
@@ -404,6 +408,7 @@ impl IsakmpSa {
             }));
         }
         self.quicks.clear();
+        self.quick_queue.clear();
         self.p1_out = None;
         self.dpd = None;
         self.step = Step::Dead;
@@ -438,6 +443,7 @@ impl IsakmpSa {
             ExchangeType::INFORMATIONAL => self.info_datagram(now, src, dst, &h, body, rng, &mut out),
             _ => {}
         }
+        self.next_quick(now, rng, &mut out);
         out
     }
 
@@ -591,6 +597,7 @@ impl IsakmpSa {
             self.child_timers(now, rng, &mut out);
             self.dpd_timeout(now, rng, &mut out);
         }
+        self.next_quick(now, rng, &mut out);
         out
     }
 

@@ -103,6 +103,22 @@ impl IsakmpSa {
         out
     }
 
+    /// A quick mode we started is waiting for its answer.
+    fn quick_in_flight(&self) -> bool {
+        self.quicks.iter().any(|q| q.initiator && !q.done)
+    }
+
+    /// Starts the queued quick modes, one at a time (see [`IsakmpSa::quick_queue`]).
+    pub(super) fn next_quick(&mut self, now: Instant, rng: &mut impl CryptoRngCore, out: &mut Vec<Output>) {
+        while self.is_established() && !self.quick_in_flight() && !self.quick_queue.is_empty() {
+            let (cfg_idx, replaces) = self.quick_queue.remove(0);
+            if replaces.is_some_and(|old| !self.children.iter().any(|c| c.spi_in == old)) {
+                continue;
+            }
+            self.start_quick(now, cfg_idx, replaces, rng, out);
+        }
+    }
+
     pub(super) fn start_quick(
         &mut self,
         now: Instant,
@@ -111,6 +127,12 @@ impl IsakmpSa {
         rng: &mut impl CryptoRngCore,
         out: &mut Vec<Output>,
     ) {
+        if self.quick_in_flight() {
+            if !self.quick_queue.contains(&(cfg_idx, replaces)) {
+                self.quick_queue.push((cfg_idx, replaces));
+            }
+            return;
+        }
         let cfg = self.cfg.clone();
         let Some(ch) = cfg.peer.children.get(cfg_idx) else { return };
         let child_failed = |detail: String| {
@@ -689,11 +711,16 @@ impl IsakmpSa {
 
     /// A protected error notify about one of our quick modes (by the SPI we proposed).
     pub(super) fn quick_refused(&mut self, ty: NotifyType, spi: &[u8], out: &mut Vec<Output>) {
-        let Ok(b) = <[u8; 4]>::try_from(spi) else { return };
-        let spi = u32::from_be_bytes(b);
-        let Some(qi) = self.quicks.iter().position(|q| q.initiator && !q.done && q.spi_in == spi) else {
-            return;
+        let pending = |q: &Quick| q.initiator && !q.done;
+        let qi = match <[u8; 4]>::try_from(spi).map(u32::from_be_bytes) {
+            Ok(spi) if spi != 0 => self.quicks.iter().position(|q| pending(q) && q.spi_in == spi),
+            // No SPI (strongSwan before it chose a proposal): ours only if one is outstanding.
+            _ if self.quicks.iter().filter(|q| pending(q)).count() == 1 => {
+                self.quicks.iter().position(pending)
+            }
+            _ => None,
         };
+        let Some(qi) = qi else { return };
         let q = self.quicks.remove(qi);
         let peer = self.remote;
         let f = match ty {
