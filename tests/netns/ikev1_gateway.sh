@@ -280,8 +280,19 @@ if start_case init-A A start main 2 no; then
     check "status: pair two failed with its reason, phase 2 partially up" pair_two_failed
     check "charon log: pair two's ESP proposal refused" grep -q "no matching proposal found\|NO_PROPOSAL_CHOSEN\|proposals unacceptable" "$SWD/charon.log"
     status | sed -n '/IKE peers/,$p' | sed 's/^/       /' | head -24
+    diag_partial() {
+        "$ESPGW" diagnose sw -s "$WORK/$CASE.sock" >"$WORK/diag" 2>&1 && cat "$WORK/diag" \
+            && grep -qF "IKEv1): PARTIALLY UP" "$WORK/diag" && grep -qF "phase 2 partially up" "$WORK/diag" \
+            && grep -qF "share no proposal" "$WORK/diag"
+    }
+    check "espgw diagnose sw: partially up, pair two's proposals named" diag_partial
+    check "espgw tunnel down sw: SAs deleted at charon, admin-down" sh -c "'$ESPGW' tunnel down sw -s '$WORK/$CASE.sock' \
+        && for i in \$(seq 1 25); do grep -q 'received DELETE for IKE_SA' '$SWD/charon.log' && '$ESPGW' status -s '$WORK/$CASE.sock' --json | grep -q '\"state\":\"admin-down\"' && exit 0; sleep 0.2; done; exit 1"
+    check "espgw tunnel up sw: phase 1 and pair one again" sh -c "'$ESPGW' tunnel up sw -s '$WORK/$CASE.sock'"
+    check "phase 1 established, phase 2 partially up again" wait_state "established partially-up 1"
+    deletes=$(grep -c "received DELETE for" "$SWD/charon.log")
     stop_pid "$PID"; PID=""
-    check "stopping espgw deletes the SAs at charon" grep -q "received DELETE for IKE_SA\|received DELETE for ESP CHILD_SA" "$SWD/charon.log"
+    check "stopping espgw deletes the SAs at charon" sh -c "[ \$(grep -c 'received DELETE for' '$SWD/charon.log') -gt $deletes ]"
 fi
 end_case
 
