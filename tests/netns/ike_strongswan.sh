@@ -125,6 +125,7 @@ routes:
 workers:
   - { lcore: 1, rx: ["lan:0", "wan:0"] }
 control: { socket: $WORK/$2.sock }
+metrics: { listen: "127.0.0.1:9464" }
 dataplane: { idle_sleep_max_us: 1000 }
 log: { level: "info,gateway::ike=debug" }
 ike:
@@ -218,6 +219,31 @@ wait_file() {
     local n=$((${3:-5} * 5))
     for _ in $(seq 1 "$n"); do grep -qE "$1" "$2" && return 0; sleep 0.2; done
     return 1
+}
+# A real Prometheus server in espgw's namespace scrapes it every second; its query API must
+# return a nonzero packet counter for the Child SA espgw sends on, and the IKE SA as established.
+prom_scrape() {
+    mkdir -p "$WORK/prom"
+    cat >"$WORK/prom/prometheus.yml" <<PROM
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: espgw
+    static_configs: [{ targets: ["127.0.0.1:9464"] }]
+PROM
+    ip netns exec "$GW" prometheus --config.file="$WORK/prom/prometheus.yml" --storage.tsdb.path="$WORK/prom/data" \
+        --web.listen-address=127.0.0.1:9090 >"$WORK/prom/log" 2>&1 &
+    local pp=$! i pk st q
+    q() { ip netns exec "$GW" curl -sf "http://127.0.0.1:9090/api/v1/query" --data-urlencode "query=$1" 2>/dev/null |
+        python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null; }
+    for i in $(seq 1 60); do
+        pk=$(q 'sum(espgw_sa_packets_total{sa=~"sw/net.*-out"})'); st=$(q 'espgw_ike_sas{peer="sw",state="established"}')
+        if [ -n "$pk" ] && [ "$pk" != "0" ] && [ "$st" = "1" ]; then
+            echo "sum(espgw_sa_packets_total{sa=~\"sw/net.*-out\"}) = $pk, espgw_ike_sas{peer=\"sw\",state=\"established\"} = $st (from Prometheus)"
+            kill "$pp" 2>/dev/null; wait "$pp" 2>/dev/null; return 0
+        fi
+        sleep 0.5
+    done
+    tail -5 "$WORK/prom/log"; kill "$pp" 2>/dev/null; wait "$pp" 2>/dev/null; return 1
 }
 # diag PATTERN...: `espgw diagnose sw` prints every pattern (fixed strings).
 diag() {
@@ -365,6 +391,7 @@ if run_case espgw-init "espgw initiates, strongSwan responds; ping and iperf3"; 
         sed 's/^/       /' "$WORK/out" | tail -1
         status > "$WORK/espgw-init.status" 2>&1
         sed -n '/IKE peers/,/^$/p' "$WORK/espgw-init.status" | sed 's/^/       /'
+        check "a Prometheus server scrapes espgw; its query API returns the Child SA's packets and the IKE state" prom_scrape
         check "espgw tunnel down sw: answered" "$ESPGW" tunnel down sw -s "$WORK/$CASE.sock"
         check "status shows admin-down and no SA is left in the data plane" \
             sh -c "for i in \$(seq 1 25); do [ \"\$('$ESPGW' status -s '$WORK/$CASE.sock' --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s[\"ike\"][0][\"state\"], len(s[\"ipsec\"][\"sas\"]))')\" = 'admin-down 0' ] && exit 0; sleep 0.2; done; exit 1"
