@@ -18,14 +18,14 @@
 use crate::config::ike::IkeConfig;
 use crate::ipsec::crypto::{Algorithm, Transform};
 use crate::ipsec::sa::{DfPolicy, Limits, Mode, NatT, Protocol, Sa, SaCounters};
-use crate::ipsec::sadb::{SaDirection, SadbBuilder};
+use crate::ipsec::sadb::{LifetimeEvent, SaDirection, SadbBuilder};
 use crate::ipsec::spd::{Policy, Selector, Verdict};
 use ike::codec::ts::TrafficSelector;
 use ike::crypto::encr::EncrAlg;
 use ike::crypto::integ::IntegAlg;
 use ike::sa::{
     ChildSa, CookieGate, Datagram, DpdAction, EspAlgorithms, Event, FailureKind, GateVerdict, IkeSa, Output,
-    PeerConfig,
+    PeerConfig, TrafficLimits,
 };
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
@@ -386,6 +386,47 @@ impl IkeDriver {
         }
     }
 
+    /// A traffic lifetime the data plane reached ([`SadbBuilder::expire`], which has already
+    /// removed an SA past its hard limit). For a Child SA of ours: a soft limit rekeys it
+    /// (make-before-break, like the rekey by time); a hard one takes the pair out of the SADB
+    /// and deletes the Child SA with the peer. Returns whether the SA was one of ours.
+    pub fn lifetime_event(
+        &mut self,
+        now: Instant,
+        e: &LifetimeEvent,
+        sadb: &mut SadbBuilder,
+        fx: &mut Effects,
+    ) -> bool {
+        let rng = &mut self.rng;
+        let found = self.peers.iter().enumerate().find_map(|(i, p)| {
+            p.installed
+                .iter()
+                .find(|(_, x)| x.slot_in == e.slot || x.slot_out == e.slot)
+                .map(|(&spi, _)| (i, spi))
+        });
+        let Some((i, spi_in)) = found else { return false };
+        let peer = &mut self.peers[i];
+        let phase = peer.phase();
+        let spi = format!("{spi_in:08x}");
+        if e.hard {
+            tracing::warn!(target: "gateway::ike", peer = %peer.cfg.name, sa = %e.name, limit = e.limit, spi_in = %spi,
+                "hard lifetime reached: Child SA removed and deleted with the peer");
+            uninstall(peer, spi_in, sadb, fx);
+            if let Some(sa) = peer.sa.as_mut() {
+                let out = sa.delete_child(now, spi_in, rng);
+                apply(peer, out, phase, now, sadb, fx);
+            }
+        } else {
+            tracing::info!(target: "gateway::ike", peer = %peer.cfg.name, sa = %e.name, limit = e.limit, spi_in = %spi,
+                "soft lifetime reached: rekeying the Child SA");
+            if let Some(sa) = peer.sa.as_mut() {
+                let out = sa.rekey_child(now, spi_in, rng);
+                apply(peer, out, phase, now, sadb, fx);
+            }
+        }
+        true
+    }
+
     /// Closes every IKE SA (on shutdown): the deletes go out once, unanswered.
     pub fn shutdown(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
         let rng = &mut self.rng;
@@ -510,24 +551,7 @@ fn apply(
                 }
             },
             Output::DeleteChild(d) => {
-                if let Some(gone) = peer.installed.remove(&d.spi_in) {
-                    // Traffic it still carries moves to the newest pair of the same tunnel:
-                    // a rekey we answered (whose outbound switch waited for this delete), or
-                    // the survivor of a rekey collision. Only the last pair takes the policies.
-                    let heir = peer
-                        .installed
-                        .values()
-                        .filter(|i| i.tunnel == gone.tunnel)
-                        .max_by_key(|i| i.seq)
-                        .map(|i| (i.slot_in, i.slot_out));
-                    for (s, h) in [(gone.slot_in, heir.map(|h| h.0)), (gone.slot_out, heir.map(|h| h.1))] {
-                        match h {
-                            Some(h) => sadb.repoint(s, h),
-                            None => sadb.remove_keyed_policies(s),
-                        }
-                        sadb.remove(s);
-                    }
-                    fx.sadb_changed = true;
+                if uninstall(peer, d.spi_in, sadb, fx) {
                     tracing::info!(target: "gateway::ike", peer = %name, child = %d.name,
                         spi_in = %format_args!("{:08x}", d.spi_in), reason = ?d.reason, "Child SA removed");
                 }
@@ -602,6 +626,29 @@ fn event(peer: &mut Peer, e: Event, phase: &'static str, now: Instant) {
     }
 }
 
+/// Takes the pair installed for `spi_in` out of the SADB; false when there is none. Traffic it
+/// still carries moves to the newest pair of the same tunnel: a rekey we answered (whose
+/// outbound switch waited for this delete), or the survivor of a rekey collision. Only the
+/// last pair takes the policies. A slot the SADB already emptied (a hard lifetime) is fine.
+fn uninstall(peer: &mut Peer, spi_in: u32, sadb: &mut SadbBuilder, fx: &mut Effects) -> bool {
+    let Some(gone) = peer.installed.remove(&spi_in) else { return false };
+    let heir = peer
+        .installed
+        .values()
+        .filter(|i| i.tunnel == gone.tunnel)
+        .max_by_key(|i| i.seq)
+        .map(|i| (i.slot_in, i.slot_out));
+    for (s, h) in [(gone.slot_in, heir.map(|h| h.0)), (gone.slot_out, heir.map(|h| h.1))] {
+        match h {
+            Some(h) => sadb.repoint(s, h),
+            None => sadb.remove_keyed_policies(s),
+        }
+        sadb.remove(s);
+    }
+    fx.sadb_changed = true;
+    true
+}
+
 /// Removes every Child SA the driver installed for `peer`.
 fn remove_all(peer: &mut Peer, sadb: &mut SadbBuilder, fx: &mut Effects) {
     peer.records.clear();
@@ -626,8 +673,13 @@ fn algorithm(encr: EncrAlg, integ: Option<IntegAlg>) -> Result<Algorithm, String
     })
 }
 
-/// The Child SA's two directions as data-plane SAs.
-fn data_plane_sas(peer: &str, c: &ChildSa) -> Result<(Sa, Sa), String> {
+/// The Child SA's two directions as data-plane SAs, with the child's traffic lifetimes (the
+/// data plane counts, the control loop reports them to [`IkeDriver::lifetime_event`]).
+fn data_plane_sas(
+    peer: &str,
+    c: &ChildSa,
+    limits: (TrafficLimits, TrafficLimits),
+) -> Result<(Sa, Sa), String> {
     if c.mode != ike::sa::Mode::Tunnel {
         return Err("transport mode Child SAs are not wired to the data plane yet".into());
     }
@@ -645,9 +697,9 @@ fn data_plane_sas(peer: &str, c: &ChildSa) -> Result<(Sa, Sa), String> {
             natt,
             replay_window: REPLAY_WINDOW,
             df: DfPolicy::Copy,
-            // IKE rekeys by time; the data plane's own limits stay off.
-            soft: Limits::default(),
-            hard: Limits::default(),
+            // IKE rekeys by time itself; the data plane counts bytes and packets.
+            soft: Limits { seconds: None, bytes: limits.0.bytes, packets: limits.0.packets },
+            hard: Limits { seconds: None, bytes: limits.1.bytes, packets: limits.1.packets },
             counters: Arc::new(SaCounters::default()),
         })
     };
@@ -658,7 +710,13 @@ fn data_plane_sas(peer: &str, c: &ChildSa) -> Result<(Sa, Sa), String> {
 }
 
 fn install(peer_name: &str, c: &ChildSa, peer: &mut Peer, sadb: &mut SadbBuilder) -> Result<(), String> {
-    let (sa_in, sa_out) = data_plane_sas(peer_name, c)?;
+    let limits = peer
+        .cfg
+        .children
+        .iter()
+        .find(|x| x.name == c.name)
+        .map_or_else(Default::default, |x| (x.soft_traffic, x.hard_traffic));
+    let (sa_in, sa_out) = data_plane_sas(peer_name, c, limits)?;
     peer.records.retain(|spi, _| peer.installed.contains_key(spi));
     peer.records.insert(
         c.spi_in,
@@ -889,7 +947,8 @@ mod tests {
         now: Instant,
     }
 
-    fn peer_yaml(side: char, psk: &str, extra: &str) -> IkeConfig {
+    /// `extra` adds lines to the peer, `child` fields to its child `net`.
+    fn peer_yaml(side: char, psk: &str, extra: &str, child: &str) -> IkeConfig {
         let (local, remote, near, far, start) = if side == 'a' {
             ("203.0.113.1", "203.0.113.2", "192.0.2.0/24", "198.51.100.0/24", "start")
         } else {
@@ -898,7 +957,7 @@ mod tests {
         let y = format!(
             "peers:\n  - name: gw-{other}\n    local: {local}\n    remote: {remote}\n    local_id: gw-{side}@example.org\n    \
              psk: \"{psk}\"\n    ike_rekey_seconds: 7200\n    retransmit: {{ timeout_ms: 500, tries: 2 }}\n{extra}    \
-             children:\n      - {{ name: net, local_ts: [{near}], remote_ts: [{far}], rekey_seconds: 600, start_action: {start} }}\n",
+             children:\n      - {{ name: net, local_ts: [{near}], remote_ts: [{far}], rekey_seconds: 600, start_action: {start}{child} }}\n",
             other = if side == 'a' { 'b' } else { 'a' },
         );
         serde_yaml_ng::from_str(&y).unwrap()
@@ -906,10 +965,15 @@ mod tests {
 
     impl Pair {
         fn new(psk_b: &str, extra: &str) -> Pair {
+            Pair::with_child(psk_b, extra, "")
+        }
+
+        fn with_child(psk_b: &str, extra: &str, child: &str) -> Pair {
             let now = Instant::now();
             Pair {
-                a: IkeDriver::new(&peer_yaml('a', "correct horse battery staple", extra), now).unwrap(),
-                b: IkeDriver::new(&peer_yaml('b', psk_b, extra), now).unwrap(),
+                a: IkeDriver::new(&peer_yaml('a', "correct horse battery staple", extra, child), now)
+                    .unwrap(),
+                b: IkeDriver::new(&peer_yaml('b', psk_b, extra, child), now).unwrap(),
                 sadb_a: SadbBuilder::new(),
                 sadb_b: SadbBuilder::new(),
                 now,
@@ -988,6 +1052,75 @@ mod tests {
         assert_ne!(live[0].spi_in, first);
         assert_eq!(live[0].esp, "AES_GCM_16_128/NO_ESN");
         assert!(live[0].rekey_in_s.is_some_and(|s| s > 590));
+    }
+
+    /// The data plane's lifetime check on A, handed to A's driver as the control loop does.
+    fn expire_a(n: &mut Pair) -> Vec<LifetimeEvent> {
+        let events = n.sadb_a.expire(n.now);
+        let mut fx = Effects::default();
+        for e in &events {
+            assert!(n.a.lifetime_event(n.now, e, &mut n.sadb_a, &mut fx), "{e:?} is an IKE Child SA");
+        }
+        for d in fx.sends {
+            let mut fb = Effects::default();
+            n.b.handle_datagram(n.now, d.src, d.dst, &d.bytes, &mut n.sadb_b, &mut fb);
+            assert!(fb.sends.len() <= 1);
+            for r in fb.sends {
+                n.a.handle_datagram(n.now, r.src, r.dst, &r.bytes, &mut n.sadb_a, &mut Effects::default());
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn a_soft_traffic_limit_rekeys_the_child_and_a_hard_one_deletes_it() {
+        let mut n = Pair::with_child(
+            "correct horse battery staple",
+            "",
+            ", rekey_bytes: 100000, rekey_packets: 1000, life_bytes: 200000",
+        );
+        n.run(1, true);
+        let first = n.a.view(n.now)[0].children[0].clone();
+        let t = n.sadb_a.snapshot();
+        let (_, out) = t.entries().find(|(_, e)| e.sa.spi == first.spi_out).expect("outbound SA installed");
+        assert_eq!(
+            (out.sa.soft.bytes, out.sa.soft.packets, out.sa.hard.bytes),
+            (Some(100_000), Some(1000), Some(200_000))
+        );
+        assert_eq!((out.sa.soft.seconds, out.sa.hard.packets), (None, None), "IKE keeps time itself");
+        assert!(expire_a(&mut n).is_empty());
+        // The outbound SA passes its soft byte limit: A rekeys the child, make-before-break.
+        out.sa.counters.add_traffic(80, 100_001);
+        let ev = expire_a(&mut n);
+        assert_eq!(ev.len(), 1);
+        assert_eq!((ev[0].hard, ev[0].limit), (false, "bytes"));
+        let v = &n.a.view(n.now)[0];
+        assert_eq!(v.counters.child_rekeys, 1, "{:?}", v.counters);
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!(v.children.len(), 1, "the old pair is deleted: {:?}", v.children);
+        let second = v.children[0].clone();
+        assert_ne!(second.spi_in, first.spi_in);
+        assert_eq!((second.state.as_str(), second.bytes_out), ("installed", 0));
+        assert!(n
+            .sadb_a
+            .snapshot()
+            .entries()
+            .all(|(_, e)| e.sa.spi != first.spi_out && e.sa.spi != first.spi_in));
+        assert_eq!(n.b.view(n.now)[0].children.len(), 1);
+        // The new inbound SA goes past its hard limit without its soft limit reported first
+        // (a burst within one check): the pair leaves the data plane, the peer is told.
+        let t = n.sadb_a.snapshot();
+        let (_, inb) = t.entries().find(|(_, e)| e.sa.spi == second.spi_in).expect("inbound SA installed");
+        inb.sa.counters.add_traffic(150, 200_000);
+        let ev = expire_a(&mut n);
+        assert!(ev.iter().any(|e| e.hard && e.limit == "bytes"), "{ev:?}");
+        let t = n.sadb_a.snapshot();
+        assert_eq!(t.entries().count(), 0, "both directions removed");
+        assert!(t.outbound.is_empty() && t.inbound.is_empty(), "no policy names a removed SA");
+        assert!(n.a.view(n.now)[0].children.is_empty());
+        assert!(n.b.view(n.now)[0].children.is_empty(), "the peer deleted it too");
+        assert_eq!(n.a.view(n.now)[0].state, "established", "the IKE SA stays");
     }
 
     #[test]

@@ -19,6 +19,8 @@
 #   prop-384    aes256gcm16-prfsha384-ecp384 / ESP aes256gcm16
 #   rekey-gw    espgw rekeys the Child SA and charon the IKE SA under a ping stream: no loss
 #   rekey-sw    charon rekeys the Child SA and espgw the IKE SA under a ping stream: no loss
+#   rekey-bytes espgw's Child SA has rekey_bytes 64 KiB (no rekey by time): the data plane's soft
+#               lifetime makes espgw rekey under a 20 pps ping stream, with no loss
 #   dpd         charon is killed: espgw's DPD declares the peer dead; charon comes back and
 #               espgw's restart action brings the tunnel up again
 #   nat         charon behind the NAT initiates: espgw sees the NAT and follows the mapped port
@@ -107,7 +109,7 @@ defaults() {
     E_START=start; E_IKE=aes128gcm16-prfsha256-x25519; E_ESP=aes128gcm16
     E_REMOTE_ID=gw-b@example.org; E_REMOTE_TS=198.51.100.1/32
     E_IKE_REKEY=14400; E_CHILD_REKEY=3600; E_DPD="{ interval: 30, action: clear }"
-    E_RETRANSMIT="{ timeout_ms: 1000, tries: 3 }"
+    E_RETRANSMIT="{ timeout_ms: 1000, tries: 3 }"; E_CHILD_EXTRA=""
     S_PSK="correct horse battery staple"; S_IKE=aes128gcm16-prfsha256-x25519; S_ESP=aes128gcm16
     S_LOCAL=203.0.113.2; S_IKE_TIMES="rekey_time = 0"; S_CHILD_TIMES="rekey_time = 0"
     NATTOPO=""; BEFORE_ESPGW=""
@@ -146,6 +148,7 @@ ike:
           esp_proposals: [$E_ESP]
           rekey_seconds: $E_CHILD_REKEY
           start_action: $E_START
+$E_CHILD_EXTRA
 YAML
 }
 
@@ -329,9 +332,11 @@ sys.exit(0 if sys.argv[2] == "1" and rcvd > 0 and esp >= rcvd else 1)
 PY
 }
 
-# A ping stream of N packets every 0.2 s: run in the background, then `ping_stream_done`.
-ping_stream() {
-    ip netns exec "$H1" ping -i 0.2 -c "$1" -W 2 198.51.100.1 >"$WORK/$CASE.ping" 2>&1 &
+# A ping stream of N packets every 0.2 s (or as ping's further ARGS say): run in the
+# background, then `ping_stream_done`.
+ping_stream() { # ping_stream N [ARGS...]
+    local n=$1; shift
+    ip netns exec "$H1" ping -i 0.2 -c "$n" -W 2 "$@" 198.51.100.1 >"$WORK/$CASE.ping" 2>&1 &
     PINGPID=$!
 }
 ping_stream_done() { # no packet lost
@@ -438,6 +443,30 @@ if run_case rekey-sw "strongSwan rekeys the Child SA every 5 s, espgw the IKE SA
             sh -c "grep -c 'Child SA rekeyed' '$WORK/$CASE.log' && grep -c 'IKE SA rekeyed' '$WORK/$CASE.log'"
         check "strongSwan log: it rekeyed the CHILD_SA, and the IKE SA was rekeyed" \
             sh -c "grep -Ei 'rekeying CHILD_SA|establishing CHILD_SA net.*reqid' '$SWD/charon.log' | head -2 && grep -E 'IKE_SA gw\\[[0-9]+\\] rekeyed between' '$SWD/charon.log'"
+    fi
+    end_case
+fi
+
+if run_case rekey-bytes "espgw's soft byte lifetime (64 KiB) rekeys the Child SA under a ping stream"; then
+    E_CHILD_REKEY=0; E_IKE_REKEY=0
+    E_CHILD_EXTRA="          rekey_bytes: 65536
+          life_bytes: 10000000"
+    if start_case rekey-bytes; then
+        check "IKE SA established and Child SA installed in espgw" wait_up
+        before=$(spis_now)
+        # 20 pings of 1228 bytes a second: about 25 kB/s each way, a rekey every ~3 s.
+        ping_stream 160 -i 0.05 -s 1200
+        sleep 8.5
+        check "no ping lost across the rekeys (ping -i 0.05 -s 1200, 8 s)" ping_stream_done
+        after=$(spis_now)
+        echo "       IKE i/r, child in/out before: $before"
+        echo "       IKE i/r, child in/out after:  $after"
+        check "Child SA SPIs changed, IKE SA SPIs did not" test "${before%% *}" = "${after%% *}" -a \
+            "$(echo "$before" | cut -d' ' -f3)" != "$(echo "$after" | cut -d' ' -f3)"
+        check "espgw log: soft lifetime (bytes) reached, Child SA rekeyed" \
+            sh -c "grep 'soft lifetime reached: rekeying the Child SA' '$WORK/$CASE.log' | grep -c bytes && grep -c 'Child SA rekeyed' '$WORK/$CASE.log'"
+        check "Child SA SPIs in espgw match strongSwan's after the rekeys" spis_match
+        check "exactly one Child SA left in espgw, installed" test "$(ike_state)" = "established 1"
     fi
     end_case
 fi

@@ -20,6 +20,10 @@
 //!           remote_ts: [198.51.100.0/24]
 //!           esp_proposals: [aes128gcm16]
 //!           rekey_seconds: 3600               # 0 = never, else at least 5
+//!           rekey_bytes: 0                    # soft traffic limits per direction: rekey when
+//!           rekey_packets: 0                  #   the data plane reaches one (0 = none)
+//!           life_bytes: 0                     # hard limits: the Child SA is deleted (0 = none,
+//!           life_packets: 0                   #   else above the soft limit)
 //!           start_action: start               # start (with the gateway) | none (wait for the peer)
 //! ```
 //!
@@ -30,7 +34,10 @@
 use super::types::IpPrefix;
 use ike::codec::id::Identification;
 use ike::codec::ts::TrafficSelector;
-use ike::sa::{ChildConfig, DpdAction, EspProposal, IkeProposal, PeerConfig, RetransmitConfig, StartAction};
+use ike::sa::{
+    ChildConfig, DpdAction, EspProposal, IkeProposal, PeerConfig, RetransmitConfig, StartAction,
+    TrafficLimits,
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -83,6 +90,17 @@ pub struct IkeChildConfig {
     pub esp_proposals: Vec<String>,
     #[serde(default = "default_child_rekey")]
     pub rekey_seconds: u64,
+    /// Soft traffic lifetimes (each direction of the Child SA on its own): the data plane
+    /// reports reaching one and the driver rekeys. 0 = none.
+    #[serde(default)]
+    pub rekey_bytes: u64,
+    #[serde(default)]
+    pub rekey_packets: u64,
+    /// Hard traffic lifetimes: the data plane stops using the SA and the driver deletes it.
+    #[serde(default)]
+    pub life_bytes: u64,
+    #[serde(default)]
+    pub life_packets: u64,
     #[serde(default)]
     pub start_action: StartActionName,
 }
@@ -282,6 +300,9 @@ impl IkePeerConfig {
             cc.esp_proposals =
                 c.esp_proposals.iter().map(|p| EspProposal::parse(p)).collect::<Result<_, _>>()?;
             cc.rekey_time = secs(c.rekey_seconds);
+            let some = |n: u64| (n != 0).then_some(n);
+            cc.soft_traffic = TrafficLimits { bytes: some(c.rekey_bytes), packets: some(c.rekey_packets) };
+            cc.hard_traffic = TrafficLimits { bytes: some(c.life_bytes), packets: some(c.life_packets) };
             cc.start_action = match c.start_action {
                 StartActionName::Start => StartAction::Start,
                 StartActionName::None => StartAction::None,

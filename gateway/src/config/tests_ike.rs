@@ -122,3 +122,20 @@ fn unknown_field_and_bad_dpd_action() {
     assert_eq!(e.line, Some(14), "{e}");
     assert!(e.reason.contains("explode"), "{e}");
 }
+
+#[test]
+fn traffic_lifetimes_map_to_the_child_and_hard_must_exceed_soft() {
+    let text = ike(&[("esp_proposals:", "esp_proposals: [aes128gcm16]\n          rekey_bytes: 1000000\n          life_bytes: 2000000\n          rekey_packets: 5000")]);
+    let cfg = parse(&text, "gw.yaml").unwrap();
+    let pc = cfg.ike.peers[0].to_peer_config().unwrap();
+    let c = &pc.children[0];
+    assert_eq!((c.soft_traffic.bytes, c.soft_traffic.packets), (Some(1_000_000), Some(5000)));
+    assert_eq!((c.hard_traffic.bytes, c.hard_traffic.packets), (Some(2_000_000), None));
+    let text = ike(&[(
+        "esp_proposals:",
+        "esp_proposals: [aes128gcm16]\n          rekey_bytes: 1000000\n          life_bytes: 1000000",
+    )]);
+    assert_err(&text, 23, "ike.peers[0].children[0].life_bytes", "not above rekey_bytes");
+    let text = ike(&[("esp_proposals:", "esp_proposals: [aes128gcm16]\n          rekey_packets: 10")]);
+    assert_err(&text, 22, "ike.peers[0].children[0].rekey_packets", "use 100 or more");
+}

@@ -269,10 +269,11 @@ impl SadbBuilder {
 
     /// Points every protect policy that names the SA in `old` at the SA in `new` (same
     /// direction): a key manager moving traffic to an SA it added earlier, e.g. once the peer
-    /// has deleted the SA being replaced.
+    /// has deleted the SA being replaced. `old` may already be removed (a hard lifetime):
+    /// its policies then move to `new`, in `new`'s direction.
     pub fn repoint(&mut self, old: u32, new: u32) {
-        let Some(direction) = self.entry(old).map(|e| e.direction) else { return };
-        if self.entry(new).map(|e| e.direction) != Some(direction) {
+        let Some(direction) = self.entry(new).map(|e| e.direction) else { return };
+        if self.entry(old).is_some_and(|e| e.direction != direction) {
             return;
         }
         let (configured, keyed) = match direction {

@@ -33,6 +33,7 @@ pub(crate) mod ts;
 
 pub use config::{
     ChildConfig, DpdAction, EspProposal, IkeProposal, Mode, PeerConfig, RetransmitConfig, StartAction,
+    TrafficLimits,
 };
 pub use cookie::{CookieGate, GateVerdict};
 pub use nat::NatStatus;
