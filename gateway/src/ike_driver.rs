@@ -15,10 +15,10 @@
 //! configured peer holds at most one IKE SA; a responder picks the peer by the datagram's
 //! addresses. Time comes from the caller; randomness from the OS.
 
-use crate::config::ike::IkeConfig;
+use crate::config::ike::{IkeConfig, StartActionName};
 use crate::ipsec::crypto::{Algorithm, Transform};
 use crate::ipsec::sa::{DfPolicy, Limits, Mode, NatT, Protocol, Sa, SaCounters};
-use crate::ipsec::sadb::{LifetimeEvent, SaDirection, SadbBuilder};
+use crate::ipsec::sadb::{Acquires, LifetimeEvent, SaDirection, SadbBuilder};
 use crate::ipsec::spd::{Policy, Selector, Verdict};
 use ike::codec::ts::TrafficSelector;
 use ike::crypto::encr::EncrAlg;
@@ -45,6 +45,9 @@ const RETRY_FIRST: Duration = Duration::from_secs(1);
 /// The longest an initiator waits after a failure before trying again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 const REPLAY_WINDOW: u32 = 1024;
+/// Traffic on a trap asks for its child at most this often: while an exchange for it may still
+/// be under way, more packets must not start another.
+const ACQUIRE_HOLDOFF: Duration = Duration::from_secs(3);
 
 /// What one call asks of the caller.
 #[derive(Default)]
@@ -246,6 +249,17 @@ struct Peer {
     retry_at: Option<Instant>,
     /// Failed attempts since the last IKE SA was established (sets the retry back-off).
     failures_in_row: u32,
+    /// The children with `start_action: trap`.
+    traps: Vec<Trap>,
+}
+
+/// A child negotiated when traffic needs it: its trap policies carry `id`
+/// ([`Verdict::Trap`]), the data plane raises that bit of [`crate::ipsec::sadb::Acquires`].
+struct Trap {
+    child: String,
+    id: u32,
+    /// When its traffic last made us act.
+    acquired: Option<Instant>,
 }
 
 impl Peer {
@@ -264,16 +278,28 @@ pub struct IkeDriver {
     peers: Vec<Peer>,
     gate: CookieGate,
     rng: OsRng,
+    /// The trap policies are in the SADB (done on the first tick).
+    traps_installed: bool,
 }
 
 impl IkeDriver {
     /// From a validated `ike:` section.
     pub fn new(cfg: &IkeConfig, now: Instant) -> Result<IkeDriver, String> {
         let mut rng = OsRng;
+        let mut next_trap = 0u32;
         let peers = cfg
             .peers
             .iter()
             .map(|p| {
+                let traps = p
+                    .children
+                    .iter()
+                    .filter(|c| c.start_action == StartActionName::Trap)
+                    .map(|c| {
+                        next_trap += 1;
+                        Trap { child: c.name.clone(), id: next_trap - 1, acquired: None }
+                    })
+                    .collect();
                 Ok(Peer {
                     cfg: Arc::new(p.to_peer_config().map_err(|e| format!("ike peer {}: {e}", p.name))?),
                     initiates: p.initiates(),
@@ -287,10 +313,22 @@ impl IkeDriver {
                     failure: None,
                     retry_at: p.initiates().then_some(now),
                     failures_in_row: 0,
+                    traps,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(IkeDriver { peers, gate: CookieGate::new(COOKIE_THRESHOLD, &mut rng), rng })
+        if next_trap > Acquires::CAPACITY {
+            return Err(format!(
+                "{next_trap} children with start_action trap: at most {}",
+                Acquires::CAPACITY
+            ));
+        }
+        Ok(IkeDriver {
+            peers,
+            gate: CookieGate::new(COOKIE_THRESHOLD, &mut rng),
+            rng,
+            traps_installed: false,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -362,8 +400,16 @@ impl IkeDriver {
         }
     }
 
-    /// Drives retransmits, rekeys, DPD and (re)starts; call often.
+    /// Drives retransmits, rekeys, DPD and (re)starts, and answers traffic on traps; call
+    /// often. The first call installs the trap policies.
     pub fn tick(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        if !self.traps_installed {
+            self.traps_installed = true;
+            install_traps(&self.peers, sadb, fx);
+        }
+        for id in sadb.acquires().take() {
+            self.acquire(id, now, sadb, fx);
+        }
         let rng = &mut self.rng;
         for peer in &mut self.peers {
             if peer.sa.is_none() && peer.initiates && peer.retry_at.is_some_and(|t| t <= now) {
@@ -383,6 +429,42 @@ impl IkeDriver {
                 };
                 apply(peer, out, phase, now, sadb, fx);
             }
+        }
+    }
+
+    /// Traffic hit trap `id`: start the IKE SA with the child in IKE_AUTH, or, with the IKE
+    /// SA up, a CREATE_CHILD_SA for it. Nothing while the IKE SA is being set up, when the
+    /// child exists already, or within [`ACQUIRE_HOLDOFF`] of the last time.
+    fn acquire(&mut self, id: u32, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        let rng = &mut self.rng;
+        let Some((peer, j)) =
+            self.peers.iter_mut().find_map(|p| p.traps.iter().position(|t| t.id == id).map(|j| (p, j)))
+        else {
+            return;
+        };
+        if peer.traps[j].acquired.is_some_and(|t| now < t + ACQUIRE_HOLDOFF) {
+            return;
+        }
+        let child = peer.traps[j].child.clone();
+        let name = peer.cfg.name.clone();
+        match peer.sa.as_mut() {
+            None => {
+                tracing::info!(target: "gateway::ike", peer = %name, %child, remote = %peer.cfg.remote,
+                    "traffic on a trap: initiating IKE SA");
+                let (sa, out) = IkeSa::initiate_for_child(peer.cfg.clone(), now, &child, rng);
+                peer.sa = Some(sa);
+                peer.initiator = true;
+                peer.retry_at = None;
+                peer.traps[j].acquired = Some(now);
+                apply(peer, out, "IKE_SA_INIT", now, sadb, fx);
+            }
+            Some(sa) if sa.is_established() && !sa.child_sas().iter().any(|c| c.name == child) => {
+                tracing::info!(target: "gateway::ike", peer = %name, %child, "traffic on a trap: creating the Child SA");
+                let out = sa.initiate_child(now, &child, rng);
+                peer.traps[j].acquired = Some(now);
+                apply(peer, out, "established IKE SA", now, sadb, fx);
+            }
+            Some(_) => {}
         }
     }
 
@@ -647,6 +729,33 @@ fn uninstall(peer: &mut Peer, spi_in: u32, sadb: &mut SadbBuilder, fx: &mut Effe
     }
     fx.sadb_changed = true;
     true
+}
+
+/// The trap policies of every peer's `trap` children: outbound they ask for the child,
+/// inbound they drop clear text from where the tunnel will be.
+fn install_traps(peers: &[Peer], sadb: &mut SadbBuilder, fx: &mut Effects) {
+    for p in peers {
+        for t in &p.traps {
+            let Some(c) = p.cfg.children.iter().find(|c| c.name == t.child) else { continue };
+            let (outs, ins) = match (
+                selectors(&c.local_ts, &c.remote_ts),
+                selectors(&c.remote_ts, &c.local_ts),
+            ) {
+                (Ok(o), Ok(i)) => (o, i),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(target: "gateway::ike", peer = %p.cfg.name, child = %t.child, "no trap: {e}");
+                    continue;
+                }
+            };
+            let name = format!("{}/{} (trap)", p.cfg.name, t.child);
+            let policy = |selector| Policy { name: name.clone(), selector, verdict: Verdict::Trap(t.id) };
+            sadb.add_trap_policies(
+                outs.into_iter().map(policy).collect(),
+                ins.into_iter().map(policy).collect(),
+            );
+            fx.sadb_changed = true;
+        }
+    }
 }
 
 /// Removes every Child SA the driver installed for `peer`.
@@ -969,11 +1078,15 @@ mod tests {
         }
 
         fn with_child(psk_b: &str, extra: &str, child: &str) -> Pair {
+            let a = peer_yaml('a', "correct horse battery staple", extra, child);
+            Pair::with_configs(&a, &peer_yaml('b', psk_b, extra, child))
+        }
+
+        fn with_configs(a: &IkeConfig, b: &IkeConfig) -> Pair {
             let now = Instant::now();
             Pair {
-                a: IkeDriver::new(&peer_yaml('a', "correct horse battery staple", extra, child), now)
-                    .unwrap(),
-                b: IkeDriver::new(&peer_yaml('b', psk_b, extra, child), now).unwrap(),
+                a: IkeDriver::new(a, now).unwrap(),
+                b: IkeDriver::new(b, now).unwrap(),
                 sadb_a: SadbBuilder::new(),
                 sadb_b: SadbBuilder::new(),
                 now,
@@ -1121,6 +1234,72 @@ mod tests {
         assert!(n.a.view(n.now)[0].children.is_empty());
         assert!(n.b.view(n.now)[0].children.is_empty(), "the peer deleted it too");
         assert_eq!(n.a.view(n.now)[0].state, "established", "the IKE SA stays");
+    }
+
+    #[test]
+    fn traffic_on_a_trap_brings_the_child_up_and_its_sa_takes_over_the_traffic() {
+        use crate::ipsec::spd::Flow;
+        let mut a = peer_yaml('a', "correct horse battery staple", "", "");
+        a.peers[0].children[0].start_action = StartActionName::Trap;
+        let mut n = Pair::with_configs(&a, &peer_yaml('b', "correct horse battery staple", "", ""));
+        // A packet from 192.0.2.7 to 198.51.100.9 (ICMP), as the SPD sees it.
+        let flow = |src: &str, dst: &str| Flow {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            protocol: 1,
+            ports: None,
+            nd: false,
+        };
+        let out = flow("192.0.2.7", "198.51.100.9");
+        n.run(5, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!((v.state.as_str(), v.counters.ike_established), ("down", 0), "no traffic, no IKE");
+        let t = n.sadb_a.snapshot();
+        let trap = match t.outbound.lookup(&out) {
+            Some((_, Verdict::Trap(id))) => id,
+            other => panic!("outbound policy {other:?}"),
+        };
+        assert!(
+            matches!(t.inbound.lookup(&flow("198.51.100.9", "192.0.2.7")), Some((_, Verdict::Trap(_)))),
+            "clear text from the far side is refused before the tunnel exists"
+        );
+        // A worker drops a packet on the trap and raises its bit: the next tick acquires.
+        t.acquires.raise(trap);
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!((v.state.as_str(), v.role.as_deref()), ("established", Some("initiator")));
+        assert_eq!(v.children.len(), 1, "the trapped child rode in IKE_AUTH");
+        let t = n.sadb_a.snapshot();
+        match t.outbound.lookup(&out) {
+            Some((_, Verdict::Protect(slot))) => assert_eq!(t.sa(slot).unwrap().spi, v.children[0].spi_out),
+            other => panic!("outbound policy after the acquire: {other:?}"),
+        }
+        // More packets that hit the trap before the SA was published change nothing.
+        t.acquires.raise(trap);
+        n.run(4, true);
+        assert_eq!(n.a.view(n.now)[0].children.len(), 1);
+        assert_eq!(n.b.view(n.now)[0].children.len(), 1);
+        // The peer deletes the child: the trap catches the traffic again, and it comes back
+        // over the IKE SA that stayed.
+        let spi = n.b.view(n.now)[0].children[0].spi_in;
+        let out_b = n.b.peers[0].sa.as_mut().unwrap().delete_child(n.now, spi, &mut OsRng);
+        let mut fb = Effects::default();
+        apply(&mut n.b.peers[0], out_b, "established IKE SA", n.now, &mut n.sadb_b, &mut fb);
+        for d in fb.sends {
+            let mut fa = Effects::default();
+            n.a.handle_datagram(n.now, d.src, d.dst, &d.bytes, &mut n.sadb_a, &mut fa);
+            for r in fa.sends {
+                n.b.handle_datagram(n.now, r.src, r.dst, &r.bytes, &mut n.sadb_b, &mut Effects::default());
+            }
+        }
+        assert!(n.a.view(n.now)[0].children.is_empty());
+        let t = n.sadb_a.snapshot();
+        assert!(matches!(t.outbound.lookup(&out), Some((_, Verdict::Trap(_)))));
+        t.acquires.raise(trap);
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!((v.children.len(), v.counters.ike_established, v.counters.child_established), (1, 1, 2));
+        assert!(matches!(n.sadb_a.snapshot().outbound.lookup(&out), Some((_, Verdict::Protect(_)))));
     }
 
     #[test]

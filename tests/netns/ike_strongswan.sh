@@ -15,6 +15,8 @@
 # 192.0.2.0/24 <=> 198.51.100.1/32. Every case gets a fresh topology, espgw and charon.
 #   espgw-init  espgw initiates: pings and a 3 s iperf3 TCP run through the tunnel, SPIs match
 #   sw-init     charon initiates, espgw responds
+#   trap        espgw's child has start_action trap: no IKE until h1 pings; the first packets
+#               are dropped (ike_acquire) and start the IKE SA, then pings pass
 #   prop-cbc    aes256-sha256-modp2048 / ESP aes256-sha256
 #   prop-384    aes256gcm16-prfsha384-ecp384 / ESP aes256gcm16
 #   rekey-gw    espgw rekeys the Child SA and charon the IKE SA under a ping stream: no loss
@@ -372,6 +374,25 @@ if run_case sw-init "strongSwan initiates, espgw responds"; then
         check "h1 pings 198.51.100.1 through the tunnel" ping_through
         check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
         check "strongSwan counted the pings both ways on that SA" sw_counted
+    fi
+    end_case
+fi
+
+if run_case trap "start_action trap: h1's first ping makes espgw initiate, then pings pass"; then
+    E_START=trap
+    if start_case trap; then
+        sleep 3
+        check "no IKE SA after 3 s without traffic (espgw down, strongSwan has none)" \
+            sh -c "test \"\$('$ESPGW' status -s '$WORK/trap.sock' --json | python3 -c 'import json,sys; p=json.load(sys.stdin)[\"ike\"][0]; print(p[\"state\"], p[\"counters\"][\"ike_established\"])')\" = 'down 0' && ! grep -q 'IKE_SA_INIT' '$SWD/charon.log'"
+        check "espgw status: the outbound trap policy is installed" \
+            sh -c "'$ESPGW' status -s '$WORK/trap.sock' --json | grep -c 'trap (traffic starts IKE)'"
+        ip netns exec "$H1" ping -c 2 -i 0.5 -W 1 198.51.100.1 >"$WORK/trap.first-ping" 2>&1
+        check "the first packets were dropped as ike_acquire" \
+            test "$(sj 'sum(d["packets"] for d in s["drops"] if d["reason"] == "ike_acquire")')" -ge 1
+        check "IKE SA established and Child SA installed in espgw (initiator)" wait_up
+        check "espgw log: traffic on a trap started the IKE SA" grep -q "traffic on a trap: initiating IKE SA" "$WORK/$CASE.log"
+        check "h1 pings 198.51.100.1 through the tunnel" ping_through
+        check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
     fi
     end_case
 fi

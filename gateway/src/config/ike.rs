@@ -24,7 +24,8 @@
 //!           rekey_packets: 0                  #   the data plane reaches one (0 = none)
 //!           life_bytes: 0                     # hard limits: the Child SA is deleted (0 = none,
 //!           life_packets: 0                   #   else above the soft limit)
-//!           start_action: start               # start (with the gateway) | none (wait for the peer)
+//!           start_action: start               # start (with the gateway) | trap (when traffic
+//!                                             #   for the child arrives) | none (wait for the peer)
 //! ```
 //!
 //! The PSK is a [`Psk`]: zeroized on drop, `<redacted>` in Debug and Serialize, never quoted in
@@ -146,6 +147,9 @@ pub enum DpdActionName {
 pub enum StartActionName {
     #[default]
     Start,
+    /// An outbound trap policy from the start; the first packet it catches starts the IKE SA
+    /// (or a CREATE_CHILD_SA) for the child.
+    Trap,
     None,
 }
 
@@ -305,6 +309,7 @@ impl IkePeerConfig {
             cc.hard_traffic = TrafficLimits { bytes: some(c.life_bytes), packets: some(c.life_packets) };
             cc.start_action = match c.start_action {
                 StartActionName::Start => StartAction::Start,
+                StartActionName::Trap => StartAction::Trap,
                 StartActionName::None => StartAction::None,
             };
             pc.children.push(cc);

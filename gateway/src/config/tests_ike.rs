@@ -139,3 +139,12 @@ fn traffic_lifetimes_map_to_the_child_and_hard_must_exceed_soft() {
     let text = ike(&[("esp_proposals:", "esp_proposals: [aes128gcm16]\n          rekey_packets: 10")]);
     assert_err(&text, 22, "ike.peers[0].children[0].rekey_packets", "use 100 or more");
 }
+
+#[test]
+fn start_action_trap_maps_to_the_state_machine_and_does_not_initiate() {
+    let text = ike(&[("esp_proposals:", "esp_proposals: [aes128gcm16]\n          start_action: trap")]);
+    let cfg = parse(&text, "gw.yaml").unwrap();
+    assert!(!cfg.ike.peers[0].initiates(), "a trap waits for traffic");
+    let pc = cfg.ike.peers[0].to_peer_config().unwrap();
+    assert_eq!(pc.children[0].start_action, ::ike::sa::StartAction::Trap);
+}
