@@ -1303,6 +1303,28 @@ mod tests {
     }
 
     #[test]
+    fn ike_over_ipv6_makes_child_sas_with_ipv6_outer_addresses() {
+        let v6 = |cfg: &mut IkeConfig, local: &str, remote: &str| {
+            cfg.peers[0].local = local.parse().unwrap();
+            cfg.peers[0].remote = remote.parse().unwrap();
+        };
+        let mut a = peer_yaml('a', "correct horse battery staple", "", "");
+        let mut b = peer_yaml('b', "correct horse battery staple", "", "");
+        v6(&mut a, "2001:db8::1", "2001:db8::2");
+        v6(&mut b, "2001:db8::2", "2001:db8::1");
+        let mut n = Pair::with_configs(&a, &b);
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!((v.state.as_str(), v.remote.as_str()), ("established", "2001:db8::2"));
+        assert_eq!(v.children.len(), 1);
+        let t = n.sadb_a.snapshot();
+        let (_, out) = t.entries().find(|(_, e)| e.sa.spi == v.children[0].spi_out).expect("outbound SA");
+        let want: (IpAddr, IpAddr) = ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+        assert_eq!(out.sa.mode, Mode::Tunnel { local: want.0, remote: want.1 });
+        assert_eq!(n.b.view(n.now)[0].children[0].spi_in, v.children[0].spi_out);
+    }
+
+    #[test]
     fn a_dead_peer_is_not_a_failed_negotiation_but_a_retry_that_gets_no_answer_is() {
         let mut n = Pair::new("correct horse battery staple", "    dpd: { interval: 5, action: clear }\n");
         n.run(1, true);

@@ -365,7 +365,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             ike.tick(now, &mut manual.builder, &mut fx);
             for d in fx.sends {
                 if !cp.send_udp(d.src, d.dst, &d.bytes, now, &mut out) {
-                    tracing::warn!(target: "gateway::ike", src = %d.src, dst = %d.dst, "cannot send IKE datagram (IPv4 from a port address only)");
+                    tracing::warn!(target: "gateway::ike", src = %d.src, dst = %d.dst, "cannot send IKE datagram (not from a port address)");
                 }
             }
             if fx.sadb_changed {

@@ -26,6 +26,8 @@
 #   dpd         charon is killed: espgw's DPD declares the peer dead; charon comes back and
 #               espgw's restart action brings the tunnel up again
 #   nat         charon behind the NAT initiates: espgw sees the NAT and follows the mapped port
+#   ipv6        IKE and ESP over IPv6 on the wan link (2001:db8:203::1 <-> ::2), the same IPv4
+#               child inside: espgw initiates, pings pass, SPIs match
 # Misconfigurations, each diagnosed in `espgw status` (and espgw's log):
 #   bad-psk     another PSK on charon                      -> AUTHENTICATION_FAILED
 #   bad-id      espgw expects another ID from charon       -> identity mismatch
@@ -103,6 +105,7 @@ NFT
         ip -n "$SW" link set sw-eth0 up
     fi
     ip netns exec "$SW" ethtool -K sw-eth0 tx off >/dev/null 2>&1
+    [ "${1:-}" = v6 ] && ip -n "$SW" addr add 2001:db8:203::2/64 dev sw-eth0 nodad
     ip -n "$GW" link set gw-wan up
 }
 
@@ -115,6 +118,7 @@ defaults() {
     S_PSK="correct horse battery staple"; S_IKE=aes128gcm16-prfsha256-x25519; S_ESP=aes128gcm16
     S_LOCAL=203.0.113.2; S_IKE_TIMES="rekey_time = 0"; S_CHILD_TIMES="rekey_time = 0"
     NATTOPO=""; BEFORE_ESPGW=""
+    E_LOCAL=203.0.113.1; E_REMOTE=203.0.113.2; S_REMOTE=203.0.113.1; E_WAN_ADDRS='"203.0.113.1/24"'
 }
 
 espgw_config() { # espgw_config FILE CASE
@@ -123,7 +127,7 @@ espgw_config() { # espgw_config FILE CASE
 eal: { main_lcore: 0, memory_mb: 256, file_prefix: $P-$2 }
 ports:
   - { name: lan, device: "net_af_packet0,iface=gw-lan", addresses: ["192.0.2.1/24"] }
-  - { name: wan, device: "net_af_packet1,iface=gw-wan", addresses: ["203.0.113.1/24"] }
+  - { name: wan, device: "net_af_packet1,iface=gw-wan", addresses: [$E_WAN_ADDRS] }
 routes:
   - { prefix: 198.51.100.0/24, via: 203.0.113.2 }
 workers:
@@ -134,8 +138,8 @@ log: { level: "info,gateway::ike=debug" }
 ike:
   peers:
     - name: sw
-      local: 203.0.113.1
-      remote: 203.0.113.2
+      local: $E_LOCAL
+      remote: $E_REMOTE
       local_id: gw-a@example.org
       remote_id: $E_REMOTE_ID
       psk: "correct horse battery staple"
@@ -187,7 +191,7 @@ connections {
   gw {
     version = 2
     local_addrs = $S_LOCAL
-    remote_addrs = 203.0.113.1
+    remote_addrs = $S_REMOTE
     proposals = $S_IKE
     $S_IKE_TIMES
     local { auth = psk
@@ -523,6 +527,21 @@ if run_case nat "strongSwan behind an nft masquerade initiates; espgw floats to 
         check "h1 pings 198.51.100.1 through the tunnel and the NAT" ping_through
         check "strongSwan log: it is behind a NAT" grep -q "local host is behind NAT" "$SWD/charon.log"
         check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
+    fi
+    end_case
+fi
+
+if run_case ipv6 "IKE and ESP over IPv6 outer addresses (IPv4 child inside), espgw initiates"; then
+    NATTOPO=v6; E_LOCAL=2001:db8:203::1; E_REMOTE=2001:db8:203::2; S_LOCAL=$E_REMOTE; S_REMOTE=$E_LOCAL
+    E_WAN_ADDRS='"203.0.113.1/24", "2001:db8:203::1/64"'
+    if start_case ipv6; then
+        check "IKE SA established over IPv6 and Child SA installed in espgw" wait_up
+        check "espgw status: the peer is 2001:db8:203::2" test "$(sj 'p["remote"]')" = 2001:db8:203::2
+        check "espgw's data-plane SAs have IPv6 outer addresses" \
+            test "$(sj 'sorted(set((x["local"], x["remote"]) for x in s["ipsec"]["sas"]))')" = "[('2001:db8:203::1', '2001:db8:203::2')]"
+        check "h1 pings 198.51.100.1 through the tunnel" ping_through
+        check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
+        check "strongSwan counted the pings both ways on that SA" sw_counted
     fi
     end_case
 fi

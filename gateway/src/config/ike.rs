@@ -5,7 +5,7 @@
 //! ike:
 //!   peers:
 //!     - name: site-b                          # unique, 1-63 characters
-//!       local: 203.0.113.1                    # one of this gateway's port addresses
+//!       local: 203.0.113.1                    # one of this gateway's port addresses (v4 or v6)
 //!       remote: 203.0.113.2                   # the peer's IKE address (UDP 500, then 4500)
 //!       local_id: gw-a@example.org            # an IP address, user@fqdn, or fqdn ("@fqdn" forces fqdn)
 //!       remote_id: gw-b@example.org           # optional: any ID that proves the PSK when absent
