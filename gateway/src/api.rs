@@ -325,6 +325,7 @@ impl StatusSource {
                         }
                         Verdict::Bypass => "bypass".to_string(),
                         Verdict::Discard => "discard".to_string(),
+                        Verdict::Trap(_) => "trap (traffic starts IKE)".to_string(),
                     },
                 })
                 .collect()

@@ -330,7 +330,9 @@ fn ipsec_step(
     if origin != Origin::Punted && (decrypted.is_some() || !sp.inbound.is_empty()) {
         match (sp.inbound.lookup(&flow).map(|m| m.1), decrypted) {
             (Some(Verdict::Protect(s)), Some(d)) if sp.accepts(s, d) => {}
-            (Some(Verdict::Protect(_)), None) => return Some(Decision::Drop(DropReason::CleartextProtected)),
+            (Some(Verdict::Protect(_) | Verdict::Trap(_)), None) => {
+                return Some(Decision::Drop(DropReason::CleartextProtected))
+            }
             (Some(Verdict::Discard), _) => return Some(Decision::Drop(DropReason::PolicyDiscard)),
             (None | Some(Verdict::Bypass), None) => {}
             _ => return Some(Decision::Drop(DropReason::PolicyMismatch)),
@@ -343,6 +345,11 @@ fn ipsec_step(
     match verdict {
         Verdict::Bypass => None,
         Verdict::Discard => Some(Decision::Drop(DropReason::PolicyDiscard)),
+        Verdict::Trap(id) => {
+            // The control loop negotiates the SA; this packet is not kept.
+            sp.acquires.raise(id);
+            Some(Decision::Drop(DropReason::IkeAcquire))
+        }
         Verdict::Protect(slot) => {
             // Fragments after the first carry no ports: only a policy without port selectors
             // is sure to catch them all again.
@@ -491,6 +498,10 @@ pub fn local_outbound(frame: &[u8], t: &Tables, sp: &IpsecTables) -> LocalOut {
     match sp.outbound.lookup(&flow).map(|m| m.1) {
         Some(Verdict::Protect(slot)) => LocalOut::Protect(slot),
         Some(Verdict::Discard) => LocalOut::Discard,
+        Some(Verdict::Trap(id)) => {
+            sp.acquires.raise(id);
+            LocalOut::Discard
+        }
         Some(Verdict::Bypass) | None => LocalOut::Clear,
     }
 }

@@ -18,17 +18,17 @@
 mod v1;
 pub use v1::{PairView, V1View};
 
-use crate::config::ike::IkeConfig;
+use crate::config::ike::{IkeConfig, StartActionName};
 use crate::ipsec::crypto::{Algorithm, Transform};
 use crate::ipsec::sa::{DfPolicy, Limits, Mode, NatT, Protocol, Sa, SaCounters};
-use crate::ipsec::sadb::{SaDirection, SadbBuilder};
+use crate::ipsec::sadb::{Acquires, LifetimeEvent, SaDirection, SadbBuilder};
 use crate::ipsec::spd::{Policy, Selector, Verdict};
 use ike::codec::ts::TrafficSelector;
 use ike::crypto::encr::EncrAlg;
 use ike::crypto::integ::IntegAlg;
 use ike::sa::{
     ChildSa, CookieGate, Datagram, DpdAction, EspAlgorithms, Event, FailureKind, GateVerdict, IkeSa, Output,
-    PeerConfig,
+    PeerConfig, TrafficLimits,
 };
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,9 @@ const RETRY_FIRST: Duration = Duration::from_secs(1);
 /// The longest an initiator waits after a failure before trying again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 const REPLAY_WINDOW: u32 = 1024;
+/// Traffic on a trap asks for its child at most this often: while an exchange for it may still
+/// be under way, more packets must not start another.
+const ACQUIRE_HOLDOFF: Duration = Duration::from_secs(3);
 
 /// What one call asks of the caller.
 #[derive(Default)]
@@ -259,6 +262,17 @@ struct Peer {
     admin_down: bool,
     /// `espgw tunnel up` on a peer that does not start by itself: initiate it anyway.
     admin_up: bool,
+    /// The children with `start_action: trap`.
+    traps: Vec<Trap>,
+}
+
+/// A child negotiated when traffic needs it: its trap policies carry `id`
+/// ([`Verdict::Trap`]), the data plane raises that bit of [`crate::ipsec::sadb::Acquires`].
+struct Trap {
+    child: String,
+    id: u32,
+    /// When its traffic last made us act.
+    acquired: Option<Instant>,
 }
 
 impl Peer {
@@ -279,17 +293,29 @@ pub struct IkeDriver {
     v1: v1::V1Peers,
     gate: CookieGate,
     rng: OsRng,
+    /// The trap policies are in the SADB (done on the first tick).
+    traps_installed: bool,
 }
 
 impl IkeDriver {
     /// From a validated `ike:` section.
     pub fn new(cfg: &IkeConfig, now: Instant) -> Result<IkeDriver, String> {
         let mut rng = OsRng;
+        let mut next_trap = 0u32;
         let peers = cfg
             .peers
             .iter()
             .filter(|p| !p.is_v1())
             .map(|p| {
+                let traps = p
+                    .children
+                    .iter()
+                    .filter(|c| c.start_action == StartActionName::Trap)
+                    .map(|c| {
+                        next_trap += 1;
+                        Trap { child: c.name.clone(), id: next_trap - 1, acquired: None }
+                    })
+                    .collect();
                 Ok(Peer {
                     cfg: Arc::new(p.to_peer_config().map_err(|e| format!("ike peer {}: {e}", p.name))?),
                     initiates: p.initiates(),
@@ -305,11 +331,24 @@ impl IkeDriver {
                     failures_in_row: 0,
                     admin_down: false,
                     admin_up: false,
+                    traps,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
+        if next_trap > Acquires::CAPACITY {
+            return Err(format!(
+                "{next_trap} children with start_action trap: at most {}",
+                Acquires::CAPACITY
+            ));
+        }
         let v1 = v1::V1Peers::new(cfg, now)?;
-        Ok(IkeDriver { peers, v1, gate: CookieGate::new(COOKIE_THRESHOLD, &mut rng), rng })
+        Ok(IkeDriver {
+            peers,
+            v1,
+            gate: CookieGate::new(COOKIE_THRESHOLD, &mut rng),
+            rng,
+            traps_installed: false,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -388,8 +427,16 @@ impl IkeDriver {
         }
     }
 
-    /// Drives retransmits, rekeys, DPD and (re)starts; call often.
+    /// Drives retransmits, rekeys, DPD and (re)starts, and answers traffic on traps; call
+    /// often. The first call installs the trap policies.
     pub fn tick(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        if !self.traps_installed {
+            self.traps_installed = true;
+            install_traps(&self.peers, sadb, fx);
+        }
+        for id in sadb.acquires().take() {
+            self.acquire(id, now, sadb, fx);
+        }
         self.v1.tick(now, sadb, fx);
         let rng = &mut self.rng;
         for peer in &mut self.peers {
@@ -463,6 +510,83 @@ impl IkeDriver {
         remove_all(peer, sadb, fx);
         tracing::info!(target: "gateway::ike", peer = %name, "tunnel down (administrative): IKE SA deleted");
         Ok(format!("{name}: down"))
+    }
+
+    /// Traffic hit trap `id`: start the IKE SA with the child in IKE_AUTH, or, with the IKE
+    /// SA up, a CREATE_CHILD_SA for it. Nothing while the IKE SA is being set up, when the
+    /// child exists already, or within [`ACQUIRE_HOLDOFF`] of the last time.
+    fn acquire(&mut self, id: u32, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        let rng = &mut self.rng;
+        let Some((peer, j)) =
+            self.peers.iter_mut().find_map(|p| p.traps.iter().position(|t| t.id == id).map(|j| (p, j)))
+        else {
+            return;
+        };
+        if peer.traps[j].acquired.is_some_and(|t| now < t + ACQUIRE_HOLDOFF) {
+            return;
+        }
+        let child = peer.traps[j].child.clone();
+        let name = peer.cfg.name.clone();
+        match peer.sa.as_mut() {
+            None => {
+                tracing::info!(target: "gateway::ike", peer = %name, %child, remote = %peer.cfg.remote,
+                    "traffic on a trap: initiating IKE SA");
+                let (sa, out) = IkeSa::initiate_for_child(peer.cfg.clone(), now, &child, rng);
+                peer.sa = Some(sa);
+                peer.initiator = true;
+                peer.retry_at = None;
+                peer.traps[j].acquired = Some(now);
+                apply(peer, out, "IKE_SA_INIT", now, sadb, fx);
+            }
+            Some(sa) if sa.is_established() && !sa.child_sas().iter().any(|c| c.name == child) => {
+                tracing::info!(target: "gateway::ike", peer = %name, %child, "traffic on a trap: creating the Child SA");
+                let out = sa.initiate_child(now, &child, rng);
+                peer.traps[j].acquired = Some(now);
+                apply(peer, out, "established IKE SA", now, sadb, fx);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// A traffic lifetime the data plane reached ([`SadbBuilder::expire`], which has already
+    /// removed an SA past its hard limit). For a Child SA of ours: a soft limit rekeys it
+    /// (make-before-break, like the rekey by time); a hard one takes the pair out of the SADB
+    /// and deletes the Child SA with the peer. Returns whether the SA was one of ours.
+    pub fn lifetime_event(
+        &mut self,
+        now: Instant,
+        e: &LifetimeEvent,
+        sadb: &mut SadbBuilder,
+        fx: &mut Effects,
+    ) -> bool {
+        let rng = &mut self.rng;
+        let found = self.peers.iter().enumerate().find_map(|(i, p)| {
+            p.installed
+                .iter()
+                .find(|(_, x)| x.slot_in == e.slot || x.slot_out == e.slot)
+                .map(|(&spi, _)| (i, spi))
+        });
+        let Some((i, spi_in)) = found else { return false };
+        let peer = &mut self.peers[i];
+        let phase = peer.phase();
+        let spi = format!("{spi_in:08x}");
+        if e.hard {
+            tracing::warn!(target: "gateway::ike", peer = %peer.cfg.name, sa = %e.name, limit = e.limit, spi_in = %spi,
+                "hard lifetime reached: Child SA removed and deleted with the peer");
+            uninstall(peer, spi_in, sadb, fx);
+            if let Some(sa) = peer.sa.as_mut() {
+                let out = sa.delete_child(now, spi_in, rng);
+                apply(peer, out, phase, now, sadb, fx);
+            }
+        } else {
+            tracing::info!(target: "gateway::ike", peer = %peer.cfg.name, sa = %e.name, limit = e.limit, spi_in = %spi,
+                "soft lifetime reached: rekeying the Child SA");
+            if let Some(sa) = peer.sa.as_mut() {
+                let out = sa.rekey_child(now, spi_in, rng);
+                apply(peer, out, phase, now, sadb, fx);
+            }
+        }
+        true
     }
 
     /// Closes every IKE SA (on shutdown): the deletes go out once, unanswered.
@@ -594,7 +718,7 @@ fn apply(
                 }
             },
             Output::DeleteChild(d) => {
-                if remove_pair(peer, d.spi_in, sadb, fx) {
+                if uninstall(peer, d.spi_in, sadb, fx) {
                     tracing::info!(target: "gateway::ike", peer = %name, child = %d.name,
                         spi_in = %format_args!("{:08x}", d.spi_in), reason = ?d.reason, "Child SA removed");
                 }
@@ -612,30 +736,6 @@ fn apply(
             peer.retry_at = Some(now + wait);
         }
     }
-}
-
-/// Removes the pair installed for inbound SPI `spi_in`, if any. Traffic it still carries moves
-/// to the newest pair of the same tunnel: a rekey we answered (whose outbound switch waited for
-/// this delete), or the survivor of a rekey collision. Only the last pair takes the policies.
-fn remove_pair(peer: &mut Peer, spi_in: u32, sadb: &mut SadbBuilder, fx: &mut Effects) -> bool {
-    let Some(gone) = peer.installed.remove(&spi_in) else {
-        return false;
-    };
-    let heir = peer
-        .installed
-        .values()
-        .filter(|i| i.tunnel == gone.tunnel)
-        .max_by_key(|i| i.seq)
-        .map(|i| (i.slot_in, i.slot_out));
-    for (s, h) in [(gone.slot_in, heir.map(|h| h.0)), (gone.slot_out, heir.map(|h| h.1))] {
-        match h {
-            Some(h) => sadb.repoint(s, h),
-            None => sadb.remove_keyed_policies(s),
-        }
-        sadb.remove(s);
-    }
-    fx.sadb_changed = true;
-    true
 }
 
 fn event(peer: &mut Peer, e: Event, phase: &'static str, now: Instant) {
@@ -693,6 +793,56 @@ fn event(peer: &mut Peer, e: Event, phase: &'static str, now: Instant) {
     }
 }
 
+/// Takes the pair installed for `spi_in` out of the SADB; false when there is none. Traffic it
+/// still carries moves to the newest pair of the same tunnel: a rekey we answered (whose
+/// outbound switch waited for this delete), or the survivor of a rekey collision. Only the
+/// last pair takes the policies. A slot the SADB already emptied (a hard lifetime) is fine.
+fn uninstall(peer: &mut Peer, spi_in: u32, sadb: &mut SadbBuilder, fx: &mut Effects) -> bool {
+    let Some(gone) = peer.installed.remove(&spi_in) else { return false };
+    let heir = peer
+        .installed
+        .values()
+        .filter(|i| i.tunnel == gone.tunnel)
+        .max_by_key(|i| i.seq)
+        .map(|i| (i.slot_in, i.slot_out));
+    for (s, h) in [(gone.slot_in, heir.map(|h| h.0)), (gone.slot_out, heir.map(|h| h.1))] {
+        match h {
+            Some(h) => sadb.repoint(s, h),
+            None => sadb.remove_keyed_policies(s),
+        }
+        sadb.remove(s);
+    }
+    fx.sadb_changed = true;
+    true
+}
+
+/// The trap policies of every peer's `trap` children: outbound they ask for the child,
+/// inbound they drop clear text from where the tunnel will be.
+fn install_traps(peers: &[Peer], sadb: &mut SadbBuilder, fx: &mut Effects) {
+    for p in peers {
+        for t in &p.traps {
+            let Some(c) = p.cfg.children.iter().find(|c| c.name == t.child) else { continue };
+            let (outs, ins) = match (
+                selectors(&c.local_ts, &c.remote_ts),
+                selectors(&c.remote_ts, &c.local_ts),
+            ) {
+                (Ok(o), Ok(i)) => (o, i),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(target: "gateway::ike", peer = %p.cfg.name, child = %t.child, "no trap: {e}");
+                    continue;
+                }
+            };
+            let name = format!("{}/{} (trap)", p.cfg.name, t.child);
+            let policy = |selector| Policy { name: name.clone(), selector, verdict: Verdict::Trap(t.id) };
+            sadb.add_trap_policies(
+                outs.into_iter().map(policy).collect(),
+                ins.into_iter().map(policy).collect(),
+            );
+            fx.sadb_changed = true;
+        }
+    }
+}
+
 /// Removes every Child SA the driver installed for `peer`.
 fn remove_all(peer: &mut Peer, sadb: &mut SadbBuilder, fx: &mut Effects) {
     peer.records.clear();
@@ -717,8 +867,13 @@ fn algorithm(encr: EncrAlg, integ: Option<IntegAlg>) -> Result<Algorithm, String
     })
 }
 
-/// The Child SA's two directions as data-plane SAs.
-fn data_plane_sas(peer: &str, c: &ChildSa) -> Result<(Sa, Sa), String> {
+/// The Child SA's two directions as data-plane SAs, with the child's traffic lifetimes (the
+/// data plane counts, the control loop reports them to [`IkeDriver::lifetime_event`]).
+fn data_plane_sas(
+    peer: &str,
+    c: &ChildSa,
+    limits: (TrafficLimits, TrafficLimits),
+) -> Result<(Sa, Sa), String> {
     if c.mode != ike::sa::Mode::Tunnel {
         return Err("transport mode Child SAs are not wired to the data plane yet".into());
     }
@@ -736,9 +891,9 @@ fn data_plane_sas(peer: &str, c: &ChildSa) -> Result<(Sa, Sa), String> {
             natt,
             replay_window: REPLAY_WINDOW,
             df: DfPolicy::Copy,
-            // IKE rekeys by time; the data plane's own limits stay off.
-            soft: Limits::default(),
-            hard: Limits::default(),
+            // IKE rekeys by time itself; the data plane counts bytes and packets.
+            soft: Limits { seconds: None, bytes: limits.0.bytes, packets: limits.0.packets },
+            hard: Limits { seconds: None, bytes: limits.1.bytes, packets: limits.1.packets },
             counters: Arc::new(SaCounters::default()),
         })
     };
@@ -749,7 +904,13 @@ fn data_plane_sas(peer: &str, c: &ChildSa) -> Result<(Sa, Sa), String> {
 }
 
 fn install(peer_name: &str, c: &ChildSa, peer: &mut Peer, sadb: &mut SadbBuilder) -> Result<(), String> {
-    let (sa_in, sa_out) = data_plane_sas(peer_name, c)?;
+    let limits = peer
+        .cfg
+        .children
+        .iter()
+        .find(|x| x.name == c.name)
+        .map_or_else(Default::default, |x| (x.soft_traffic, x.hard_traffic));
+    let (sa_in, sa_out) = data_plane_sas(peer_name, c, limits)?;
     peer.records.retain(|spi, _| peer.installed.contains_key(spi));
     peer.records.insert(
         c.spi_in,
@@ -980,7 +1141,8 @@ mod tests {
         now: Instant,
     }
 
-    fn peer_yaml(side: char, psk: &str, extra: &str) -> IkeConfig {
+    /// `extra` adds lines to the peer, `child` fields to its child `net`.
+    fn peer_yaml(side: char, psk: &str, extra: &str, child: &str) -> IkeConfig {
         let (local, remote, near, far, start) = if side == 'a' {
             ("203.0.113.1", "203.0.113.2", "192.0.2.0/24", "198.51.100.0/24", "start")
         } else {
@@ -989,7 +1151,7 @@ mod tests {
         let y = format!(
             "peers:\n  - name: gw-{other}\n    local: {local}\n    remote: {remote}\n    local_id: gw-{side}@example.org\n    \
              psk: \"{psk}\"\n    ike_rekey_seconds: 7200\n    retransmit: {{ timeout_ms: 500, tries: 2 }}\n{extra}    \
-             children:\n      - {{ name: net, local_ts: [{near}], remote_ts: [{far}], rekey_seconds: 600, start_action: {start} }}\n",
+             children:\n      - {{ name: net, local_ts: [{near}], remote_ts: [{far}], rekey_seconds: 600, start_action: {start}{child} }}\n",
             other = if side == 'a' { 'b' } else { 'a' },
         );
         serde_yaml_ng::from_str(&y).unwrap()
@@ -997,10 +1159,19 @@ mod tests {
 
     impl Pair {
         fn new(psk_b: &str, extra: &str) -> Pair {
+            Pair::with_child(psk_b, extra, "")
+        }
+
+        fn with_child(psk_b: &str, extra: &str, child: &str) -> Pair {
+            let a = peer_yaml('a', "correct horse battery staple", extra, child);
+            Pair::with_configs(&a, &peer_yaml('b', psk_b, extra, child))
+        }
+
+        fn with_configs(a: &IkeConfig, b: &IkeConfig) -> Pair {
             let now = Instant::now();
             Pair {
-                a: IkeDriver::new(&peer_yaml('a', "correct horse battery staple", extra), now).unwrap(),
-                b: IkeDriver::new(&peer_yaml('b', psk_b, extra), now).unwrap(),
+                a: IkeDriver::new(a, now).unwrap(),
+                b: IkeDriver::new(b, now).unwrap(),
                 sadb_a: SadbBuilder::new(),
                 sadb_b: SadbBuilder::new(),
                 now,
@@ -1112,6 +1283,163 @@ mod tests {
         assert_ne!(live[0].spi_in, first);
         assert_eq!(live[0].esp, "AES_GCM_16_128/NO_ESN");
         assert!(live[0].rekey_in_s.is_some_and(|s| s > 590));
+    }
+
+    /// The data plane's lifetime check on A, handed to A's driver as the control loop does.
+    fn expire_a(n: &mut Pair) -> Vec<LifetimeEvent> {
+        let events = n.sadb_a.expire(n.now);
+        let mut fx = Effects::default();
+        for e in &events {
+            assert!(n.a.lifetime_event(n.now, e, &mut n.sadb_a, &mut fx), "{e:?} is an IKE Child SA");
+        }
+        for d in fx.sends {
+            let mut fb = Effects::default();
+            n.b.handle_datagram(n.now, d.src, d.dst, &d.bytes, &mut n.sadb_b, &mut fb);
+            assert!(fb.sends.len() <= 1);
+            for r in fb.sends {
+                n.a.handle_datagram(n.now, r.src, r.dst, &r.bytes, &mut n.sadb_a, &mut Effects::default());
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn a_soft_traffic_limit_rekeys_the_child_and_a_hard_one_deletes_it() {
+        let mut n = Pair::with_child(
+            "correct horse battery staple",
+            "",
+            ", rekey_bytes: 100000, rekey_packets: 1000, life_bytes: 200000",
+        );
+        n.run(1, true);
+        let first = n.a.view(n.now)[0].children[0].clone();
+        let t = n.sadb_a.snapshot();
+        let (_, out) = t.entries().find(|(_, e)| e.sa.spi == first.spi_out).expect("outbound SA installed");
+        assert_eq!(
+            (out.sa.soft.bytes, out.sa.soft.packets, out.sa.hard.bytes),
+            (Some(100_000), Some(1000), Some(200_000))
+        );
+        assert_eq!((out.sa.soft.seconds, out.sa.hard.packets), (None, None), "IKE keeps time itself");
+        assert!(expire_a(&mut n).is_empty());
+        // The outbound SA passes its soft byte limit: A rekeys the child, make-before-break.
+        out.sa.counters.add_traffic(80, 100_001);
+        let ev = expire_a(&mut n);
+        assert_eq!(ev.len(), 1);
+        assert_eq!((ev[0].hard, ev[0].limit), (false, "bytes"));
+        let v = &n.a.view(n.now)[0];
+        assert_eq!(v.counters.child_rekeys, 1, "{:?}", v.counters);
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!(v.children.len(), 1, "the old pair is deleted: {:?}", v.children);
+        let second = v.children[0].clone();
+        assert_ne!(second.spi_in, first.spi_in);
+        assert_eq!((second.state.as_str(), second.bytes_out), ("installed", 0));
+        assert!(n
+            .sadb_a
+            .snapshot()
+            .entries()
+            .all(|(_, e)| e.sa.spi != first.spi_out && e.sa.spi != first.spi_in));
+        assert_eq!(n.b.view(n.now)[0].children.len(), 1);
+        // The new inbound SA goes past its hard limit without its soft limit reported first
+        // (a burst within one check): the pair leaves the data plane, the peer is told.
+        let t = n.sadb_a.snapshot();
+        let (_, inb) = t.entries().find(|(_, e)| e.sa.spi == second.spi_in).expect("inbound SA installed");
+        inb.sa.counters.add_traffic(150, 200_000);
+        let ev = expire_a(&mut n);
+        assert!(ev.iter().any(|e| e.hard && e.limit == "bytes"), "{ev:?}");
+        let t = n.sadb_a.snapshot();
+        assert_eq!(t.entries().count(), 0, "both directions removed");
+        assert!(t.outbound.is_empty() && t.inbound.is_empty(), "no policy names a removed SA");
+        assert!(n.a.view(n.now)[0].children.is_empty());
+        assert!(n.b.view(n.now)[0].children.is_empty(), "the peer deleted it too");
+        assert_eq!(n.a.view(n.now)[0].state, "established", "the IKE SA stays");
+    }
+
+    #[test]
+    fn traffic_on_a_trap_brings_the_child_up_and_its_sa_takes_over_the_traffic() {
+        use crate::ipsec::spd::Flow;
+        let mut a = peer_yaml('a', "correct horse battery staple", "", "");
+        a.peers[0].children[0].start_action = StartActionName::Trap;
+        let mut n = Pair::with_configs(&a, &peer_yaml('b', "correct horse battery staple", "", ""));
+        // A packet from 192.0.2.7 to 198.51.100.9 (ICMP), as the SPD sees it.
+        let flow = |src: &str, dst: &str| Flow {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            protocol: 1,
+            ports: None,
+            nd: false,
+        };
+        let out = flow("192.0.2.7", "198.51.100.9");
+        n.run(5, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!((v.state.as_str(), v.counters.ike_established), ("down", 0), "no traffic, no IKE");
+        let t = n.sadb_a.snapshot();
+        let trap = match t.outbound.lookup(&out) {
+            Some((_, Verdict::Trap(id))) => id,
+            other => panic!("outbound policy {other:?}"),
+        };
+        assert!(
+            matches!(t.inbound.lookup(&flow("198.51.100.9", "192.0.2.7")), Some((_, Verdict::Trap(_)))),
+            "clear text from the far side is refused before the tunnel exists"
+        );
+        // A worker drops a packet on the trap and raises its bit: the next tick acquires.
+        t.acquires.raise(trap);
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!((v.state.as_str(), v.role.as_deref()), ("established", Some("initiator")));
+        assert_eq!(v.children.len(), 1, "the trapped child rode in IKE_AUTH");
+        let t = n.sadb_a.snapshot();
+        match t.outbound.lookup(&out) {
+            Some((_, Verdict::Protect(slot))) => assert_eq!(t.sa(slot).unwrap().spi, v.children[0].spi_out),
+            other => panic!("outbound policy after the acquire: {other:?}"),
+        }
+        // More packets that hit the trap before the SA was published change nothing.
+        t.acquires.raise(trap);
+        n.run(4, true);
+        assert_eq!(n.a.view(n.now)[0].children.len(), 1);
+        assert_eq!(n.b.view(n.now)[0].children.len(), 1);
+        // The peer deletes the child: the trap catches the traffic again, and it comes back
+        // over the IKE SA that stayed.
+        let spi = n.b.view(n.now)[0].children[0].spi_in;
+        let out_b = n.b.peers[0].sa.as_mut().unwrap().delete_child(n.now, spi, &mut OsRng);
+        let mut fb = Effects::default();
+        apply(&mut n.b.peers[0], out_b, "established IKE SA", n.now, &mut n.sadb_b, &mut fb);
+        for d in fb.sends {
+            let mut fa = Effects::default();
+            n.a.handle_datagram(n.now, d.src, d.dst, &d.bytes, &mut n.sadb_a, &mut fa);
+            for r in fa.sends {
+                n.b.handle_datagram(n.now, r.src, r.dst, &r.bytes, &mut n.sadb_b, &mut Effects::default());
+            }
+        }
+        assert!(n.a.view(n.now)[0].children.is_empty());
+        let t = n.sadb_a.snapshot();
+        assert!(matches!(t.outbound.lookup(&out), Some((_, Verdict::Trap(_)))));
+        t.acquires.raise(trap);
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!((v.children.len(), v.counters.ike_established, v.counters.child_established), (1, 1, 2));
+        assert!(matches!(n.sadb_a.snapshot().outbound.lookup(&out), Some((_, Verdict::Protect(_)))));
+    }
+
+    #[test]
+    fn ike_over_ipv6_makes_child_sas_with_ipv6_outer_addresses() {
+        let v6 = |cfg: &mut IkeConfig, local: &str, remote: &str| {
+            cfg.peers[0].local = local.parse().unwrap();
+            cfg.peers[0].remote = remote.parse().unwrap();
+        };
+        let mut a = peer_yaml('a', "correct horse battery staple", "", "");
+        let mut b = peer_yaml('b', "correct horse battery staple", "", "");
+        v6(&mut a, "2001:db8::1", "2001:db8::2");
+        v6(&mut b, "2001:db8::2", "2001:db8::1");
+        let mut n = Pair::with_configs(&a, &b);
+        n.run(1, true);
+        let v = &n.a.view(n.now)[0];
+        assert_eq!((v.state.as_str(), v.remote.as_str()), ("established", "2001:db8::2"));
+        assert_eq!(v.children.len(), 1);
+        let t = n.sadb_a.snapshot();
+        let (_, out) = t.entries().find(|(_, e)| e.sa.spi == v.children[0].spi_out).expect("outbound SA");
+        let want: (IpAddr, IpAddr) = ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+        assert_eq!(out.sa.mode, Mode::Tunnel { local: want.0, remote: want.1 });
+        assert_eq!(n.b.view(n.now)[0].children[0].spi_in, v.children[0].spi_out);
     }
 
     #[test]

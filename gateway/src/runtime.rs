@@ -340,8 +340,28 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
                 cp.handle_frame(idx, m.data(), now, &mut out);
             }
         }
+        // Lifetimes: manual SAs are only reported (or removed at a hard limit); IKE's Child SAs
+        // are rekeyed (soft) or deleted with the peer (hard) by the driver, below.
+        let mut lifetime_events = Vec::new();
+        if now.duration_since(last_lifetime_check) >= Duration::from_secs(1) {
+            last_lifetime_check = now;
+            lifetime_events = manual.expire(now);
+            if lifetime_events.iter().any(|e| e.hard) {
+                ipsec.store(Arc::new(manual.builder.snapshot()));
+            }
+        }
+        let mut fx = crate::ike_driver::Effects::default();
+        for e in &lifetime_events {
+            if ike.lifetime_event(now, e, &mut manual.builder, &mut fx) {
+                continue;
+            }
+            if e.hard {
+                tracing::warn!(target: "gateway::ipsec", sa = %e.name, limit = e.limit, "hard lifetime reached: SA removed");
+            } else {
+                tracing::warn!(target: "gateway::ipsec", sa = %e.name, limit = e.limit, "soft lifetime reached: rekey needed");
+            }
+        }
         if !ike.is_empty() {
-            let mut fx = crate::ike_driver::Effects::default();
             for d in cp.take_ike() {
                 work += 1;
                 ike.handle_datagram(now, d.src, d.dst, &d.payload, &mut manual.builder, &mut fx);
@@ -352,7 +372,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             ike.tick(now, &mut manual.builder, &mut fx);
             for d in fx.sends {
                 if !cp.send_udp(d.src, d.dst, &d.bytes, now, &mut out) {
-                    tracing::warn!(target: "gateway::ike", src = %d.src, dst = %d.dst, "cannot send IKE datagram (IPv4 from a port address only)");
+                    tracing::warn!(target: "gateway::ike", src = %d.src, dst = %d.dst, "cannot send IKE datagram (not from a port address)");
                 }
             }
             if fx.sadb_changed {
@@ -404,20 +424,6 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             }
             for r in reload_replies {
                 let _ = r.send(result.clone());
-            }
-        }
-        if now.duration_since(last_lifetime_check) >= Duration::from_secs(1) {
-            last_lifetime_check = now;
-            let events = manual.expire(now);
-            for e in &events {
-                if e.hard {
-                    tracing::warn!(target: "gateway::ipsec", sa = %e.name, limit = e.limit, "hard lifetime reached: SA removed");
-                } else {
-                    tracing::warn!(target: "gateway::ipsec", sa = %e.name, limit = e.limit, "soft lifetime reached: rekey needed");
-                }
-            }
-            if events.iter().any(|e| e.hard) {
-                ipsec.store(Arc::new(manual.builder.snapshot()));
             }
         }
         if work == 0 {

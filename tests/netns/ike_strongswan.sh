@@ -15,13 +15,19 @@
 # 192.0.2.0/24 <=> 198.51.100.1/32. Every case gets a fresh topology, espgw and charon.
 #   espgw-init  espgw initiates: pings and a 3 s iperf3 TCP run through the tunnel, SPIs match
 #   sw-init     charon initiates, espgw responds
+#   trap        espgw's child has start_action trap: no IKE until h1 pings; the first packets
+#               are dropped (ike_acquire) and start the IKE SA, then pings pass
 #   prop-cbc    aes256-sha256-modp2048 / ESP aes256-sha256
 #   prop-384    aes256gcm16-prfsha384-ecp384 / ESP aes256gcm16
 #   rekey-gw    espgw rekeys the Child SA and charon the IKE SA under a ping stream: no loss
 #   rekey-sw    charon rekeys the Child SA and espgw the IKE SA under a ping stream: no loss
+#   rekey-bytes espgw's Child SA has rekey_bytes 64 KiB (no rekey by time): the data plane's soft
+#               lifetime makes espgw rekey under a 20 pps ping stream, with no loss
 #   dpd         charon is killed: espgw's DPD declares the peer dead; charon comes back and
 #               espgw's restart action brings the tunnel up again
 #   nat         charon behind the NAT initiates: espgw sees the NAT and follows the mapped port
+#   ipv6        IKE and ESP over IPv6 on the wan link (2001:db8:203::1 <-> ::2), the same IPv4
+#               child inside: espgw initiates, pings pass, SPIs match
 # Misconfigurations, each diagnosed in `espgw status` (and espgw's log):
 #   bad-psk     another PSK on charon                      -> AUTHENTICATION_FAILED
 #   bad-id      espgw expects another ID from charon       -> identity mismatch
@@ -99,6 +105,7 @@ NFT
         ip -n "$SW" link set sw-eth0 up
     fi
     ip netns exec "$SW" ethtool -K sw-eth0 tx off >/dev/null 2>&1
+    [ "${1:-}" = v6 ] && ip -n "$SW" addr add 2001:db8:203::2/64 dev sw-eth0 nodad
     ip -n "$GW" link set gw-wan up
 }
 
@@ -107,10 +114,11 @@ defaults() {
     E_START=start; E_IKE=aes128gcm16-prfsha256-x25519; E_ESP=aes128gcm16
     E_REMOTE_ID=gw-b@example.org; E_REMOTE_TS=198.51.100.1/32
     E_IKE_REKEY=14400; E_CHILD_REKEY=3600; E_DPD="{ interval: 30, action: clear }"
-    E_RETRANSMIT="{ timeout_ms: 1000, tries: 3 }"
+    E_RETRANSMIT="{ timeout_ms: 1000, tries: 3 }"; E_CHILD_EXTRA=""
     S_PSK="correct horse battery staple"; S_IKE=aes128gcm16-prfsha256-x25519; S_ESP=aes128gcm16
     S_LOCAL=203.0.113.2; S_IKE_TIMES="rekey_time = 0"; S_CHILD_TIMES="rekey_time = 0"
     NATTOPO=""; BEFORE_ESPGW=""
+    E_LOCAL=203.0.113.1; E_REMOTE=203.0.113.2; S_REMOTE=203.0.113.1; E_WAN_ADDRS='"203.0.113.1/24"'
 }
 
 espgw_config() { # espgw_config FILE CASE
@@ -119,7 +127,7 @@ espgw_config() { # espgw_config FILE CASE
 eal: { main_lcore: 0, memory_mb: 256, file_prefix: $P-$2 }
 ports:
   - { name: lan, device: "net_af_packet0,iface=gw-lan", addresses: ["192.0.2.1/24"] }
-  - { name: wan, device: "net_af_packet1,iface=gw-wan", addresses: ["203.0.113.1/24"] }
+  - { name: wan, device: "net_af_packet1,iface=gw-wan", addresses: [$E_WAN_ADDRS] }
 routes:
   - { prefix: 198.51.100.0/24, via: 203.0.113.2 }
 workers:
@@ -131,8 +139,8 @@ log: { level: "info,gateway::ike=debug" }
 ike:
   peers:
     - name: sw
-      local: 203.0.113.1
-      remote: 203.0.113.2
+      local: $E_LOCAL
+      remote: $E_REMOTE
       local_id: gw-a@example.org
       remote_id: $E_REMOTE_ID
       psk: "correct horse battery staple"
@@ -147,6 +155,7 @@ ike:
           esp_proposals: [$E_ESP]
           rekey_seconds: $E_CHILD_REKEY
           start_action: $E_START
+$E_CHILD_EXTRA
 YAML
 }
 
@@ -183,7 +192,7 @@ connections {
   gw {
     version = 2
     local_addrs = $S_LOCAL
-    remote_addrs = 203.0.113.1
+    remote_addrs = $S_REMOTE
     proposals = $S_IKE
     $S_IKE_TIMES
     local { auth = psk
@@ -366,9 +375,11 @@ sys.exit(0 if sys.argv[2] == "1" and rcvd > 0 and esp >= rcvd else 1)
 PY
 }
 
-# A ping stream of N packets every 0.2 s: run in the background, then `ping_stream_done`.
-ping_stream() {
-    ip netns exec "$H1" ping -i 0.2 -c "$1" -W 2 198.51.100.1 >"$WORK/$CASE.ping" 2>&1 &
+# A ping stream of N packets every 0.2 s (or as ping's further ARGS say): run in the
+# background, then `ping_stream_done`.
+ping_stream() { # ping_stream N [ARGS...]
+    local n=$1; shift
+    ip netns exec "$H1" ping -i 0.2 -c "$n" -W 2 "$@" 198.51.100.1 >"$WORK/$CASE.ping" 2>&1 &
     PINGPID=$!
 }
 ping_stream_done() { # no packet lost
@@ -414,6 +425,25 @@ if run_case sw-init "strongSwan initiates, espgw responds"; then
         check "h1 pings 198.51.100.1 through the tunnel" ping_through
         check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
         check "strongSwan counted the pings both ways on that SA" sw_counted
+    fi
+    end_case
+fi
+
+if run_case trap "start_action trap: h1's first ping makes espgw initiate, then pings pass"; then
+    E_START=trap
+    if start_case trap; then
+        sleep 3
+        check "no IKE SA after 3 s without traffic (espgw down, strongSwan has none)" \
+            sh -c "test \"\$('$ESPGW' status -s '$WORK/trap.sock' --json | python3 -c 'import json,sys; p=json.load(sys.stdin)[\"ike\"][0]; print(p[\"state\"], p[\"counters\"][\"ike_established\"])')\" = 'down 0' && ! grep -q 'IKE_SA_INIT' '$SWD/charon.log'"
+        check "espgw status: the outbound trap policy is installed" \
+            sh -c "'$ESPGW' status -s '$WORK/trap.sock' --json | grep -c 'trap (traffic starts IKE)'"
+        ip netns exec "$H1" ping -c 2 -i 0.5 -W 1 198.51.100.1 >"$WORK/trap.first-ping" 2>&1
+        check "the first packets were dropped as ike_acquire" \
+            test "$(sj 'sum(d["packets"] for d in s["drops"] if d["reason"] == "ike_acquire")')" -ge 1
+        check "IKE SA established and Child SA installed in espgw (initiator)" wait_up
+        check "espgw log: traffic on a trap started the IKE SA" grep -q "traffic on a trap: initiating IKE SA" "$WORK/$CASE.log"
+        check "h1 pings 198.51.100.1 through the tunnel" ping_through
+        check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
     fi
     end_case
 fi
@@ -489,6 +519,30 @@ if run_case rekey-sw "strongSwan rekeys the Child SA every 5 s, espgw the IKE SA
     end_case
 fi
 
+if run_case rekey-bytes "espgw's soft byte lifetime (64 KiB) rekeys the Child SA under a ping stream"; then
+    E_CHILD_REKEY=0; E_IKE_REKEY=0
+    E_CHILD_EXTRA="          rekey_bytes: 65536
+          life_bytes: 10000000"
+    if start_case rekey-bytes; then
+        check "IKE SA established and Child SA installed in espgw" wait_up
+        before=$(spis_now)
+        # 20 pings of 1228 bytes a second: about 25 kB/s each way, a rekey every ~3 s.
+        ping_stream 160 -i 0.05 -s 1200
+        sleep 8.5
+        check "no ping lost across the rekeys (ping -i 0.05 -s 1200, 8 s)" ping_stream_done
+        after=$(spis_now)
+        echo "       IKE i/r, child in/out before: $before"
+        echo "       IKE i/r, child in/out after:  $after"
+        check "Child SA SPIs changed, IKE SA SPIs did not" test "${before%% *}" = "${after%% *}" -a \
+            "$(echo "$before" | cut -d' ' -f3)" != "$(echo "$after" | cut -d' ' -f3)"
+        check "espgw log: soft lifetime (bytes) reached, Child SA rekeyed" \
+            sh -c "grep 'soft lifetime reached: rekeying the Child SA' '$WORK/$CASE.log' | grep -c bytes && grep -c 'Child SA rekeyed' '$WORK/$CASE.log'"
+        check "Child SA SPIs in espgw match strongSwan's after the rekeys" spis_match
+        check "exactly one Child SA left in espgw, installed" test "$(ike_state)" = "established 1"
+    fi
+    end_case
+fi
+
 if run_case dpd "strongSwan killed: espgw's DPD declares it dead; it returns, the tunnel too"; then
     E_DPD="{ interval: 2, action: restart }"; E_RETRANSMIT="{ timeout_ms: 500, tries: 3 }"
     if start_case dpd; then
@@ -521,6 +575,21 @@ if run_case nat "strongSwan behind an nft masquerade initiates; espgw floats to 
         check "h1 pings 198.51.100.1 through the tunnel and the NAT" ping_through
         check "strongSwan log: it is behind a NAT" grep -q "local host is behind NAT" "$SWD/charon.log"
         check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
+    fi
+    end_case
+fi
+
+if run_case ipv6 "IKE and ESP over IPv6 outer addresses (IPv4 child inside), espgw initiates"; then
+    NATTOPO=v6; E_LOCAL=2001:db8:203::1; E_REMOTE=2001:db8:203::2; S_LOCAL=$E_REMOTE; S_REMOTE=$E_LOCAL
+    E_WAN_ADDRS='"203.0.113.1/24", "2001:db8:203::1/64"'
+    if start_case ipv6; then
+        check "IKE SA established over IPv6 and Child SA installed in espgw" wait_up
+        check "espgw status: the peer is 2001:db8:203::2" test "$(sj 'p["remote"]')" = 2001:db8:203::2
+        check "espgw's data-plane SAs have IPv6 outer addresses" \
+            test "$(sj 'sorted(set((x["local"], x["remote"]) for x in s["ipsec"]["sas"]))')" = "[('2001:db8:203::1', '2001:db8:203::2')]"
+        check "h1 pings 198.51.100.1 through the tunnel" ping_through
+        check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
+        check "strongSwan counted the pings both ways on that SA" sw_counted
     fi
     end_case
 fi

@@ -5,7 +5,7 @@
 //! ike:
 //!   peers:
 //!     - name: site-b                          # unique, 1-63 characters
-//!       local: 203.0.113.1                    # one of this gateway's port addresses
+//!       local: 203.0.113.1                    # one of this gateway's port addresses (v4 or v6)
 //!       remote: 203.0.113.2                   # the peer's IKE address (UDP 500, then 4500)
 //!       local_id: gw-a@example.org            # an IP address, user@fqdn, or fqdn ("@fqdn" forces fqdn)
 //!       remote_id: gw-b@example.org           # optional: any ID that proves the PSK when absent
@@ -20,7 +20,12 @@
 //!           remote_ts: [198.51.100.0/24]
 //!           esp_proposals: [aes128gcm16]
 //!           rekey_seconds: 3600               # 0 = never, else at least 5
-//!           start_action: start               # start (with the gateway) | none (wait for the peer)
+//!           rekey_bytes: 0                    # soft traffic limits per direction: rekey when
+//!           rekey_packets: 0                  #   the data plane reaches one (0 = none)
+//!           life_bytes: 0                     # hard limits: the Child SA is deleted (0 = none,
+//!           life_packets: 0                   #   else above the soft limit)
+//!           start_action: start               # start (with the gateway) | trap (when traffic
+//!                                             #   for the child arrives) | none (wait for the peer)
 //! ```
 //!
 //! An IKEv1 peer (RFC 2409) says `version: 1` and reads the same fields this way:
@@ -46,7 +51,10 @@
 use super::types::IpPrefix;
 use ike::codec::id::Identification;
 use ike::codec::ts::TrafficSelector;
-use ike::sa::{ChildConfig, DpdAction, EspProposal, IkeProposal, PeerConfig, RetransmitConfig, StartAction};
+use ike::sa::{
+    ChildConfig, DpdAction, EspProposal, IkeProposal, PeerConfig, RetransmitConfig, StartAction,
+    TrafficLimits,
+};
 use ike::v1::V1Config;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -106,6 +114,17 @@ pub struct IkeChildConfig {
     pub esp_proposals: Vec<String>,
     #[serde(default = "default_child_rekey")]
     pub rekey_seconds: u64,
+    /// Soft traffic lifetimes (each direction of the Child SA on its own): the data plane
+    /// reports reaching one and the driver rekeys. 0 = none.
+    #[serde(default)]
+    pub rekey_bytes: u64,
+    #[serde(default)]
+    pub rekey_packets: u64,
+    /// Hard traffic lifetimes: the data plane stops using the SA and the driver deletes it.
+    #[serde(default)]
+    pub life_bytes: u64,
+    #[serde(default)]
+    pub life_packets: u64,
     #[serde(default)]
     pub start_action: StartActionName,
     /// A DH group (`modp2048`, `ecp256`, `x25519`, …) for perfect forward secrecy, added to
@@ -164,6 +183,9 @@ pub enum DpdActionName {
 pub enum StartActionName {
     #[default]
     Start,
+    /// An outbound trap policy from the start; the first packet it catches starts the IKE SA
+    /// (or a CREATE_CHILD_SA) for the child.
+    Trap,
     None,
 }
 
@@ -327,8 +349,12 @@ impl IkePeerConfig {
                 }
             }
             cc.rekey_time = secs(c.rekey_seconds);
+            let some = |n: u64| (n != 0).then_some(n);
+            cc.soft_traffic = TrafficLimits { bytes: some(c.rekey_bytes), packets: some(c.rekey_packets) };
+            cc.hard_traffic = TrafficLimits { bytes: some(c.life_bytes), packets: some(c.life_packets) };
             cc.start_action = match c.start_action {
                 StartActionName::Start => StartAction::Start,
+                StartActionName::Trap => StartAction::Trap,
                 StartActionName::None => StartAction::None,
             };
             pc.children.push(cc);

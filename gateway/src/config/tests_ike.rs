@@ -192,3 +192,29 @@ fn bad_pfs_group() {
     let text = ikev1(&[("esp_proposals:", "pfs_group: modp9")]);
     assert_err(&text, 21, "ike.peers[0].children[0].pfs_group", "unknown DH group `modp9`");
 }
+
+#[test]
+fn traffic_lifetimes_map_to_the_child_and_hard_must_exceed_soft() {
+    let text = ike(&[("esp_proposals:", "esp_proposals: [aes128gcm16]\n          rekey_bytes: 1000000\n          life_bytes: 2000000\n          rekey_packets: 5000")]);
+    let cfg = parse(&text, "gw.yaml").unwrap();
+    let pc = cfg.ike.peers[0].to_peer_config().unwrap();
+    let c = &pc.children[0];
+    assert_eq!((c.soft_traffic.bytes, c.soft_traffic.packets), (Some(1_000_000), Some(5000)));
+    assert_eq!((c.hard_traffic.bytes, c.hard_traffic.packets), (Some(2_000_000), None));
+    let text = ike(&[(
+        "esp_proposals:",
+        "esp_proposals: [aes128gcm16]\n          rekey_bytes: 1000000\n          life_bytes: 1000000",
+    )]);
+    assert_err(&text, 23, "ike.peers[0].children[0].life_bytes", "not above rekey_bytes");
+    let text = ike(&[("esp_proposals:", "esp_proposals: [aes128gcm16]\n          rekey_packets: 10")]);
+    assert_err(&text, 22, "ike.peers[0].children[0].rekey_packets", "use 100 or more");
+}
+
+#[test]
+fn start_action_trap_maps_to_the_state_machine_and_does_not_initiate() {
+    let text = ike(&[("esp_proposals:", "esp_proposals: [aes128gcm16]\n          start_action: trap")]);
+    let cfg = parse(&text, "gw.yaml").unwrap();
+    assert!(!cfg.ike.peers[0].initiates(), "a trap waits for traffic");
+    let pc = cfg.ike.peers[0].to_peer_config().unwrap();
+    assert_eq!(pc.children[0].start_action, ::ike::sa::StartAction::Trap);
+}

@@ -25,6 +25,10 @@ pub const MAX_LCORE: u32 = 127;
 /// a few seconds is for tests that watch rekeys happen (each rekey is one exchange, so a
 /// shorter interval than a few round trips only makes them queue up).
 const MIN_REKEY_SECONDS: u64 = 5;
+/// Soft traffic limits below these would rekey a busy tunnel continuously (lifetimes are
+/// checked once a second).
+const MIN_REKEY_BYTES: u64 = 64 * 1024;
+const MIN_REKEY_PACKETS: u64 = 100;
 /// Most ports a gateway may have.
 pub const MAX_PORTS: usize = 32;
 
@@ -912,6 +916,34 @@ impl Validator {
                 }
                 if let Some(Err(e)) = child.pfs_group.as_deref().map(super::ike::pfs_group) {
                     self.issue(at("pfs_group"), e);
+                }
+                for (soft, hard, s, h) in [
+                    ("rekey_bytes", "life_bytes", child.rekey_bytes, child.life_bytes),
+                    ("rekey_packets", "life_packets", child.rekey_packets, child.life_packets),
+                ] {
+                    if h != 0 && s != 0 && h <= s {
+                        self.issue(
+                            at(hard),
+                            format!(
+                                "{h} is not above {soft} {s}: the hard limit must leave room for the rekey"
+                            ),
+                        );
+                    }
+                }
+                if child.rekey_bytes != 0 && child.rekey_bytes < MIN_REKEY_BYTES {
+                    self.issue(
+                        at("rekey_bytes"),
+                        format!("{} bytes: use {MIN_REKEY_BYTES} or more, or 0 for none", child.rekey_bytes),
+                    );
+                }
+                if child.rekey_packets != 0 && child.rekey_packets < MIN_REKEY_PACKETS {
+                    self.issue(
+                        at("rekey_packets"),
+                        format!(
+                            "{} packets: use {MIN_REKEY_PACKETS} or more, or 0 for none",
+                            child.rekey_packets
+                        ),
+                    );
                 }
                 if child.rekey_seconds != 0 && child.rekey_seconds < MIN_REKEY_SECONDS {
                     self.issue(

@@ -175,10 +175,10 @@ impl ControlPlane {
         std::mem::take(&mut self.ike_inbox)
     }
 
-    /// Sends a UDP datagram from one of the gateway's IPv4 addresses (the IKE driver's
-    /// messages): builds the IPv4/UDP packet and routes it like any packet the gateway
-    /// originates, so an unresolved next hop is ARPed for while the frame waits. Returns false
-    /// (nothing sent) when `src` is not ours or the family is not IPv4.
+    /// Sends a UDP datagram from one of the gateway's addresses, IPv4 or IPv6 (the IKE
+    /// driver's messages): builds the IP/UDP packet and routes it like any packet the gateway
+    /// originates, so an unresolved next hop is ARPed for (or solicited) while the frame
+    /// waits. Returns false (nothing sent) when `src` is not ours or the families differ.
     pub fn send_udp(
         &mut self,
         src: SocketAddr,
@@ -187,14 +187,20 @@ impl ControlPlane {
         now: Instant,
         out: &mut Vec<Transmit>,
     ) -> bool {
-        let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else { return false };
-        let Some(port) =
-            self.ports.iter().position(|p| p.addresses.iter().any(|a| a.addr == IpAddr::V4(*s.ip())))
+        let Some(port) = self.ports.iter().position(|p| p.addresses.iter().any(|a| a.addr == src.ip()))
         else {
             return false;
         };
         let mac = self.ports[port].mac;
-        let frame = udp4_frame(mac, mac, *s.ip(), *d.ip(), s.port(), d.port(), payload);
+        let frame = match (src, dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => {
+                udp4_frame(mac, mac, *s.ip(), *d.ip(), s.port(), d.port(), payload)
+            }
+            (SocketAddr::V6(s), SocketAddr::V6(d)) => {
+                udp6_frame(mac, mac, *s.ip(), *d.ip(), s.port(), d.port(), payload)
+            }
+            _ => return false,
+        };
         // Addressed to our own MAC on `port`: classify takes it as received there and routes it.
         self.handle_frame(port as u8, &frame, now, out);
         true

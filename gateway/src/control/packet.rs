@@ -93,6 +93,42 @@ pub fn udp4_frame(
     f
 }
 
+/// A UDP datagram over IPv6 (the checksum is mandatory there, RFC 8200 §8.1).
+pub fn udp6_frame(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    use crate::wire::udp;
+    let udp_len = udp::HEADER_LEN + payload.len();
+    let ip_off = ethernet::HEADER_LEN;
+    let l4 = ip_off + ipv6::HEADER_LEN;
+    let mut f = vec![0u8; l4 + udp_len];
+    eth_header(&mut f, src_mac, dst_mac, EtherType::IPV6);
+    {
+        let mut ip = ipv6::Packet::new_unchecked(&mut f[ip_off..]);
+        ipv6::Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::UDP,
+            payload_len: udp_len,
+            hop_limit: DEFAULT_TTL,
+            dscp: 0x30,
+            ecn: 0,
+            flow_label: 0,
+        }
+        .emit(&mut ip);
+    }
+    f[l4 + udp::HEADER_LEN..].copy_from_slice(payload);
+    let mut p = udp::Packet::new_unchecked(&mut f[l4..]);
+    udp::Repr { src_port, dst_port, payload_len: payload.len() }.emit(&mut p, src.into(), dst.into());
+    f
+}
+
 /// An ICMPv4 message: `icmp_type`, `code`, the 4 bytes after the checksum, then `body`.
 #[allow(clippy::too_many_arguments)]
 pub fn icmp4_frame(

@@ -325,3 +325,47 @@ fn no_icmp_error_about_an_icmp_error() {
     assert!(fx.feed(0, &f).is_empty());
     assert_eq!(fx.drops(DropReason::NoRoute), 1);
 }
+
+#[test]
+fn ike_over_ipv6_is_received_and_sent_from_a_port_address() {
+    let mut fx = fixture(vec![]);
+    fx.cp.enable_ike();
+    let (us, peer) = (v6("2001:db8:2::1"), v6("2001:db8:2::2"));
+    // The peer on the wan link, learned from its neighbour solicitation.
+    fx.feed(1, &ns_frame(peer, us, 255));
+    let ike = b"\x00\x00\x00\x00 an IKE message after the non-ESP marker";
+    // Received: UDP 4500 for our address goes to the driver with its IPv6 addresses.
+    let f = udp6_frame(H1, GW_WAN, peer, us, 4500, 4500, ike);
+    assert!(fx.feed(1, &f).is_empty());
+    let got = fx.cp.take_ike();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].src, got[0].dst),
+        ("[2001:db8:2::2]:4500".parse().unwrap(), "[2001:db8:2::1]:4500".parse().unwrap())
+    );
+    assert_eq!(got[0].payload, ike);
+    // A corrupted checksum is not IKE.
+    let mut bad = f.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 1;
+    fx.feed(1, &bad);
+    assert!(fx.cp.take_ike().is_empty());
+    // Sent: an IPv6/UDP packet from our address, routed to the peer on the wan port.
+    let mut out = Vec::new();
+    let (src, dst) = ("[2001:db8:2::1]:500".parse().unwrap(), "[2001:db8:2::2]:500".parse().unwrap());
+    assert!(fx.cp.send_udp(src, dst, b"IKE_SA_INIT", fx.now, &mut out));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].port, 1);
+    let eth = ethernet::Packet::new_checked(&out[0].frame[..]).unwrap();
+    assert_eq!((eth.dst_addr().0, eth.src_addr().0), (H1.0, GW_WAN.0));
+    let ip = ipv6::Packet::new_checked(eth.payload()).unwrap();
+    assert_eq!((ip.src_addr(), ip.dst_addr(), ip.next_header()), (us, peer, IpProtocol::UDP));
+    let udp = crate::wire::udp::Packet::new_checked(ip.payload()).unwrap();
+    assert!(udp.verify_checksum(IpAddr::V6(us), IpAddr::V6(peer)));
+    assert_eq!((udp.src_port(), udp.dst_port(), udp.payload()), (500, 500, &b"IKE_SA_INIT"[..]));
+    // Not from one of our addresses, or mixed families: nothing is sent.
+    let other = "[2001:db8:2::7]:500".parse().unwrap();
+    assert!(!fx.cp.send_udp(other, dst, b"x", fx.now, &mut out));
+    assert!(!fx.cp.send_udp(src, "198.51.100.2:500".parse().unwrap(), b"x", fx.now, &mut out));
+    assert_eq!(out.len(), 1);
+}

@@ -468,3 +468,51 @@ fn spoofed_sources_link_scope_inner_packets_and_outer_fragments_are_dropped() {
     assert!(matches!(d, Decision::Forward { port: 1, .. }), "{d:?}");
     assert_eq!(run(&mut b, buf.data(), 1).0, Decision::Drop(DropReason::PolicyMismatch));
 }
+
+#[test]
+fn a_trap_drops_the_packet_raises_its_acquire_and_yields_to_the_sa_once_it_exists() {
+    use crate::ipsec::spd::{Policy, Selector, Verdict};
+    let mut a = gateway(true, "");
+    let out_slot = a.sp.entries().find(|(_, e)| e.sa.name == "out").unwrap().0;
+    let sel = |src: &str, dst: &str| Selector {
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        protocol: None,
+        src_ports: Default::default(),
+        dst_ports: Default::default(),
+    };
+    let trap = |s| Policy { name: "peer/net (trap)".into(), selector: s, verdict: Verdict::Trap(70) };
+    // No configured policy: only the IKE child's traps, as the driver installs them.
+    a.b.set_policies(vec![], vec![]);
+    a.b.add_trap_policies(
+        vec![trap(sel("192.0.2.0/24", "198.51.100.0/24"))],
+        vec![trap(sel("198.51.100.0/24", "192.0.2.0/24"))],
+    );
+    a.sp = a.b.snapshot();
+    a.w.sync(&a.sp);
+    let f = ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 56, false);
+    assert_eq!(run(&mut a, &f, 0).0, Decision::Drop(DropReason::IkeAcquire));
+    assert_eq!(run(&mut a, &f, 0).0, Decision::Drop(DropReason::IkeAcquire));
+    assert_eq!(a.sp.acquires.take(), vec![70], "raised once, whatever the number of packets");
+    assert!(a.sp.acquires.take().is_empty(), "taking clears");
+    // Clear text from the far side is not let in while the tunnel is missing.
+    let back = ping(B_WAN, A_WAN, "198.51.100.2", "192.0.2.2", 56, false);
+    assert_eq!(run(&mut a, &back, 1).0, Decision::Drop(DropReason::CleartextProtected));
+    // Traffic the trap does not cover is routed as before.
+    let other = ping(H1, A_LAN, "192.0.2.2", "203.0.113.2", 56, false);
+    assert!(matches!(run(&mut a, &other, 0).0, Decision::Forward { port: 1, .. }));
+    assert!(a.sp.acquires.take().is_empty());
+    // The Child SA's keyed policy comes before the trap: the packet is encrypted.
+    let protect = Policy {
+        name: "peer/net".into(),
+        selector: sel("192.0.2.0/24", "198.51.100.0/24"),
+        verdict: Verdict::Protect(out_slot),
+    };
+    a.b.add_keyed_policies(vec![protect], vec![]);
+    a.sp = a.b.snapshot();
+    a.w.sync(&a.sp);
+    let (d, wire) = run(&mut a, &f, 0);
+    assert_eq!(d, Decision::Forward { port: 1, dst: B_WAN, v6: false });
+    assert_eq!(ipv4::Packet::new_checked(&wire[14..]).unwrap().protocol(), crate::wire::IpProtocol::ESP);
+    assert!(a.sp.acquires.take().is_empty());
+}

@@ -16,7 +16,7 @@
 //!   for 'net': …".
 
 use super::{
-    install, remove_all, remove_pair, ChildView, Effects, FailureView, Peer, PeerView, Tally,
+    install, remove_all, uninstall, ChildView, Effects, FailureView, Peer, PeerView, Tally,
     RETRY_AFTER_FAILURE,
 };
 use crate::config::ike::IkeConfig;
@@ -103,6 +103,7 @@ impl V1Peers {
                     installs: 0,
                     admin_down: false,
                     admin_up: false,
+                    traps: Vec::new(),
                 },
                 cfg: v1,
                 sa: None,
@@ -406,7 +407,7 @@ fn apply(peer: &mut V1Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuild
                 }
             },
             Output::DeleteChild(d) => {
-                if remove_pair(&mut peer.base, d.spi_in, sadb, fx) {
+                if uninstall(&mut peer.base, d.spi_in, sadb, fx) {
                     tracing::info!(target: "gateway::ike", peer = %name, child = %d.name,
                         spi_in = %format_args!("{:08x}", d.spi_in), reason = ?d.reason, "IKEv1 IPsec SA pair removed");
                 }

@@ -62,6 +62,8 @@ pub struct IpsecTables {
     pub pre_fragment: bool,
     /// No SA and no policy (computed once per snapshot: the workers test it per packet).
     idle: bool,
+    /// Where a packet dropped on a trap policy asks for its SA.
+    pub acquires: Arc<Acquires>,
 }
 
 impl std::fmt::Debug for IpsecTables {
@@ -151,6 +153,52 @@ pub struct LifetimeEvent {
     pub limit: &'static str,
 }
 
+/// Words of [`Acquires`]: 64 trap policies each.
+const ACQUIRE_WORDS: usize = 32;
+
+/// Acquire requests from the data plane to the key manager: one bit per trap
+/// ([`Verdict::Trap`]). A worker that drops a packet on a trap raises its bit (a load, and an
+/// atomic OR only when the bit is clear: no allocation, no lock, no wait); the control loop
+/// takes the raised bits and negotiates. Shared by every snapshot, so a bit raised through an
+/// old snapshot is not lost.
+#[derive(Debug, Default)]
+pub struct Acquires {
+    bits: [std::sync::atomic::AtomicU64; ACQUIRE_WORDS],
+}
+
+impl Acquires {
+    /// How many traps there can be (ids `0..CAPACITY`).
+    pub const CAPACITY: u32 = (ACQUIRE_WORDS * 64) as u32;
+
+    /// Data plane: traffic hit trap `id`. An id past the capacity is ignored.
+    #[inline]
+    pub fn raise(&self, id: u32) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(w) = self.bits.get((id / 64) as usize) else { return };
+        let bit = 1u64 << (id % 64);
+        if w.load(Relaxed) & bit == 0 {
+            w.fetch_or(bit, Relaxed);
+        }
+    }
+
+    /// Control side: the traps raised since the last call, clearing them.
+    pub fn take(&self) -> Vec<u32> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut v = Vec::new();
+        for (i, w) in self.bits.iter().enumerate() {
+            if w.load(Relaxed) == 0 {
+                continue;
+            }
+            let mut b = w.swap(0, Relaxed);
+            while b != 0 {
+                v.push(i as u32 * 64 + b.trailing_zeros());
+                b &= b - 1;
+            }
+        }
+        v
+    }
+}
+
 /// The single writer's view: owns slot allocation and builds snapshots.
 #[derive(Default)]
 pub struct SadbBuilder {
@@ -164,6 +212,10 @@ pub struct SadbBuilder {
     /// Policies a key manager (IKE) adds per Child SA; they come after the configured ones.
     keyed_outbound: Vec<Policy>,
     keyed_inbound: Vec<Policy>,
+    /// A key manager's trap policies: last, so a Child SA's keyed policies win once it exists.
+    trap_outbound: Vec<Policy>,
+    trap_inbound: Vec<Policy>,
+    acquires: Arc<Acquires>,
     generation: u64,
     pre_fragment: bool,
 }
@@ -269,10 +321,11 @@ impl SadbBuilder {
 
     /// Points every protect policy that names the SA in `old` at the SA in `new` (same
     /// direction): a key manager moving traffic to an SA it added earlier, e.g. once the peer
-    /// has deleted the SA being replaced.
+    /// has deleted the SA being replaced. `old` may already be removed (a hard lifetime):
+    /// its policies then move to `new`, in `new`'s direction.
     pub fn repoint(&mut self, old: u32, new: u32) {
-        let Some(direction) = self.entry(old).map(|e| e.direction) else { return };
-        if self.entry(new).map(|e| e.direction) != Some(direction) {
+        let Some(direction) = self.entry(new).map(|e| e.direction) else { return };
+        if self.entry(old).is_some_and(|e| e.direction != direction) {
             return;
         }
         let (configured, keyed) = match direction {
@@ -298,6 +351,18 @@ impl SadbBuilder {
     pub fn remove_keyed_policies(&mut self, slot: u32) {
         self.keyed_outbound.retain(|p| p.verdict != Verdict::Protect(slot));
         self.keyed_inbound.retain(|p| p.verdict != Verdict::Protect(slot));
+    }
+
+    /// Adds trap policies ([`Verdict::Trap`]); they are looked up after every other policy
+    /// and stay until the process ends (a reload leaves them alone).
+    pub fn add_trap_policies(&mut self, outbound: Vec<Policy>, inbound: Vec<Policy>) {
+        self.trap_outbound.extend(outbound);
+        self.trap_inbound.extend(inbound);
+    }
+
+    /// Where the data plane raises the traps it hit.
+    pub fn acquires(&self) -> &Arc<Acquires> {
+        &self.acquires
     }
 
     /// Whether DF-clear IPv4 packets too big for their tunnel are fragmented before
@@ -335,9 +400,9 @@ impl SadbBuilder {
         }
         // Only colliding SPIs need the (SPI, destination) map.
         by_spi_dst.retain(|(spi, _), _| by_spi.get(spi) == Some(&COLLIDING));
-        let chain = |a: &[Policy], b: &[Policy]| a.iter().chain(b).cloned().collect::<Vec<_>>();
-        let outbound = Spd::build(chain(&self.outbound, &self.keyed_outbound));
-        let inbound = Spd::build(chain(&self.inbound, &self.keyed_inbound));
+        let chain = |a: &[Policy], b: &[Policy], c: &[Policy]| a.iter().chain(b).chain(c).cloned().collect();
+        let outbound = Spd::build(chain(&self.outbound, &self.keyed_outbound, &self.trap_outbound));
+        let inbound = Spd::build(chain(&self.inbound, &self.keyed_inbound, &self.trap_inbound));
         IpsecTables {
             generation: self.generation,
             slots: self.slots.clone(),
@@ -347,6 +412,7 @@ impl SadbBuilder {
             outbound,
             inbound,
             pre_fragment: self.pre_fragment,
+            acquires: self.acquires.clone(),
         }
     }
 }

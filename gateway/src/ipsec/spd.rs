@@ -22,6 +22,10 @@ pub enum Verdict {
     Protect(u32),
     Bypass,
     Discard,
+    /// No SA yet (IKE `start_action: trap`): the packet is dropped and raises acquire bit `n`
+    /// of [`super::sadb::Acquires`], which makes the key manager negotiate the SA. Inbound,
+    /// clear text matching it is dropped as a protect policy's would be.
+    Trap(u32),
 }
 
 /// Traffic selectors of one policy (RFC 4301 §4.4.1.1).

@@ -68,7 +68,9 @@ impl IkeSa {
                 data: auth.as_bytes().to_vec(),
             }),
         ];
-        let first = self.config.children.iter().position(|c| c.start_action == StartAction::Start);
+        let first = self
+            .first_child
+            .or_else(|| self.config.children.iter().position(|c| c.start_action == StartAction::Start));
         let mut child = None;
         if let Some(cfg) = first {
             let req = self.child_request(cfg, None, false, hs.ni.clone(), rng);

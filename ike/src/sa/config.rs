@@ -220,8 +220,20 @@ pub struct ChildConfig {
     pub remote_ts: Vec<TrafficSelector>,
     pub esp_proposals: Vec<EspProposal>,
     pub rekey_time: Option<Duration>,
+    /// Traffic lifetimes, which this state machine does not count: the driver hands them to
+    /// the data plane and calls [`super::IkeSa::rekey_child`] when a soft one is reached
+    /// ([`super::IkeSa::delete_child`] at a hard one). `None` is unlimited.
+    pub soft_traffic: TrafficLimits,
+    pub hard_traffic: TrafficLimits,
     pub start_action: StartAction,
     pub mode: Mode,
+}
+
+/// Bytes and packets a Child SA may carry (each direction on its own), `None` unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrafficLimits {
+    pub bytes: Option<u64>,
+    pub packets: Option<u64>,
 }
 
 impl ChildConfig {
@@ -232,6 +244,8 @@ impl ChildConfig {
             remote_ts,
             esp_proposals: vec![EspProposal::parse("aes128gcm16").unwrap_or_else(|_| unreachable!())],
             rekey_time: Some(Duration::from_secs(3600)),
+            soft_traffic: TrafficLimits::default(),
+            hard_traffic: TrafficLimits::default(),
             start_action: StartAction::Start,
             mode: Mode::Tunnel,
         }
@@ -306,6 +320,17 @@ impl PeerConfig {
             }
             if c.esp_proposals.is_empty() {
                 return Err(format!("child {}: no ESP proposal", c.name));
+            }
+            let (soft, hard) = (c.soft_traffic, c.hard_traffic);
+            for (what, s, h) in [("bytes", soft.bytes, hard.bytes), ("packets", soft.packets, hard.packets)] {
+                if let (Some(s), Some(h)) = (s, h) {
+                    if h <= s {
+                        return Err(format!(
+                            "child {}: the hard {what} limit must be above the soft one",
+                            c.name
+                        ));
+                    }
+                }
             }
         }
         if self.retransmit.tries > 16 {

@@ -33,6 +33,7 @@ pub(crate) mod ts;
 
 pub use config::{
     ChildConfig, DpdAction, EspProposal, IkeProposal, Mode, PeerConfig, RetransmitConfig, StartAction,
+    TrafficLimits,
 };
 pub use cookie::{CookieGate, GateVerdict};
 pub use nat::NatStatus;
@@ -392,6 +393,9 @@ pub struct IkeSa {
     queue: VecDeque<Task>,
     last_rx: Instant,
     ike_rekey_at: Option<Instant>,
+    /// The child IKE_AUTH carries when it is not the first `start` one: the child whose
+    /// traffic (a trap) made us initiate.
+    first_child: Option<usize>,
 }
 
 impl fmt::Debug for IkeSa {
@@ -483,6 +487,7 @@ impl IkeSa {
             queue: VecDeque::new(),
             last_rx: now,
             ike_rekey_at: None,
+            first_child: None,
         }
     }
 
@@ -574,6 +579,20 @@ impl IkeSa {
     }
 
     // ---- driver API ---------------------------------------------------------------------------
+
+    /// Starts an IKE SA as [`IkeSa::initiate`] does, but with the child `name` in IKE_AUTH (the
+    /// driver's answer to traffic on a trap); children configured to `start` follow it.
+    pub fn initiate_for_child(
+        config: Arc<PeerConfig>,
+        now: Instant,
+        name: &str,
+        rng: &mut impl CryptoRngCore,
+    ) -> (IkeSa, Vec<Output>) {
+        let first = config.children.iter().position(|c| c.name == name);
+        let (mut sa, out) = IkeSa::initiate(config, now, rng);
+        sa.first_child = first;
+        (sa, out)
+    }
 
     /// Asks for another Child SA from the configuration (by name).
     pub fn initiate_child(&mut self, now: Instant, name: &str, rng: &mut impl CryptoRngCore) -> Vec<Output> {
@@ -1056,7 +1075,8 @@ impl IkeSa {
         let action = self.config.dpd_action;
         out.push(Output::Event(Event::PeerDead { action }));
         if action == DpdAction::Restart {
-            let (fresh, o) = IkeSa::initiate(self.config.clone(), now, rng);
+            let (mut fresh, o) = IkeSa::initiate(self.config.clone(), now, rng);
+            fresh.first_child = self.first_child;
             *self = fresh;
             out.extend(o);
         }
