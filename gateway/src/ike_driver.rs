@@ -498,18 +498,58 @@ impl IkeDriver {
         peer.admin_down = true;
         peer.admin_up = false;
         peer.retry_at = None;
-        if let Some(mut sa) = peer.sa.take() {
-            if sa.is_established() {
-                for o in sa.delete_ike(now, &mut self.rng) {
-                    if let Output::Send(d) = o {
-                        fx.sends.push(d);
-                    }
+        close(peer, now, &mut self.rng, sadb, fx);
+        tracing::info!(target: "gateway::ike", peer = %name, "tunnel down (administrative): IKE SA deleted");
+        Ok(format!("{name}: down"))
+    }
+
+    /// `espgw reload` with a changed `ike:` section (`old` is the running one, `new` already
+    /// validated). A peer whose configuration is unchanged keeps running untouched: its IKE
+    /// SA, Child SAs, counters and timers carry on. A changed or removed peer is closed (its
+    /// IKE SA deleted with the peer, its SAs out of the data plane); a changed or added one
+    /// starts afresh from `new`. Trap policies are rebuilt for all.
+    pub fn reload(
+        &mut self,
+        old: &IkeConfig,
+        new: &IkeConfig,
+        now: Instant,
+        sadb: &mut SadbBuilder,
+        fx: &mut Effects,
+    ) -> Result<String, String> {
+        let mut fresh = IkeDriver::new(new, now)?;
+        let unchanged = |name: &str| {
+            let o = old.peers.iter().find(|p| p.name == name);
+            o.is_some() && o == new.peers.iter().find(|p| p.name == name)
+        };
+        let (mut kept, mut closed) = (Vec::new(), Vec::new());
+        for mut p in std::mem::take(&mut self.peers) {
+            let name = p.cfg.name.clone();
+            match fresh.peers.iter().position(|f| f.cfg.name == name) {
+                Some(i) if unchanged(&name) => {
+                    p.traps = std::mem::take(&mut fresh.peers[i].traps);
+                    fresh.peers[i] = p;
+                    kept.push(name);
+                }
+                _ => {
+                    close(&mut p, now, &mut self.rng, sadb, fx);
+                    closed.push(name);
                 }
             }
         }
-        remove_all(peer, sadb, fx);
-        tracing::info!(target: "gateway::ike", peer = %name, "tunnel down (administrative): IKE SA deleted");
-        Ok(format!("{name}: down"))
+        self.v1.reload_into(&mut fresh.v1, &unchanged, now, sadb, fx, &mut kept, &mut closed);
+        // Trap ids are numbered afresh: the policies are rebuilt on the next tick.
+        sadb.clear_trap_policies();
+        let _ = sadb.acquires().take();
+        fx.sadb_changed = true;
+        let names: Vec<&str> = new.peers.iter().map(|p| p.name.as_str()).collect();
+        let changed = closed.iter().filter(|n| names.contains(&n.as_str())).count();
+        let removed = closed.len() - changed;
+        let added = names.len() - kept.len() - changed;
+        *self = IkeDriver { gate: std::mem::replace(&mut self.gate, fresh.gate), ..fresh };
+        Ok(format!(
+            "IKE peers: {} unchanged, {changed} changed (restarted), {added} added, {removed} removed",
+            kept.len()
+        ))
     }
 
     /// Traffic hit trap `id`: start the IKE SA with the child in IKE_AUTH, or, with the IKE
@@ -841,6 +881,21 @@ fn install_traps(peers: &[Peer], sadb: &mut SadbBuilder, fx: &mut Effects) {
             fx.sadb_changed = true;
         }
     }
+}
+
+/// Ends what `peer` has: its IKE SA is deleted with the peer (when established) and its
+/// Child SAs leave the data plane.
+fn close(peer: &mut Peer, now: Instant, rng: &mut OsRng, sadb: &mut SadbBuilder, fx: &mut Effects) {
+    if let Some(mut sa) = peer.sa.take() {
+        if sa.is_established() {
+            for o in sa.delete_ike(now, rng) {
+                if let Output::Send(d) = o {
+                    fx.sends.push(d);
+                }
+            }
+        }
+    }
+    remove_all(peer, sadb, fx);
 }
 
 /// Removes every Child SA the driver installed for `peer`.
@@ -1231,6 +1286,49 @@ mod tests {
         assert_eq!(n.a.view(n.now)[0].state, "established");
         assert!(n.a.view(n.now)[0].children.iter().any(|c| c.installed));
         assert!(n.a.set_admin("nope", true, n.now, &mut n.sadb_a, &mut fx).unwrap_err().contains("gw-b"));
+    }
+
+    #[test]
+    fn reload_keeps_unchanged_peers_and_restarts_changed_ones() {
+        let mut n = Pair::new("correct horse battery staple", "");
+        n.run(1, true);
+        let before = n.a.view(n.now)[0].clone();
+        assert_eq!(before.state, "established");
+        let old = peer_yaml('a', "correct horse battery staple", "", "");
+        // Unchanged, plus a new peer: the running SA is untouched (same SPIs, still up).
+        let mut added = old.clone();
+        let mut extra = added.peers[0].clone();
+        extra.name = "gw-c".into();
+        extra.remote = "203.0.113.3".parse().unwrap();
+        extra.children[0].start_action = crate::config::ike::StartActionName::None;
+        added.peers.push(extra);
+        let mut fx = Effects::default();
+        let s = n.a.reload(&old, &added, n.now, &mut n.sadb_a, &mut fx).unwrap();
+        assert_eq!(s, "IKE peers: 1 unchanged, 0 changed (restarted), 1 added, 0 removed");
+        assert!(fx.sends.is_empty());
+        let v = n.a.view(n.now);
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[0].spi_i.clone(), v[0].state.as_str()), (before.spi_i.clone(), "established"));
+        assert_eq!(v[0].children[0].spi_in, before.children[0].spi_in);
+        n.run(2, true);
+        assert_eq!(n.a.view(n.now)[0].spi_i, before.spi_i, "kept running after the reload");
+        // Changed (another rekey time): closed with a delete to the peer, then negotiated anew.
+        let mut changed = added.clone();
+        changed.peers[0].ike_rekey_seconds = 3600;
+        let mut fx = Effects::default();
+        let s = n.a.reload(&added, &changed, n.now, &mut n.sadb_a, &mut fx).unwrap();
+        assert_eq!(s, "IKE peers: 1 unchanged, 1 changed (restarted), 0 added, 0 removed");
+        assert!(!fx.sends.is_empty(), "the old IKE SA is deleted with the peer");
+        n.run(3, true);
+        let v = n.a.view(n.now);
+        assert_eq!(v[0].state, "established");
+        assert_ne!(v[0].spi_i, before.spi_i);
+        // Removed: gone from status, its SAs out of the data plane.
+        let mut fx = Effects::default();
+        let s = n.a.reload(&changed, &IkeConfig::default(), n.now, &mut n.sadb_a, &mut fx).unwrap();
+        assert_eq!(s, "IKE peers: 0 unchanged, 0 changed (restarted), 0 added, 2 removed");
+        assert!(n.a.view(n.now).is_empty() && n.a.is_empty());
+        assert_eq!(n.sadb_a.snapshot().entries().count(), 0);
     }
 
     #[test]

@@ -92,9 +92,11 @@ fn reload(
     running: &mut Config,
     cp: &mut ControlPlane,
     manual: &mut crate::ipsec::manual::ManualSas,
+    ike: &mut crate::ike_driver::IkeDriver,
     ipsec: &SharedIpsec,
     source: &StatusSource,
-) -> Result<String, String> {
+) -> Result<(String, crate::ike_driver::Effects), String> {
+    let mut ike_fx = crate::ike_driver::Effects::default();
     let new = crate::config::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
     let mut fixed = Vec::new();
     if new.eal != running.eal {
@@ -115,13 +117,17 @@ fn reload(
     if new.dataplane != running.dataplane {
         fixed.push("dataplane");
     }
-    if new.ike != running.ike {
-        fixed.push("ike");
-    }
     if !fixed.is_empty() {
         return Err(format!("{path}: {} changed; that needs a restart (espgw run)", fixed.join(", ")));
     }
     let routes_changed = new.routes != running.routes;
+    // IKE first: its reload builds the new peers before touching anything, so a refusal
+    // leaves all as it was.
+    let ike_summary = if new.ike != running.ike {
+        ike.reload(&running.ike, &new.ike, Instant::now(), &mut manual.builder, &mut ike_fx)?
+    } else {
+        "IKE peers unchanged".to_string()
+    };
     let summary = manual.reload(&new.ipsec)?;
     ipsec.store(Arc::new(manual.builder.snapshot()));
     if routes_changed {
@@ -138,7 +144,8 @@ fn reload(
     }
     source.set_config(new.clone());
     *running = new;
-    Ok(format!("{summary}; routes {}", if routes_changed { "changed" } else { "unchanged" }))
+    let routes = if routes_changed { "changed" } else { "unchanged" };
+    Ok((format!("{summary}; {ike_summary}; routes {routes}"), ike_fx))
 }
 
 pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
@@ -415,7 +422,22 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             reload_replies.push(r.reply);
         }
         if sighup.swap(false, Ordering::Relaxed) || !reload_replies.is_empty() {
-            let result = reload(&config_path, &mut running_cfg, &mut cp, &mut manual, &ipsec, &source);
+            let result = reload(&config_path, &mut running_cfg, &mut cp, &mut manual, &mut ike, &ipsec, &source)
+                .map(|(summary, ike_fx)| {
+                    for d in ike_fx.sends {
+                        if !cp.send_udp(d.src, d.dst, &d.bytes, now, &mut out) {
+                            tracing::warn!(target: "gateway::ike", src = %d.src, dst = %d.dst, "cannot send IKE datagram");
+                        }
+                    }
+                    if ike_fx.sadb_changed {
+                        ipsec.store(Arc::new(manual.builder.snapshot()));
+                    }
+                    summary
+                });
+            if !ike.is_empty() {
+                cp.enable_ike();
+            }
+            source.set_ike(ike.view(now));
             match &result {
                 Ok(summary) => tracing::info!(file = %config_path, "reloaded: {summary}"),
                 Err(e) => {

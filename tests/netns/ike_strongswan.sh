@@ -254,6 +254,42 @@ PROM
     done
     tail -5 "$WORK/prom/log"; kill "$pp" 2>/dev/null; wait "$pp" 2>/dev/null; return 1
 }
+# espgw reload after appending a second peer to the config: same SPIs, still established.
+reload_adds_peer() {
+    local before after
+    before=$(spis_now)
+    cat >> "$WORK/$CASE.yaml" <<'YAML'
+    - name: other
+      local: 203.0.113.1
+      remote: 203.0.113.9
+      local_id: gw-a@example.org
+      psk: "another secret, not used"
+      ike_proposals: [aes128gcm16-prfsha256-x25519]
+      children:
+        - { name: x, local_ts: [192.0.2.0/24], remote_ts: [198.51.100.128/25], esp_proposals: [aes128gcm16], start_action: none }
+YAML
+    "$ESPGW" reload -s "$WORK/$CASE.sock" || return 1
+    sleep 1
+    after=$(spis_now)
+    echo "before: $before"; echo "after:  $after"
+    [ "$before" = "$after" ] && [ "$(sj 'p["state"]')" = established ] && status | grep -q "^  other "
+}
+# espgw reload after changing sw's IKE rekey time: sw is deleted at charon and comes back.
+reload_changes_sw() {
+    local before deletes
+    before=$(spis_now); deletes=$(grep -c "received DELETE for IKE_SA" "$SWD/charon.log")
+    sed -i '0,/ike_rekey_seconds:.*/s//ike_rekey_seconds: 3000/' "$WORK/$CASE.yaml"
+    "$ESPGW" reload -s "$WORK/$CASE.sock" || return 1
+    for _ in $(seq 1 50); do
+        [ "$(grep -c "received DELETE for IKE_SA" "$SWD/charon.log")" -gt "$deletes" ] && break; sleep 0.1
+    done
+    [ "$(grep -c "received DELETE for IKE_SA" "$SWD/charon.log")" -gt "$deletes" ] || { echo "charon saw no new delete"; return 1; }
+    for _ in $(seq 1 50); do
+        [ "$(sj 'p["state"]')" = established ] && [ "$(spis_now)" != "$before" ] && sj 'len([c for c in p["children"] if c["installed"]])' | grep -qx 1 && return 0
+        sleep 0.2
+    done
+    status; return 1
+}
 # diag PATTERN...: `espgw diagnose sw` prints every pattern (fixed strings).
 diag() {
     "$ESPGW" diagnose sw -s "$WORK/$CASE.sock" >"$WORK/$CASE.diag" 2>&1 || { cat "$WORK/$CASE.diag"; return 1; }
@@ -412,6 +448,9 @@ if run_case espgw-init "espgw initiates, strongSwan responds; ping and iperf3"; 
         check "espgw tunnel up sw: the tunnel is back and pings pass" \
             sh -c "'$ESPGW' tunnel up sw -s '$WORK/$CASE.sock' && for i in \$(seq 1 50); do '$ESPGW' status -s '$WORK/$CASE.sock' --json | grep -q '\"installed\": *true' && exit 0; sleep 0.2; done; exit 1"
         check "h1 pings 198.51.100.1 through the new tunnel" ping_through
+        check "espgw reload with a peer added: sw's IKE and Child SAs untouched" reload_adds_peer
+        check "espgw reload with sw's ike_rekey_seconds changed: sw deleted and negotiated anew" reload_changes_sw
+        check "h1 pings 198.51.100.1 after the reloads" ping_through
     fi
     end_case
 fi

@@ -245,6 +245,41 @@ impl V1Peers {
         Some(format!("{name}: down"))
     }
 
+    /// For [`super::IkeDriver::reload`]: each of these peers moves into `fresh` when
+    /// `unchanged` says its configuration is the same, else it is closed (deletes sent, SAs
+    /// removed). Names go to `kept` or `closed`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn reload_into(
+        &mut self,
+        fresh: &mut V1Peers,
+        unchanged: &dyn Fn(&str) -> bool,
+        now: Instant,
+        sadb: &mut SadbBuilder,
+        fx: &mut Effects,
+        kept: &mut Vec<String>,
+        closed: &mut Vec<String>,
+    ) {
+        for mut p in std::mem::take(&mut self.peers) {
+            let name = p.cfg.peer.name.clone();
+            match fresh.peers.iter().position(|f| f.cfg.peer.name == name) {
+                Some(i) if unchanged(&name) => {
+                    fresh.peers[i] = p;
+                    kept.push(name);
+                }
+                _ => {
+                    if let Some(mut sa) = p.sa.take() {
+                        fx.sends.extend(sa.delete_ike(now, &mut OsRng).into_iter().filter_map(|o| match o {
+                            Output::Send(d) => Some(d),
+                            _ => None,
+                        }));
+                    }
+                    remove_all(&mut p.base, sadb, fx);
+                    closed.push(name);
+                }
+            }
+        }
+    }
+
     pub(super) fn names(&self) -> impl Iterator<Item = &str> {
         self.peers.iter().map(|p| p.cfg.peer.name.as_str())
     }

@@ -354,10 +354,17 @@ impl SadbBuilder {
     }
 
     /// Adds trap policies ([`Verdict::Trap`]); they are looked up after every other policy
-    /// and stay until the process ends (a reload leaves them alone).
+    /// and stay until an IKE reload rebuilds them ([`SadbBuilder::clear_trap_policies`]); a
+    /// reload of the configured policies leaves them alone.
     pub fn add_trap_policies(&mut self, outbound: Vec<Policy>, inbound: Vec<Policy>) {
         self.trap_outbound.extend(outbound);
         self.trap_inbound.extend(inbound);
+    }
+
+    /// Drops every trap policy (an IKE reload rebuilds them).
+    pub fn clear_trap_policies(&mut self) {
+        self.trap_outbound.clear();
+        self.trap_inbound.clear();
     }
 
     /// Where the data plane raises the traps it hit.
