@@ -234,13 +234,7 @@ impl V1Peers {
         peer.base.admin_up = false;
         peer.base.retry_at = None;
         peer.pair_retry.clear();
-        if let Some(mut sa) = peer.sa.take() {
-            fx.sends.extend(sa.delete_ike(now, &mut OsRng).into_iter().filter_map(|o| match o {
-                Output::Send(d) => Some(d),
-                _ => None,
-            }));
-        }
-        remove_all(&mut peer.base, sadb, fx);
+        peer.close(now, sadb, fx);
         tracing::info!(target: "gateway::ike", peer = %name, "tunnel down (administrative): phase 1 and 2 deleted");
         Some(format!("{name}: down"))
     }
@@ -267,13 +261,7 @@ impl V1Peers {
                     kept.push(name);
                 }
                 _ => {
-                    if let Some(mut sa) = p.sa.take() {
-                        fx.sends.extend(sa.delete_ike(now, &mut OsRng).into_iter().filter_map(|o| match o {
-                            Output::Send(d) => Some(d),
-                            _ => None,
-                        }));
-                    }
-                    remove_all(&mut p.base, sadb, fx);
+                    p.close(now, sadb, fx);
                     closed.push(name);
                 }
             }
@@ -286,15 +274,8 @@ impl V1Peers {
 
     /// Deletes every IPsec SA and ISAKMP SA (on shutdown): the deletes go out once.
     pub(super) fn shutdown(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
-        let rng = &mut OsRng;
         for peer in &mut self.peers {
-            if let Some(mut sa) = peer.sa.take() {
-                fx.sends.extend(sa.delete_ike(now, rng).into_iter().filter_map(|o| match o {
-                    Output::Send(d) => Some(d),
-                    _ => None,
-                }));
-            }
-            remove_all(&mut peer.base, sadb, fx);
+            peer.close(now, sadb, fx);
         }
     }
 
@@ -304,6 +285,18 @@ impl V1Peers {
 }
 
 impl V1Peer {
+    /// Deletes the ISAKMP SA with the peer (the deletes go out once, unanswered) and takes its
+    /// IPsec SAs out of the data plane.
+    fn close(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+        if let Some(mut sa) = self.sa.take() {
+            fx.sends.extend(sa.delete_ike(now, &mut OsRng).into_iter().filter_map(|o| match o {
+                Output::Send(d) => Some(d),
+                _ => None,
+            }));
+        }
+        remove_all(&mut self.base, sadb, fx);
+    }
+
     fn view(&self, now: Instant) -> PeerView {
         let sa = self.sa.as_ref();
         let up = sa.is_some_and(|s| s.is_established());
