@@ -468,6 +468,38 @@ fn invalid_ke_retry_with_the_requested_group() {
 }
 
 #[test]
+fn weak_modp1024_negotiates_only_when_both_allow_it() {
+    let (mut w, mut e) = configs();
+    for c in [&mut w, &mut e] {
+        c.ike_proposals = vec![IkeProposal::parse("aes128-sha256-modp1024").unwrap()];
+        c.children[0].esp_proposals = vec![EspProposal::parse("aes128gcm16-modp1536").unwrap()];
+        c.allow_weak_dh = true;
+        c.validate().unwrap();
+    }
+    let mut n = Net::new(w.clone(), e.clone());
+    n.run(Duration::from_secs(2));
+    assert!(n.nodes[0].established() && n.nodes[1].established(), "{:?}", n.nodes[0].failures());
+    assert!(
+        matches!(&n.nodes[0].events[0], Event::IkeEstablished { proposal, .. } if proposal.contains("MODP_1024"))
+    );
+    // A CREATE_CHILD_SA rekey with PFS uses group 5.
+    let spi = only_child(&n, 0);
+    n.act(0, |sa, now, rng| sa.rekey_child(now, spi, rng));
+    n.run(Duration::from_secs(2));
+    assert_eq!(
+        n.nodes[0].count(|e| matches!(e, Event::ChildRekeyed { .. })),
+        1,
+        "{:?}",
+        n.nodes[0].failures()
+    );
+    assert_pairs_match(&n);
+    // Without allow_weak_dh the initiator cannot make its KE payload.
+    w.allow_weak_dh = false;
+    let n = Net::new(w, e);
+    assert!(n.nodes[0].failures()[0].to_string().contains("MODP_1024"), "{:?}", n.nodes[0].failures());
+}
+
+#[test]
 fn cookie_when_half_open_sas_exceed_the_limit() {
     let (w, e) = configs();
     let mut n = Net::new(w, e);

@@ -14,6 +14,8 @@
 //!       ike_rekey_seconds: 14400              # 0 = never, else at least 5
 //!       dpd: { interval: 30, action: clear }  # clear | restart | hold; interval 0 = off
 //!       retransmit: { timeout_ms: 2000, tries: 5 }
+//!       allow_weak_dh: false                  # true lets proposals name modp1024/modp1536
+//!                                             #   (groups 2 and 5; warned about at start)
 //!       children:
 //!         - name: net
 //!           local_ts: [192.0.2.0/24]          # our side of the tunnel
@@ -101,6 +103,9 @@ pub struct IkePeerConfig {
     pub dpd: DpdConfig,
     #[serde(default)]
     pub retransmit: RetransmitSettings,
+    /// Accept MODP 1024 / 1536 (groups 2 and 5) in this peer's proposals (both IKE versions).
+    #[serde(default)]
+    pub allow_weak_dh: bool,
     pub children: Vec<IkeChildConfig>,
 }
 
@@ -334,6 +339,7 @@ impl IkePeerConfig {
             timeout: Duration::from_millis(self.retransmit.timeout_ms),
             tries: self.retransmit.tries,
         };
+        pc.allow_weak_dh = self.allow_weak_dh;
         for c in &self.children {
             let mut cc = ChildConfig::new(
                 &c.name,

@@ -140,7 +140,7 @@ impl IkeSa {
         let mut sa = IkeSa::blank(config.clone(), config.local, config.remote, now);
         let mut out = Vec::new();
         let group = config.ike_proposals.first().and_then(|p| p.dh.first().copied()).unwrap_or(DhGroup::NONE);
-        let dh = match DhPrivateKey::generate(group, false, rng) {
+        let dh = match DhPrivateKey::generate(group, config.allow_weak_dh, rng) {
             Ok(dh) => dh,
             Err(e) => {
                 let f = Failure::new(FailureKind::Protocol, format!("cannot use DH group {group:?}: {e}"));
@@ -224,7 +224,7 @@ impl IkeSa {
             if g == st.dh.group() || st.redo >= MAX_REDO {
                 return;
             }
-            match DhPrivateKey::generate(g, false, rng) {
+            match DhPrivateKey::generate(g, self.config.allow_weak_dh, rng) {
                 Ok(dh) => st.dh = dh,
                 Err(_) => return,
             }
@@ -363,7 +363,7 @@ impl IkeSa {
             out.push(refuse(NotifyType::INVALID_KE_PAYLOAD, group.0.to_be_bytes().to_vec()));
             return (None, out);
         }
-        let Ok(dh) = DhPrivateKey::generate(group, false, rng) else { return (None, out) };
+        let Ok(dh) = DhPrivateKey::generate(group, config.allow_weak_dh, rng) else { return (None, out) };
         let spi_r = super::random_ike_spi(rng);
         let nr = random_nonce(rng);
         let Some(d) = derive(suite, &dh, &ke.data, &ni, &nr, h.spi_i, spi_r) else {

@@ -155,7 +155,7 @@ impl IsakmpSa {
             return;
         };
         let pfs = ch.esp_proposals.iter().find_map(|p| p.dh.first().copied());
-        let dh = match pfs.map(|g| DhPrivateKey::generate(g, cfg.allow_weak, rng)) {
+        let dh = match pfs.map(|g| DhPrivateKey::generate(g, cfg.peer.allow_weak_dh, rng)) {
             None => None,
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
@@ -430,7 +430,7 @@ impl IsakmpSa {
         let chosen = prop.transforms.iter().find_map(|t| {
             let c = proposal::esp_read(t).ok()?;
             let ke_ok = match c.algs.dh {
-                Some(g) => ke.is_some() && crate::crypto::dh::is_supported(g, cfg.allow_weak),
+                Some(g) => ke.is_some() && crate::crypto::dh::is_supported(g, cfg.peer.allow_weak_dh),
                 None => ke.is_none(),
             };
             (ke_ok && c.mode == ch.mode && proposal::esp_acceptable(&ch.esp_proposals, &c))
@@ -456,7 +456,7 @@ impl IsakmpSa {
         };
         let (dh, gqm) = match (choice.algs.dh, ke) {
             (Some(g), Some(k)) => {
-                let Ok(d) = DhPrivateKey::generate(g, cfg.allow_weak, rng) else { return };
+                let Ok(d) = DhPrivateKey::generate(g, cfg.peer.allow_weak_dh, rng) else { return };
                 let Ok(s) = d.shared_secret(k) else { return };
                 (Some(d), Some(s))
             }
