@@ -16,6 +16,10 @@
 //!       retransmit: { timeout_ms: 2000, tries: 5 }
 //!       allow_weak_dh: false                  # true lets proposals name modp1024/modp1536
 //!                                             #   (groups 2 and 5; warned about at start)
+//!       fragment_size: 1280                   # IKE fragmentation (RFC 7383, when the peer
+//!                                             #   supports it too): protected messages whose
+//!                                             #   IP datagram would be larger go out as SKF
+//!                                             #   fragments of at most this size; 200..=9216
 //!       children:
 //!         - name: net
 //!           local_ts: [192.0.2.0/24]          # our side of the tunnel
@@ -106,6 +110,10 @@ pub struct IkePeerConfig {
     /// Accept MODP 1024 / 1536 (groups 2 and 5) in this peer's proposals (both IKE versions).
     #[serde(default)]
     pub allow_weak_dh: bool,
+    /// IKEv2 only: the largest IKE datagram (whole IP packet) sent once fragmentation is
+    /// agreed; default 1280.
+    #[serde(default)]
+    pub fragment_size: Option<usize>,
     pub children: Vec<IkeChildConfig>,
 }
 
@@ -340,6 +348,7 @@ impl IkePeerConfig {
             tries: self.retransmit.tries,
         };
         pc.allow_weak_dh = self.allow_weak_dh;
+        pc.fragment_size = self.fragment_size.unwrap_or(ike::sa::DEFAULT_FRAGMENT_SIZE);
         for c in &self.children {
             let mut cc = ChildConfig::new(
                 &c.name,

@@ -104,6 +104,20 @@ fn weak_dh_groups_only_when_allowed() {
 }
 
 #[test]
+fn fragment_size_is_bounded_and_ikev2_only() {
+    let pc = parse(&ike(&[]), "gw.yaml").unwrap().ike.peers[0].to_peer_config().unwrap();
+    assert_eq!(pc.fragment_size, 1280);
+    let set =
+        |v: &str| ike(&[("local_id:", &format!("fragment_size: {v}\n      local_id: gw-a@example.org"))]);
+    let pc = parse(&set("400"), "gw.yaml").unwrap().ike.peers[0].to_peer_config().unwrap();
+    assert_eq!(pc.fragment_size, 400);
+    assert_err(&set("100"), 13, "ike.peers[0].fragment_size", "out of range 200..=9216");
+    assert_err(&set("65000"), 13, "ike.peers[0].fragment_size", "out of range 200..=9216");
+    let v1 = ikev1(&[("local_id:", "fragment_size: 400\n      local_id: gw-a@example.org")]);
+    assert_err(&v1, 13, "ike.peers[0].fragment_size", "remove it for an IKEv1 peer");
+}
+
+#[test]
 fn bad_esp_proposal() {
     let text = ike(&[("esp_proposals:", "esp_proposals: [aes128-sha384]")]);
     assert_err(&text, 21, "ike.peers[0].children[0].esp_proposals[0]", "not offered for ESP");

@@ -29,6 +29,10 @@ const MIN_REKEY_SECONDS: u64 = 5;
 /// checked once a second).
 const MIN_REKEY_BYTES: u64 = 64 * 1024;
 const MIN_REKEY_PACKETS: u64 = 100;
+/// IKE fragment sizes: the state machine's floor (room for inner bytes with any cipher) up to
+/// jumbo frames (larger never helps).
+const MIN_FRAGMENT_SIZE: usize = ike::sa::MIN_FRAGMENT_SIZE;
+const MAX_FRAGMENT_SIZE: usize = 9216;
 /// Most ports a gateway may have.
 pub const MAX_PORTS: usize = 32;
 
@@ -870,6 +874,22 @@ impl Validator {
                 }
             }
             self.check_ike_version(i, peer);
+            if let Some(f) = peer.fragment_size {
+                if peer.is_v1() {
+                    self.issue(
+                        at("fragment_size"),
+                        "IKE fragmentation here is IKEv2's (RFC 7383); remove it for an IKEv1 peer",
+                    );
+                } else if !(MIN_FRAGMENT_SIZE..=MAX_FRAGMENT_SIZE).contains(&f) {
+                    self.issue(
+                        at("fragment_size"),
+                        format!(
+                            "{f} bytes is out of range {MIN_FRAGMENT_SIZE}..={MAX_FRAGMENT_SIZE} (the whole IP datagram \
+                             of an IKE fragment; 1280 by default)"
+                        ),
+                    );
+                }
+            }
             if peer.dpd.interval > 86_400 {
                 self.issue(
                     at("dpd.interval"),

@@ -282,7 +282,18 @@ pub struct PeerConfig {
     /// Accept MODP 1024 / 1536 (groups 2 and 5) in proposals, for old peers; both IKE
     /// versions honour it and [`PeerConfig::warnings`] says so.
     pub allow_weak_dh: bool,
+    /// The largest IKE datagram we send once fragmentation (RFC 7383) is agreed, counted as
+    /// the whole IP datagram (IP and UDP headers included, like strongSwan's
+    /// `fragment_size`); longer protected messages go out as SKF fragments.
+    pub fragment_size: usize,
 }
+
+/// [`PeerConfig::fragment_size`] when none is configured (RFC 7383 §2.5.1 suggests 1280 for
+/// IPv6; it suits IPv4 paths too, as strongSwan's default).
+pub const DEFAULT_FRAGMENT_SIZE: usize = 1280;
+/// The smallest [`PeerConfig::fragment_size`] that leaves room for inner bytes with any
+/// cipher (IPv6 and UDP headers, non-ESP marker, IKE and SKF headers, IV, padding, ICV).
+pub const MIN_FRAGMENT_SIZE: usize = 200;
 
 impl PeerConfig {
     pub fn new(
@@ -311,6 +322,7 @@ impl PeerConfig {
             retransmit: RetransmitConfig::default(),
             half_open_timeout: Duration::from_secs(30),
             allow_weak_dh: false,
+            fragment_size: DEFAULT_FRAGMENT_SIZE,
         }
     }
 
@@ -343,6 +355,12 @@ impl PeerConfig {
         }
         if self.retransmit.tries > 16 {
             return Err(format!("peer {}: more than 16 retransmits", self.name));
+        }
+        if !(MIN_FRAGMENT_SIZE..=65535).contains(&self.fragment_size) {
+            return Err(format!(
+                "peer {}: fragment size {} is out of range {MIN_FRAGMENT_SIZE}..=65535",
+                self.name, self.fragment_size
+            ));
         }
         if !self.allow_weak_dh {
             let ike = self.ike_proposals.iter().flat_map(|p| &p.dh);

@@ -199,7 +199,7 @@ impl IsakmpSa {
             ts_remote,
             offer: Some(offer),
             pending: None,
-            out: Some(Outstanding::new(id, d.bytes.clone(), now, &cfg.peer.retransmit)),
+            out: Some(Outstanding::new(id, vec![d.bytes.clone()], now, &cfg.peer.retransmit)),
             last_rx: Vec::new(),
             last_tx: Some(d.bytes.clone()),
             done: false,
@@ -535,7 +535,7 @@ impl IsakmpSa {
             ts_remote,
             offer: None,
             pending,
-            out: Some(Outstanding::new(id, d.bytes.clone(), now, &cfg.peer.retransmit)),
+            out: Some(Outstanding::new(id, vec![d.bytes.clone()], now, &cfg.peer.retransmit)),
             last_rx: bytes.to_vec(),
             last_tx: Some(d.bytes.clone()),
             done: false,
@@ -764,9 +764,10 @@ impl IsakmpSa {
         for q in &mut self.quicks {
             if let Some(o) = q.out.as_mut().filter(|o| o.next_at() <= now) {
                 match o.on_timeout(now, &rcfg) {
-                    Retransmit::Resend(b) => {
-                        out.push(Output::Send(Datagram { src: local, dst: remote, bytes: b.to_vec() }))
-                    }
+                    Retransmit::Resend(b) => out.extend(
+                        b.iter()
+                            .map(|b| Output::Send(Datagram { src: local, dst: remote, bytes: b.clone() })),
+                    ),
                     Retransmit::GiveUp { retransmits } => failed.push((q.id, retransmits)),
                 }
             }
