@@ -316,8 +316,12 @@ impl IkeDriver {
                         Trap { child: c.name.clone(), id: next_trap - 1, acquired: None }
                     })
                     .collect();
+                let pc = p.to_peer_config().map_err(|e| format!("ike peer {}: {e}", p.name))?;
+                for w in pc.warnings() {
+                    tracing::warn!(target: "gateway::ike", peer = %p.name, "WARNING: {w}");
+                }
                 Ok(Peer {
-                    cfg: Arc::new(p.to_peer_config().map_err(|e| format!("ike peer {}: {e}", p.name))?),
+                    cfg: Arc::new(pc),
                     initiates: p.initiates(),
                     sa: None,
                     initiator: false,

@@ -12,7 +12,7 @@
 
 use crate::codec::header::HEADER_LEN;
 use crate::codec::payload::{Payload, PayloadIter, GENERIC_HEADER_LEN};
-use crate::codec::sk::{encode_inner, Encrypted};
+use crate::codec::sk::{encode_inner, Encrypted, EncryptedFragment};
 use crate::codec::{self, Header, PayloadType, Reader, Writer};
 use crate::crypto::encr::Cipher;
 use crate::crypto::integ::Integ;
@@ -73,26 +73,80 @@ impl SkProtection {
     /// Builds the protected message: `header`, then SK carrying `inner`. `iv` is the cipher's
     /// IV ([`crate::crypto::encr::EncrAlg::iv_len`] bytes) supplied by the caller.
     pub fn seal(&self, header: &Header, inner: &[Payload], iv: &[u8]) -> Result<Vec<u8>, ProtectError> {
+        let (first, mut plain) = encode_inner(inner)?;
+        let out = self.seal_body(header, PayloadType::SK, first, &[], &plain, iv);
+        plain.iter_mut().for_each(|b| *b = 0);
+        out
+    }
+
+    /// Builds one Encrypted Fragment message (RFC 7383 §2.5): `header`, then SKF with
+    /// `number` of `total` carrying `part` of the inner chain's bytes. `first` is the inner
+    /// chain's first payload type in fragment 1 and must be NONE in the others. Fragment
+    /// Number and Total Fragments are authenticated with the header (the AAD for AES-GCM).
+    pub fn seal_fragment(
+        &self,
+        header: &Header,
+        first: PayloadType,
+        number: u16,
+        total: u16,
+        part: &[u8],
+        iv: &[u8],
+    ) -> Result<Vec<u8>, ProtectError> {
+        if number == 0 || number > total || (number != 1 && first != PayloadType::NONE) {
+            return Err(codec::Error::new(codec::ErrorKind::InvalidValue, "SKF numbering").into());
+        }
+        let mut fields = [0u8; EncryptedFragment::FIELDS_LEN];
+        fields[..2].copy_from_slice(&number.to_be_bytes());
+        fields[2..].copy_from_slice(&total.to_be_bytes());
+        self.seal_body(header, PayloadType::SKF, first, &fields, part, iv)
+    }
+
+    /// Bytes an SKF message adds around a part of the inner chain at most: IKE header, SKF
+    /// header, IV, a full block of padding with the Pad Length octet, and the ICV.
+    pub fn fragment_overhead(&self) -> usize {
+        let alg = self.cipher.alg();
+        HEADER_LEN
+            + GENERIC_HEADER_LEN
+            + EncryptedFragment::FIELDS_LEN
+            + alg.iv_len()
+            + alg.block_len().max(1)
+            + self.icv_len()
+    }
+
+    /// Header, one SK / SKF payload (`fields` are SKF's numbers, empty for SK), encrypted
+    /// `content` padded to the block size.
+    fn seal_body(
+        &self,
+        header: &Header,
+        ty: PayloadType,
+        next: PayloadType,
+        fields: &[u8],
+        content: &[u8],
+        iv: &[u8],
+    ) -> Result<Vec<u8>, ProtectError> {
         let alg = self.cipher.alg();
         if iv.len() != alg.iv_len() {
             return Err(CryptoError::BadLength.into());
         }
-        let (first, mut plain) = encode_inner(inner)?;
         let bl = alg.block_len();
-        let pad = (bl - (plain.len() + 1) % bl) % bl;
-        plain.resize(plain.len() + pad, 0);
+        let pad = (bl - (content.len() + 1) % bl) % bl;
+        let mut plain = Vec::with_capacity(content.len() + pad + 1);
+        plain.extend_from_slice(content);
+        plain.resize(content.len() + pad, 0);
         plain.push(pad as u8);
         let icv_len = self.icv_len();
-        let total = HEADER_LEN + GENERIC_HEADER_LEN + iv.len() + plain.len() + icv_len;
+        let sk_hdr = GENERIC_HEADER_LEN + fields.len();
+        let total = HEADER_LEN + sk_hdr + iv.len() + plain.len() + icv_len;
         let sk_len = total - HEADER_LEN;
         let (Ok(total32), Ok(sk16)) = (u32::try_from(total), u16::try_from(sk_len)) else {
             return Err(codec::Error::new(codec::ErrorKind::TooLong, "SK").into());
         };
         let mut w = Writer::new();
-        header.encode(PayloadType::SK, total32, &mut w);
-        w.u8(first.0);
+        header.encode(ty, total32, &mut w);
+        w.u8(next.0);
         w.u8(0);
         w.u16(sk16);
+        w.bytes(fields);
         w.bytes(iv);
         let ct_start = w.len();
         w.bytes(&plain);
@@ -100,20 +154,46 @@ impl SkProtection {
         let mut out = w.finish()?;
         let (authed, icv) = out.split_at_mut(total - icv_len);
         let (aad, ct) = authed.split_at_mut(ct_start);
-        let aad = &aad[..HEADER_LEN + GENERIC_HEADER_LEN];
-        match &self.integ {
-            None => self.cipher.encrypt(iv, aad, ct, icv)?,
+        let aad = &aad[..HEADER_LEN + sk_hdr];
+        let r = match &self.integ {
+            None => self.cipher.encrypt(iv, aad, ct, icv),
             Some(integ) => {
-                self.cipher.encrypt(iv, &[], ct, &mut [])?;
-                integ.sign(&[authed], icv)?;
+                self.cipher.encrypt(iv, &[], ct, &mut []).and_then(|()| integ.sign(&[authed], icv))
             }
-        }
+        };
         plain.iter_mut().for_each(|b| *b = 0);
+        r?;
         Ok(out)
     }
 
     /// Verifies and decrypts a protected message (whose last payload must be SK).
     pub fn open(&self, datagram: &[u8]) -> Result<Opened, ProtectError> {
+        let mut b = self.open_body(datagram)?;
+        if b.ty != PayloadType::SK {
+            return Err(ProtectError::NotEncrypted);
+        }
+        let payloads = Encrypted::decode_inner(b.next, &b.plain);
+        b.plain.iter_mut().for_each(|x| *x = 0);
+        Ok(Opened { header: b.header, unprotected: b.unprotected, payloads: payloads? })
+    }
+
+    /// Verifies and decrypts one Encrypted Fragment message (RFC 7383 §2.6): its numbers and
+    /// its part of the inner chain, to be joined with the others by the caller.
+    pub fn open_fragment(&self, datagram: &[u8]) -> Result<OpenedFragment, ProtectError> {
+        let b = self.open_body(datagram)?;
+        if b.ty != PayloadType::SKF {
+            return Err(ProtectError::NotEncrypted);
+        }
+        let number = u16::from_be_bytes([b.fields[0], b.fields[1]]);
+        let total = u16::from_be_bytes([b.fields[2], b.fields[3]]);
+        if number == 0 || number > total || (number != 1 && b.next != PayloadType::NONE) {
+            return Err(codec::Error::new(codec::ErrorKind::InvalidValue, "SKF numbering").into());
+        }
+        Ok(OpenedFragment { header: b.header, first_inner: b.next, number, total, part: b.plain })
+    }
+
+    /// Checks the ICV / tag of a message whose last payload is SK or SKF and decrypts it:
+    fn open_body(&self, datagram: &[u8]) -> Result<Body, ProtectError> {
         let mut r = Reader::new(datagram, "header");
         let (header, first, length) = Header::decode(&mut r)?;
         if length as usize != datagram.len() {
@@ -123,26 +203,29 @@ impl SkProtection {
         let mut sk = None;
         for raw in PayloadIter::new(first, r.rest()) {
             let raw = raw?;
-            if raw.ty == PayloadType::SK {
+            if raw.ty == PayloadType::SK || raw.ty == PayloadType::SKF {
                 sk = Some(raw);
+            } else if sk.is_some() {
+                return Err(codec::Error::new(codec::ErrorKind::Misplaced, "payload after SK").into());
             } else {
                 unprotected.push(Payload::decode(&raw, true)?);
             }
         }
         let sk = sk.ok_or(ProtectError::NotEncrypted)?;
+        let fields = if sk.ty == PayloadType::SKF { EncryptedFragment::FIELDS_LEN } else { 0 };
         let alg = self.cipher.alg();
         let (iv_len, icv_len) = (alg.iv_len(), self.icv_len());
         let body = sk.body;
-        if body.len() < iv_len + icv_len + 1 {
+        if body.len() < fields + iv_len + icv_len + 1 {
             return Err(CryptoError::BadLength.into());
         }
-        let iv = &body[..iv_len];
-        let mut ct = body[iv_len..body.len() - icv_len].to_vec();
+        let iv = &body[fields..fields + iv_len];
+        let mut ct = body[fields + iv_len..body.len() - icv_len].to_vec();
         let icv = &body[body.len() - icv_len..];
         let sk_start = HEADER_LEN + sk.offset;
         match &self.integ {
             None => {
-                let aad = &datagram[..sk_start + GENERIC_HEADER_LEN];
+                let aad = &datagram[..sk_start + GENERIC_HEADER_LEN + fields];
                 self.cipher.decrypt(iv, aad, &mut ct, icv)?;
             }
             Some(integ) => {
@@ -154,12 +237,42 @@ impl SkProtection {
         }
         let pad = *ct.last().ok_or(CryptoError::BadLength)? as usize;
         if pad + 1 > ct.len() {
+            ct.iter_mut().for_each(|b| *b = 0);
             return Err(CryptoError::AuthenticationFailed.into());
         }
-        let payloads = Encrypted::decode_inner(sk.next, &ct[..ct.len() - pad - 1]);
-        ct.iter_mut().for_each(|b| *b = 0);
-        Ok(Opened { header, unprotected, payloads: payloads? })
+        let n = ct.len() - pad - 1;
+        ct[n..].iter_mut().for_each(|b| *b = 0);
+        ct.truncate(n);
+        let mut f = [0u8; EncryptedFragment::FIELDS_LEN];
+        f[..fields].copy_from_slice(&body[..fields]);
+        Ok(Body { header, unprotected, ty: sk.ty, next: sk.next, fields: f, plain: ct })
     }
+}
+
+/// What [`SkProtection::open_body`] found.
+struct Body {
+    header: Header,
+    unprotected: Vec<Payload>,
+    /// SK or SKF.
+    ty: PayloadType,
+    /// Its Next Payload field.
+    next: PayloadType,
+    /// SKF's Fragment Number and Total Fragments (zeros for SK).
+    fields: [u8; EncryptedFragment::FIELDS_LEN],
+    /// The inner bytes, padding removed.
+    plain: Vec<u8>,
+}
+
+/// One verified and decrypted fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedFragment {
+    pub header: Header,
+    /// The inner chain's first payload type (fragment 1), NONE in the others.
+    pub first_inner: PayloadType,
+    pub number: u16,
+    pub total: u16,
+    /// This fragment's share of the inner chain's bytes.
+    pub part: Vec<u8>,
 }
 
 /// Both directions of an IKE SA: the initiator sends with SK_ei / SK_ai, the responder with
@@ -239,6 +352,48 @@ mod test {
             }
             for n in 0..wire.len() {
                 assert!(res.inbound.open(&wire[..n]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn fragments_seal_open_and_join_every_suite() {
+        for suite in suites() {
+            let keys = ike_sa_keys(&suite, &Secret::new(vec![7; 32]), &[1; 32], &[2; 32], 1, 2).unwrap();
+            let ini = IkeSaProtection::new(&suite, &keys, true).unwrap();
+            let res = IkeSaProtection::new(&suite, &keys, false).unwrap();
+            let (first, plain) = encode_inner(&ike_auth_inner()).unwrap();
+            let chunks: Vec<&[u8]> = plain.chunks(50).collect();
+            let total = chunks.len() as u16;
+            let iv = vec![0x3c; suite.encr.iv_len()];
+            let mut joined = Vec::new();
+            for (i, c) in chunks.iter().enumerate() {
+                let n = i as u16 + 1;
+                let f = if n == 1 { first } else { PayloadType::NONE };
+                let wire = ini.outbound.seal_fragment(&header(), f, n, total, c, &iv).unwrap();
+                assert!(wire.len() <= 50 + ini.outbound.fragment_overhead());
+                // The codec sees an SKF payload with the numbers in the clear.
+                let m = Message::parse(&wire).unwrap();
+                let skf = m.fragment().unwrap();
+                assert_eq!((skf.number, skf.total, skf.first_inner), (n, total, f));
+                let o = res.inbound.open_fragment(&wire).unwrap();
+                assert_eq!((o.number, o.total, o.first_inner, o.header), (n, total, f, header()));
+                joined.extend_from_slice(&o.part);
+                // A fragment is not a whole message, and the numbers are authenticated.
+                assert_eq!(res.inbound.open(&wire).unwrap_err(), ProtectError::NotEncrypted);
+                for at in [HEADER_LEN + 5, HEADER_LEN + 7] {
+                    let mut bad = wire.clone();
+                    bad[at] ^= 0x01;
+                    assert!(res.inbound.open_fragment(&bad).is_err());
+                }
+                for cut in 0..wire.len() {
+                    assert!(res.inbound.open_fragment(&wire[..cut]).is_err());
+                }
+            }
+            assert_eq!(Encrypted::decode_inner(first, &joined).unwrap(), ike_auth_inner());
+            // Numbering rules on the way out.
+            for (f, n, t) in [(first, 0, 2), (first, 3, 2), (PayloadType::IDI, 2, 2)] {
+                assert!(ini.outbound.seal_fragment(&header(), f, n, t, b"x", &iv).is_err());
             }
         }
     }

@@ -468,6 +468,125 @@ fn invalid_ke_retry_with_the_requested_group() {
 }
 
 #[test]
+fn weak_modp1024_negotiates_only_when_both_allow_it() {
+    let (mut w, mut e) = configs();
+    for c in [&mut w, &mut e] {
+        c.ike_proposals = vec![IkeProposal::parse("aes128-sha256-modp1024").unwrap()];
+        c.children[0].esp_proposals = vec![EspProposal::parse("aes128gcm16-modp1536").unwrap()];
+        c.allow_weak_dh = true;
+        c.validate().unwrap();
+    }
+    let mut n = Net::new(w.clone(), e.clone());
+    n.run(Duration::from_secs(2));
+    assert!(n.nodes[0].established() && n.nodes[1].established(), "{:?}", n.nodes[0].failures());
+    assert!(
+        matches!(&n.nodes[0].events[0], Event::IkeEstablished { proposal, .. } if proposal.contains("MODP_1024"))
+    );
+    // A CREATE_CHILD_SA rekey with PFS uses group 5.
+    let spi = only_child(&n, 0);
+    n.act(0, |sa, now, rng| sa.rekey_child(now, spi, rng));
+    n.run(Duration::from_secs(2));
+    assert_eq!(
+        n.nodes[0].count(|e| matches!(e, Event::ChildRekeyed { .. })),
+        1,
+        "{:?}",
+        n.nodes[0].failures()
+    );
+    assert_pairs_match(&n);
+    // Without allow_weak_dh the initiator cannot make its KE payload.
+    w.allow_weak_dh = false;
+    let n = Net::new(w, e);
+    assert!(n.nodes[0].failures()[0].to_string().contains("MODP_1024"), "{:?}", n.nodes[0].failures());
+}
+
+/// Datagrams a node sent that are SKF fragments (RFC 7383), as (message ID, number, total).
+fn fragments_sent(node: &Node) -> Vec<(u32, u16, u16)> {
+    node.sent
+        .iter()
+        .filter_map(|d| {
+            let b = if d.src.port() == 4500 { &d.bytes[4..] } else { &d.bytes[..] };
+            let m = ike::codec::Message::parse(b).ok()?;
+            m.fragment().map(|f| (m.header.message_id, f.number, f.total))
+        })
+        .collect()
+}
+
+fn fragmenting_configs() -> (PeerConfig, PeerConfig) {
+    let (mut w, mut e) = configs();
+    for c in [&mut w, &mut e] {
+        c.fragment_size = MIN_FRAGMENT_SIZE;
+        c.children[0].esp_proposals = ["aes128gcm16", "aes256gcm16", "aes128-sha256", "aes256-sha1-esn"]
+            .iter()
+            .map(|p| EspProposal::parse(p).unwrap())
+            .collect();
+        c.validate().unwrap();
+    }
+    (w, e)
+}
+
+#[test]
+fn ike_auth_in_fragments() {
+    let (w, e) = fragmenting_configs();
+    let mut n = Net::new(w, e);
+    n.truncate = true;
+    n.run(Duration::from_secs(2));
+    for node in &n.nodes {
+        assert!(node.established() && node.failures().is_empty(), "{:?}", node.failures());
+    }
+    assert_pairs_match(&n);
+    // IKE_SA_INIT is never fragmented; IKE_AUTH (message 1) is, both ways, and every
+    // datagram fits the fragment size (IPv4 + UDP headers added).
+    for node in &n.nodes {
+        let f = fragments_sent(node);
+        assert!(
+            f.len() >= 2 && f.iter().all(|&(id, _, total)| id == 1 && total as usize == f.len()),
+            "{f:?}"
+        );
+        assert!(node.sent[1..].iter().all(|d| d.bytes.len() + 28 <= MIN_FRAGMENT_SIZE));
+    }
+    assert!(fragments_sent(&n.nodes[0]).len() >= 3, "the request with four ESP proposals");
+    // Later exchanges fragment too: a CREATE_CHILD_SA rekey.
+    let spi = only_child(&n, 0);
+    n.act(0, |sa, now, rng| sa.rekey_child(now, spi, rng));
+    n.run(Duration::from_secs(2));
+    assert_eq!(
+        n.nodes[0].count(|e| matches!(e, Event::ChildRekeyed { .. })),
+        1,
+        "{:?}",
+        n.nodes[0].failures()
+    );
+    assert!(fragments_sent(&n.nodes[0]).iter().any(|&(id, _, _)| id == 2));
+    assert_pairs_match(&n);
+}
+
+#[test]
+fn fragments_survive_loss_and_reordering() {
+    for seed in 1u64..=12 {
+        let (mut w, mut e) = fragmenting_configs();
+        for c in [&mut w, &mut e] {
+            c.retransmit = RetransmitConfig { timeout: Duration::from_millis(500), tries: 10 };
+            c.half_open_timeout = Duration::from_secs(600);
+            c.children[0].rekey_time = Some(Duration::from_secs(40));
+        }
+        let mut n = Net::new(w, e);
+        n.wire = TestRng(seed);
+        n.loss_permille = 150;
+        n.reorder_permille = 300;
+        n.run(Duration::from_secs(120));
+        n.loss_permille = 0;
+        n.reorder_permille = 0;
+        n.run(Duration::from_secs(600));
+        for node in &n.nodes {
+            assert!(node.established(), "seed {seed}: {:?}", node.failures());
+            assert!(node.failures().is_empty(), "seed {seed}: {:?}", node.failures());
+            assert!(node.count(|e| matches!(e, Event::ChildRekeyed { .. })) >= 1, "seed {seed}");
+        }
+        assert_eq!(n.nodes[0].installed.len(), 1, "seed {seed}");
+        assert_pairs_match(&n);
+    }
+}
+
+#[test]
 fn cookie_when_half_open_sas_exceed_the_limit() {
     let (w, e) = configs();
     let mut n = Net::new(w, e);

@@ -114,7 +114,7 @@ defaults() {
     E_START=start; E_IKE=aes128gcm16-prfsha256-x25519; E_ESP=aes128gcm16
     E_REMOTE_ID=gw-b@example.org; E_REMOTE_TS=198.51.100.1/32
     E_IKE_REKEY=14400; E_CHILD_REKEY=3600; E_DPD="{ interval: 30, action: clear }"
-    E_RETRANSMIT="{ timeout_ms: 1000, tries: 3 }"; E_CHILD_EXTRA=""
+    E_RETRANSMIT="{ timeout_ms: 1000, tries: 3 }"; E_CHILD_EXTRA=""; E_FRAGMENT_SIZE=1280; S_CHARON_EXTRA=""
     S_PSK="correct horse battery staple"; S_IKE=aes128gcm16-prfsha256-x25519; S_ESP=aes128gcm16
     S_LOCAL=203.0.113.2; S_IKE_TIMES="rekey_time = 0"; S_CHILD_TIMES="rekey_time = 0"
     NATTOPO=""; BEFORE_ESPGW=""
@@ -148,6 +148,7 @@ ike:
       ike_rekey_seconds: $E_IKE_REKEY
       dpd: $E_DPD
       retransmit: $E_RETRANSMIT
+      fragment_size: $E_FRAGMENT_SIZE
       children:
         - name: net
           local_ts: [192.0.2.0/24]
@@ -168,6 +169,7 @@ charon {
   load = random nonce openssl aes sha1 sha2 hmac gcm kdf pem pkcs1 x509 pubkey curve25519 gmp kernel-libipsec kernel-netlink socket-default updown vici
   install_routes = yes
   retransmit_tries = 3
+  $S_CHARON_EXTRA
   plugins {
     vici { socket = unix://$d/charon.vici }
     kernel-libipsec { allow_peer_ts = no }
@@ -629,6 +631,25 @@ if run_case ipv6 "IKE and ESP over IPv6 outer addresses (IPv4 child inside), esp
         check "h1 pings 198.51.100.1 through the tunnel" ping_through
         check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
         check "strongSwan counted the pings both ways on that SA" sw_counted
+    fi
+    end_case
+fi
+
+# strongSwan's IKE_AUTH request (ten ESP proposals) is over its 400-byte fragment size, and
+# espgw's answer over espgw's 200: both go out as RFC 7383 fragments.
+if run_case frag "IKE fragmentation both ways: strongSwan fragment_size 400, espgw 200; strongSwan initiates"; then
+    E_START=none; E_FRAGMENT_SIZE=200; S_CHARON_EXTRA="fragment_size = 400"
+    S_ESP=aes256gcm16-esn,aes256-sha512,aes256-sha384,aes128-sha256-esn,aes256-sha1,aes192gcm16,aes256-sha256-esn,aes192-sha256,aes128-sha1,aes128gcm16
+    if start_case frag; then
+        swanctl_ --initiate --child net --timeout 10 >"$SWD/initiate.log" 2>&1
+        check "swanctl --initiate succeeded" grep -q "initiate completed successfully" "$SWD/initiate.log"
+        check "IKE SA established and Child SA installed in espgw (responder)" wait_up
+        check "h1 pings 198.51.100.1 through the tunnel" ping_through
+        check "Child SA SPIs in espgw match strongSwan's (in<->out)" spis_match
+        check "strongSwan log: it split its IKE_AUTH request into fragments" \
+            grep -E "splitting IKE message \([0-9]+ bytes\) into [2-9] fragments" "$SWD/charon.log"
+        check "strongSwan log: it reassembled espgw's fragmented IKE_AUTH response" \
+            grep -E "received fragment #[0-9] of [2-9], reassembled fragmented IKE message" "$SWD/charon.log"
     fi
     end_case
 fi

@@ -14,6 +14,12 @@
 //!       ike_rekey_seconds: 14400              # 0 = never, else at least 5
 //!       dpd: { interval: 30, action: clear }  # clear | restart | hold; interval 0 = off
 //!       retransmit: { timeout_ms: 2000, tries: 5 }
+//!       allow_weak_dh: false                  # true lets proposals name modp1024/modp1536
+//!                                             #   (groups 2 and 5; warned about at start)
+//!       fragment_size: 1280                   # IKE fragmentation (RFC 7383, when the peer
+//!                                             #   supports it too): protected messages whose
+//!                                             #   IP datagram would be larger go out as SKF
+//!                                             #   fragments of at most this size; 200..=9216
 //!       children:
 //!         - name: net
 //!           local_ts: [192.0.2.0/24]          # our side of the tunnel
@@ -101,6 +107,13 @@ pub struct IkePeerConfig {
     pub dpd: DpdConfig,
     #[serde(default)]
     pub retransmit: RetransmitSettings,
+    /// Accept MODP 1024 / 1536 (groups 2 and 5) in this peer's proposals (both IKE versions).
+    #[serde(default)]
+    pub allow_weak_dh: bool,
+    /// IKEv2 only: the largest IKE datagram (whole IP packet) sent once fragmentation is
+    /// agreed; default 1280.
+    #[serde(default)]
+    pub fragment_size: Option<usize>,
     pub children: Vec<IkeChildConfig>,
 }
 
@@ -334,6 +347,8 @@ impl IkePeerConfig {
             timeout: Duration::from_millis(self.retransmit.timeout_ms),
             tries: self.retransmit.tries,
         };
+        pc.allow_weak_dh = self.allow_weak_dh;
+        pc.fragment_size = self.fragment_size.unwrap_or(ike::sa::DEFAULT_FRAGMENT_SIZE);
         for c in &self.children {
             let mut cc = ChildConfig::new(
                 &c.name,

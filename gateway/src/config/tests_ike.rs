@@ -77,6 +77,47 @@ fn bad_ike_proposal() {
 }
 
 #[test]
+fn weak_dh_groups_only_when_allowed() {
+    let weak = ike(&[("ike_proposals:", "ike_proposals: [aes128-sha256-modp1024]")]);
+    assert_err(&weak, 16, "ike.peers[0].ike_proposals[0]", "set `allow_weak_dh: true` on the peer");
+    let pfs = ike(&[("esp_proposals:", "esp_proposals: [aes128gcm16-modp1536]")]);
+    assert_err(&pfs, 21, "ike.peers[0].children[0].esp_proposals[0]", "modp1536 (group 5) is a weak");
+    let pfs = ike(&[("esp_proposals:", "pfs_group: modp1024\n          esp_proposals:")]);
+    assert_err(&pfs, 21, "ike.peers[0].children[0].pfs_group", "modp1024 (group 2) is a weak");
+    // Allowed: it parses, reaches the state machine and is warned about.
+    let ok = ike(&[
+        ("ike_proposals:", "ike_proposals: [aes128-sha256-modp1024, aes128gcm16-prfsha256-modp1536]"),
+        ("local_id:", "allow_weak_dh: true\n      local_id: gw-a@example.org"),
+    ]);
+    let cfg = parse(&ok, "gw.yaml").unwrap();
+    let pc = cfg.ike.peers[0].to_peer_config().unwrap();
+    assert!(pc.allow_weak_dh);
+    assert_eq!(pc.ike_proposals[1].dh, vec![::ike::codec::DhGroup::MODP_1536]);
+    assert!(pc.warnings()[0].contains("weak DH groups"), "{:?}", pc.warnings());
+    // IKEv1 peers read the same field.
+    let v1 = ikev1(&[
+        ("ike_proposals:", "ike_proposals: [aes128-sha1-modp1024]"),
+        ("local_id:", "allow_weak_dh: true\n      local_id: gw-a@example.org"),
+    ]);
+    let v1 = parse(&v1, "gw.yaml").unwrap().ike.peers[0].to_v1_config().unwrap();
+    assert!(v1.peer.allow_weak_dh && v1.warnings().join(" ").contains("MODP 1024/1536"));
+}
+
+#[test]
+fn fragment_size_is_bounded_and_ikev2_only() {
+    let pc = parse(&ike(&[]), "gw.yaml").unwrap().ike.peers[0].to_peer_config().unwrap();
+    assert_eq!(pc.fragment_size, 1280);
+    let set =
+        |v: &str| ike(&[("local_id:", &format!("fragment_size: {v}\n      local_id: gw-a@example.org"))]);
+    let pc = parse(&set("400"), "gw.yaml").unwrap().ike.peers[0].to_peer_config().unwrap();
+    assert_eq!(pc.fragment_size, 400);
+    assert_err(&set("100"), 13, "ike.peers[0].fragment_size", "out of range 200..=9216");
+    assert_err(&set("65000"), 13, "ike.peers[0].fragment_size", "out of range 200..=9216");
+    let v1 = ikev1(&[("local_id:", "fragment_size: 400\n      local_id: gw-a@example.org")]);
+    assert_err(&v1, 13, "ike.peers[0].fragment_size", "remove it for an IKEv1 peer");
+}
+
+#[test]
 fn bad_esp_proposal() {
     let text = ike(&[("esp_proposals:", "esp_proposals: [aes128-sha384]")]);
     assert_err(&text, 21, "ike.peers[0].children[0].esp_proposals[0]", "not offered for ESP");

@@ -29,6 +29,10 @@ const MIN_REKEY_SECONDS: u64 = 5;
 /// checked once a second).
 const MIN_REKEY_BYTES: u64 = 64 * 1024;
 const MIN_REKEY_PACKETS: u64 = 100;
+/// IKE fragment sizes: the state machine's floor (room for inner bytes with any cipher) up to
+/// jumbo frames (larger never helps).
+const MIN_FRAGMENT_SIZE: usize = ike::sa::MIN_FRAGMENT_SIZE;
+const MAX_FRAGMENT_SIZE: usize = 9216;
 /// Most ports a gateway may have.
 pub const MAX_PORTS: usize = 32;
 
@@ -866,10 +870,26 @@ impl Validator {
                         format!("ike.peers[{i}].ike_proposals[{k}]"),
                         "IKEv1 phase 1 has no AES-GCM: use AES-CBC with a hash, e.g. aes128-sha256-modp2048",
                     ),
-                    Ok(_) => {}
+                    Ok(p) => self.check_weak_dh(format!("ike.peers[{i}].ike_proposals[{k}]"), peer, &p.dh),
                 }
             }
             self.check_ike_version(i, peer);
+            if let Some(f) = peer.fragment_size {
+                if peer.is_v1() {
+                    self.issue(
+                        at("fragment_size"),
+                        "IKE fragmentation here is IKEv2's (RFC 7383); remove it for an IKEv1 peer",
+                    );
+                } else if !(MIN_FRAGMENT_SIZE..=MAX_FRAGMENT_SIZE).contains(&f) {
+                    self.issue(
+                        at("fragment_size"),
+                        format!(
+                            "{f} bytes is out of range {MIN_FRAGMENT_SIZE}..={MAX_FRAGMENT_SIZE} (the whole IP datagram \
+                             of an IKE fragment; 1280 by default)"
+                        ),
+                    );
+                }
+            }
             if peer.dpd.interval > 86_400 {
                 self.issue(
                     at("dpd.interval"),
@@ -910,12 +930,16 @@ impl Validator {
                     self.issue(at("esp_proposals"), "at least one ESP proposal, e.g. aes128gcm16");
                 }
                 for (k, p) in child.esp_proposals.iter().enumerate() {
-                    if let Err(e) = EspProposal::parse(p) {
-                        self.issue(format!("ike.peers[{i}].children[{c}].esp_proposals[{k}]"), e);
+                    let at = format!("ike.peers[{i}].children[{c}].esp_proposals[{k}]");
+                    match EspProposal::parse(p) {
+                        Err(e) => self.issue(at, e),
+                        Ok(p) => self.check_weak_dh(at, peer, &p.dh),
                     }
                 }
-                if let Some(Err(e)) = child.pfs_group.as_deref().map(super::ike::pfs_group) {
-                    self.issue(at("pfs_group"), e);
+                match child.pfs_group.as_deref().map(super::ike::pfs_group) {
+                    Some(Err(e)) => self.issue(at("pfs_group"), e),
+                    Some(Ok(g)) => self.check_weak_dh(at("pfs_group"), peer, &[g]),
+                    None => {}
                 }
                 for (soft, hard, s, h) in [
                     ("rekey_bytes", "life_bytes", child.rekey_bytes, child.life_bytes),
@@ -958,6 +982,32 @@ impl Validator {
                     format!("{} s: use {MIN_REKEY_SECONDS} or more, or 0 for never", peer.ike_rekey_seconds),
                 );
             }
+        }
+    }
+
+    /// MODP 1024 / 1536 only where the peer says `allow_weak_dh: true`.
+    fn check_weak_dh(
+        &mut self,
+        at: String,
+        peer: &super::ike::IkePeerConfig,
+        groups: &[ike::codec::DhGroup],
+    ) {
+        if peer.allow_weak_dh {
+            return;
+        }
+        if let Some(g) = groups.iter().find(|&&g| ike::crypto::dh::is_weak(g)) {
+            let name = if *g == ike::codec::DhGroup::MODP_1024 {
+                "modp1024 (group 2)"
+            } else {
+                "modp1536 (group 5)"
+            };
+            self.issue(
+                at,
+                format!(
+                    "{name} is a weak DH group; use modp2048 or better, or set `allow_weak_dh: true` \
+                     on the peer to accept it (logged as a warning)"
+                ),
+            );
         }
     }
 

@@ -77,6 +77,11 @@ fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
 }
 
+/// MODP 1024 and 1536 (groups 2 and 5): implemented, but used only when a peer allows them.
+pub fn is_weak(group: DhGroup) -> bool {
+    matches!(group, DhGroup::MODP_1024 | DhGroup::MODP_1536)
+}
+
 /// Is `group` implemented here (weak groups only when `allow_weak`)?
 pub fn is_supported(group: DhGroup, allow_weak: bool) -> bool {
     check_group(group, allow_weak).is_ok()
@@ -84,7 +89,7 @@ pub fn is_supported(group: DhGroup, allow_weak: bool) -> bool {
 
 fn check_group(group: DhGroup, allow_weak: bool) -> Result<(), CryptoError> {
     match group {
-        DhGroup::MODP_1024 | DhGroup::MODP_1536 if !allow_weak => Err(CryptoError::WeakGroup),
+        g if is_weak(g) && !allow_weak => Err(CryptoError::WeakGroup),
         DhGroup::MODP_1024
         | DhGroup::MODP_1536
         | DhGroup::MODP_2048

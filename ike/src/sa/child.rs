@@ -77,7 +77,7 @@ impl IkeSa {
         let spi_in = random_esp_spi(rng);
         let offer = esp_offer(&c.esp_proposals, spi_in, pfs);
         let group = if pfs { c.esp_proposals.iter().find_map(|p| p.dh.first().copied()) } else { None };
-        let dh = group.and_then(|g| DhPrivateKey::generate(g, false, rng).ok());
+        let dh = group.and_then(|g| DhPrivateKey::generate(g, self.config.allow_weak_dh, rng).ok());
         let (ts_local, ts_remote) = match rekey {
             Some(old) => (old.ts_local.clone(), old.ts_remote.clone()),
             None => (c.local_ts.clone(), c.remote_ts.clone()),
@@ -278,7 +278,7 @@ impl IkeSa {
                         None,
                     );
                 };
-                let Ok(dh) = DhPrivateKey::generate(g, false, rng) else {
+                let Ok(dh) = DhPrivateKey::generate(g, self.config.allow_weak_dh, rng) else {
                     return (notify(NotifyType::NO_PROPOSAL_CHOSEN), None);
                 };
                 let Ok(s) = dh.shared_secret(&ke.data) else {
@@ -617,7 +617,7 @@ impl IkeSa {
         out: &mut Vec<Output>,
     ) {
         let Some(cur) = &self.cur else { return };
-        let Ok(dh) = DhPrivateKey::generate(cur.dh_group, false, rng) else { return };
+        let Ok(dh) = DhPrivateKey::generate(cur.dh_group, self.config.allow_weak_dh, rng) else { return };
         let spi = random_ike_spi(rng);
         let ni = random_nonce(rng);
         let offer = ike_offer(&self.config.ike_proposals, &spi.to_be_bytes());
@@ -673,7 +673,7 @@ impl IkeSa {
                 After::Nothing,
             );
         }
-        let Ok(dh) = DhPrivateKey::generate(group, false, rng) else {
+        let Ok(dh) = DhPrivateKey::generate(group, self.config.allow_weak_dh, rng) else {
             return nothing(NotifyType::NO_PROPOSAL_CHOSEN);
         };
         let Ok(g_ir) = dh.shared_secret(&ke.data) else { return nothing(NotifyType::INVALID_SYNTAX) };

@@ -4,6 +4,8 @@
 //! `IkeProposal::parse("aes128gcm16-prfsha256-x25519")` or
 //! `EspProposal::parse("aes256-sha256-esn-modp2048")` (a DH group in an ESP proposal is PFS for
 //! CREATE_CHILD_SA; the first Child SA, made inside IKE_AUTH, never has a key exchange).
+//! `modp1024` and `modp1536` parse, but [`PeerConfig::validate`] refuses them unless the peer
+//! sets [`PeerConfig::allow_weak_dh`].
 
 use crate::codec::id::Identification;
 use crate::codec::ts::TrafficSelector;
@@ -98,6 +100,8 @@ fn prf_token(t: &str) -> Option<PrfAlg> {
 
 fn dh_token(t: &str) -> Option<DhGroup> {
     Some(match t {
+        "modp1024" => DhGroup::MODP_1024,
+        "modp1536" => DhGroup::MODP_1536,
         "modp2048" => DhGroup::MODP_2048,
         "modp3072" => DhGroup::MODP_3072,
         "modp4096" => DhGroup::MODP_4096,
@@ -275,7 +279,21 @@ pub struct PeerConfig {
     pub retransmit: RetransmitConfig,
     /// A responder forgets an IKE SA whose IKE_AUTH does not arrive in this time.
     pub half_open_timeout: Duration,
+    /// Accept MODP 1024 / 1536 (groups 2 and 5) in proposals, for old peers; both IKE
+    /// versions honour it and [`PeerConfig::warnings`] says so.
+    pub allow_weak_dh: bool,
+    /// The largest IKE datagram we send once fragmentation (RFC 7383) is agreed, counted as
+    /// the whole IP datagram (IP and UDP headers included, like strongSwan's
+    /// `fragment_size`); longer protected messages go out as SKF fragments.
+    pub fragment_size: usize,
 }
+
+/// [`PeerConfig::fragment_size`] when none is configured (RFC 7383 §2.5.1 suggests 1280 for
+/// IPv6; it suits IPv4 paths too, as strongSwan's default).
+pub const DEFAULT_FRAGMENT_SIZE: usize = 1280;
+/// The smallest [`PeerConfig::fragment_size`] that leaves room for inner bytes with any
+/// cipher (IPv6 and UDP headers, non-ESP marker, IKE and SKF headers, IV, padding, ICV).
+pub const MIN_FRAGMENT_SIZE: usize = 200;
 
 impl PeerConfig {
     pub fn new(
@@ -303,6 +321,8 @@ impl PeerConfig {
             dpd_action: DpdAction::Clear,
             retransmit: RetransmitConfig::default(),
             half_open_timeout: Duration::from_secs(30),
+            allow_weak_dh: false,
+            fragment_size: DEFAULT_FRAGMENT_SIZE,
         }
     }
 
@@ -336,7 +356,33 @@ impl PeerConfig {
         if self.retransmit.tries > 16 {
             return Err(format!("peer {}: more than 16 retransmits", self.name));
         }
+        if !(MIN_FRAGMENT_SIZE..=65535).contains(&self.fragment_size) {
+            return Err(format!(
+                "peer {}: fragment size {} is out of range {MIN_FRAGMENT_SIZE}..=65535",
+                self.name, self.fragment_size
+            ));
+        }
+        if !self.allow_weak_dh {
+            let ike = self.ike_proposals.iter().flat_map(|p| &p.dh);
+            let esp = self.children.iter().flat_map(|c| &c.esp_proposals).flat_map(|p| &p.dh);
+            if let Some(g) = ike.chain(esp).find(|&&g| crate::crypto::dh::is_weak(g)) {
+                return Err(format!("peer {}: DH group {g:?} is weak; it needs allow_weak_dh", self.name));
+            }
+        }
         Ok(())
+    }
+
+    /// What an admin should be told about this configuration.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.allow_weak_dh {
+            w.push(format!(
+                "peer {}: weak DH groups (MODP 1024/1536) are allowed: a well-funded attacker can \
+                 break them; move the peer to modp2048 or better",
+                self.name
+            ));
+        }
+        w
     }
 }
 
@@ -356,5 +402,27 @@ mod test {
         let e = EspProposal::parse("aes128-sha1-esn-noesn-ecp256").unwrap();
         assert_eq!((e.esn.clone(), e.dh.clone()), (vec![true, false], vec![DhGroup::ECP_256]));
         assert!(EspProposal::parse("aes128-sha384").is_err());
+    }
+
+    #[test]
+    fn weak_groups_need_allow_weak_dh() {
+        let a: SocketAddr = "192.0.2.1:500".parse().unwrap();
+        let id = Identification::Fqdn("a".into());
+        let mut pc = PeerConfig::new("p", a, a, id, None, b"12345678");
+        pc.ike_proposals = vec![IkeProposal::parse("aes128-sha256-modp1024").unwrap()];
+        assert!(pc.validate().unwrap_err().contains("allow_weak_dh"));
+        assert!(pc.warnings().is_empty());
+        pc.allow_weak_dh = true;
+        pc.validate().unwrap();
+        assert!(pc.warnings()[0].contains("MODP 1024/1536"));
+        // A PFS group counts as well.
+        pc.allow_weak_dh = false;
+        pc.ike_proposals = vec![IkeProposal::parse("aes128gcm16-prfsha256-x25519").unwrap()];
+        let mut c = ChildConfig::new("c", vec![], vec![]);
+        c.local_ts = vec![crate::codec::ts::TrafficSelector::any_v4()];
+        c.remote_ts = c.local_ts.clone();
+        c.esp_proposals = vec![EspProposal::parse("aes128gcm16-modp1536").unwrap()];
+        pc.children.push(c);
+        assert!(pc.validate().unwrap_err().contains("MODP_1536"));
     }
 }

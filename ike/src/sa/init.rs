@@ -3,8 +3,10 @@
 //! ```text
 //! Initiator                          Responder
 //! HDR, [N(COOKIE)], SAi1, KEi, Ni,
-//!      N(NAT_D_SRC), N(NAT_D_DST)  -->
-//!                                  <--  HDR, SAr1, KEr, Nr, N(NAT_D_SRC), N(NAT_D_DST)
+//!      N(NAT_D_SRC), N(NAT_D_DST),
+//!      N(IKEV2_FRAGMENTATION_SUPPORTED) -->
+//!                                  <--  HDR, SAr1, KEr, Nr, N(NAT_D_SRC), N(NAT_D_DST),
+//!                                           [N(IKEV2_FRAGMENTATION_SUPPORTED)]
 //!                                  <--  HDR, N(COOKIE) | N(INVALID_KE_PAYLOAD) | N(NO_PROPOSAL_CHOSEN)
 //! ```
 //!
@@ -100,6 +102,8 @@ impl Ike {
             cache: None,
             iv_counter: 0,
             retired: false,
+            frag_requests: None,
+            frag_responses: None,
         })
     }
 }
@@ -140,7 +144,7 @@ impl IkeSa {
         let mut sa = IkeSa::blank(config.clone(), config.local, config.remote, now);
         let mut out = Vec::new();
         let group = config.ike_proposals.first().and_then(|p| p.dh.first().copied()).unwrap_or(DhGroup::NONE);
-        let dh = match DhPrivateKey::generate(group, false, rng) {
+        let dh = match DhPrivateKey::generate(group, config.allow_weak_dh, rng) {
             Ok(dh) => dh,
             Err(e) => {
                 let f = Failure::new(FailureKind::Protocol, format!("cannot use DH group {group:?}: {e}"));
@@ -151,7 +155,7 @@ impl IkeSa {
         let spi_i = random_ike_spi(rng);
         let ni = random_nonce(rng);
         let request = sa.init_request(spi_i, &ni, &dh, None);
-        let o = Outstanding::new(0, request.clone(), now, &config.retransmit);
+        let o = Outstanding::new(0, vec![request.clone()], now, &config.retransmit);
         sa.phase = Phase::Init(Box::new(InitState {
             spi_i,
             ni,
@@ -174,6 +178,7 @@ impl IkeSa {
         payloads.push(Payload::Ke(KeyExchange { group: dh.group(), data: dh.public_value() }));
         payloads.push(Payload::Nonce(Nonce(ni.to_vec())));
         payloads.extend(nat::nat_notifies(spi_i, 0, self.local, self.remote));
+        payloads.push(Payload::Notify(Notify::new(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, vec![])));
         let m = Message { header: init_header(spi_i, 0, false), payloads };
         m.encode().unwrap_or_default()
     }
@@ -182,7 +187,7 @@ impl IkeSa {
     fn redo_init(&mut self, now: Instant, out: &mut Vec<Output>) {
         let Phase::Init(st) = &self.phase else { return };
         let request = self.init_request(st.spi_i, &st.ni, &st.dh, st.cookie.as_deref());
-        let o = Outstanding::new(0, request.clone(), now, &self.config.retransmit);
+        let o = Outstanding::new(0, vec![request.clone()], now, &self.config.retransmit);
         if let Phase::Init(st) = &mut self.phase {
             st.request = request.clone();
             st.out = o;
@@ -224,7 +229,7 @@ impl IkeSa {
             if g == st.dh.group() || st.redo >= MAX_REDO {
                 return;
             }
-            match DhPrivateKey::generate(g, false, rng) {
+            match DhPrivateKey::generate(g, self.config.allow_weak_dh, rng) {
                 Ok(dh) => st.dh = dh,
                 Err(_) => return,
             }
@@ -278,6 +283,7 @@ impl IkeSa {
         };
         ike.next_id = 1;
         self.nat = nat::detect(&m.payloads, st.spi_i, spi_r, src, dst);
+        self.fragmentation = find_notify(&m.payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         let hs = Handshake {
             init_req: core::mem::take(&mut st.request),
             init_resp: msg.to_vec(),
@@ -363,7 +369,7 @@ impl IkeSa {
             out.push(refuse(NotifyType::INVALID_KE_PAYLOAD, group.0.to_be_bytes().to_vec()));
             return (None, out);
         }
-        let Ok(dh) = DhPrivateKey::generate(group, false, rng) else { return (None, out) };
+        let Ok(dh) = DhPrivateKey::generate(group, config.allow_weak_dh, rng) else { return (None, out) };
         let spi_r = super::random_ike_spi(rng);
         let nr = random_nonce(rng);
         let Some(d) = derive(suite, &dh, &ke.data, &ni, &nr, h.spi_i, spi_r) else {
@@ -387,10 +393,15 @@ impl IkeSa {
         if nat_ok {
             payloads.extend(nat::nat_notifies(h.spi_i, spi_r, dst, src));
         }
+        let fragmentation = find_notify(&m.payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
+        if fragmentation {
+            payloads.push(Payload::Notify(Notify::new(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, vec![])));
+        }
         let resp = Message { header: init_header(h.spi_i, spi_r, true), payloads };
         let Ok(resp) = resp.encode() else { return (None, out) };
         let mut sa = IkeSa::blank(config.clone(), dst, src, now);
         sa.nat = if nat_ok { nat::detect(&m.payloads, h.spi_i, 0, src, dst) } else { NatStatus::default() };
+        sa.fragmentation = fragmentation;
         sa.cur = Some(ike);
         sa.phase = Phase::Auth(Box::new(Handshake {
             init_req: msg.to_vec(),

@@ -19,11 +19,13 @@
 //! (new Child SAs, Child rekey make-before-break with the §2.8.1 collision rule, IKE rekey),
 //! INFORMATIONAL (delete, liveness checks). Requests are retransmitted with exponential
 //! back-off over a window of one; retransmitted requests are answered from a response cache.
+//! IKE fragmentation (RFC 7383) when both peers announce it: see `fragment.rs`.
 
 mod auth;
 mod child;
 pub mod config;
 pub mod cookie;
+mod fragment;
 mod info;
 mod init;
 pub mod nat;
@@ -33,21 +35,22 @@ pub(crate) mod ts;
 
 pub use config::{
     ChildConfig, DpdAction, EspProposal, IkeProposal, Mode, PeerConfig, RetransmitConfig, StartAction,
-    TrafficLimits,
+    TrafficLimits, DEFAULT_FRAGMENT_SIZE, MIN_FRAGMENT_SIZE,
 };
 pub use cookie::{CookieGate, GateVerdict};
 pub use nat::NatStatus;
 
 use crate::codec::header::Packet;
 use crate::codec::payload::Payload;
+use crate::codec::sk::{encode_inner, Encrypted};
 use crate::codec::ts::TrafficSelector;
-use crate::codec::{DhGroup, ExchangeType, Flags, Header};
+use crate::codec::{DhGroup, ExchangeType, Flags, Header, Message, PayloadType};
 use crate::crypto::dh::DhPrivateKey;
 use crate::crypto::encr::EncrAlg;
 use crate::crypto::integ::IntegAlg;
 use crate::crypto::keys::Suite;
 use crate::crypto::Secret;
-use crate::protect::IkeSaProtection;
+use crate::protect::{IkeSaProtection, Opened};
 use core::fmt;
 use rand_core::CryptoRngCore;
 use retransmit::{Outstanding, Retransmit};
@@ -248,10 +251,14 @@ struct Ike {
     next_id: u32,
     peer_next_id: u32,
     pending: Option<Pending>,
-    /// The last response we sent and its message ID (answers retransmitted requests).
-    cache: Option<(u32, Vec<u8>)>,
+    /// The last response we sent (whole or its fragments) and its message ID (answers
+    /// retransmitted requests).
+    cache: Option<(u32, Vec<Vec<u8>>)>,
     iv_counter: u64,
     retired: bool,
+    /// Fragments of the peer's request / response being collected (RFC 7383 §2.6).
+    frag_requests: Option<fragment::Reassembly>,
+    frag_responses: Option<fragment::Reassembly>,
 }
 
 struct Pending {
@@ -396,6 +403,9 @@ pub struct IkeSa {
     /// The child IKE_AUTH carries when it is not the first `start` one: the child whose
     /// traffic (a trap) made us initiate.
     first_child: Option<usize>,
+    /// Both peers announced IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT (kept across IKE
+    /// rekeys).
+    fragmentation: bool,
 }
 
 impl fmt::Debug for IkeSa {
@@ -453,14 +463,9 @@ impl Ike {
         Header { spi_i: self.spi_i, spi_r: self.spi_r, minor_version: 0, exchange, flags, message_id }
     }
 
-    fn seal(
-        &mut self,
-        header: &Header,
-        payloads: &[Payload],
-        rng: &mut impl CryptoRngCore,
-    ) -> Option<Vec<u8>> {
+    fn next_iv(&mut self, rng: &mut impl CryptoRngCore) -> Vec<u8> {
         let alg = self.suite.encr;
-        let iv = if alg.is_aead() {
+        if alg.is_aead() {
             // GCM needs a unique IV per key, not a random one: a counter.
             self.iv_counter += 1;
             self.iv_counter.to_be_bytes()[..alg.iv_len()].to_vec()
@@ -468,8 +473,37 @@ impl Ike {
             let mut iv = vec![0u8; alg.iv_len()];
             rng.fill_bytes(&mut iv);
             iv
-        };
-        self.prot.outbound.seal(header, payloads, &iv).ok()
+        }
+    }
+
+    /// The protected message, or its SKF fragments when it is longer than `budget` bytes
+    /// (the IKE message length the fragment size allows; `None` = never fragment).
+    fn seal(
+        &mut self,
+        header: &Header,
+        payloads: &[Payload],
+        budget: Option<usize>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Option<Vec<Vec<u8>>> {
+        let iv = self.next_iv(rng);
+        let whole = self.prot.outbound.seal(header, payloads, &iv).ok()?;
+        let Some(budget) = budget.filter(|&b| whole.len() > b) else { return Some(vec![whole]) };
+        let part = fragment::part_len(budget, self.prot.outbound.fragment_overhead())?;
+        let (first, mut plain) = encode_inner(payloads).ok()?;
+        let total = u16::try_from(plain.len().div_ceil(part)).ok().filter(|&t| t <= fragment::MAX_FRAGMENTS);
+        let mut out = Vec::new();
+        for (i, chunk) in plain.chunks(part).enumerate() {
+            let Some(total) = total else { break };
+            let number = i as u16 + 1;
+            let first = if number == 1 { first } else { PayloadType::NONE };
+            let iv = self.next_iv(rng);
+            match self.prot.outbound.seal_fragment(header, first, number, total, chunk, &iv) {
+                Ok(f) => out.push(f),
+                Err(_) => break,
+            }
+        }
+        plain.iter_mut().for_each(|b| *b = 0);
+        (total.map(usize::from) == Some(out.len())).then_some(out)
     }
 }
 
@@ -488,6 +522,7 @@ impl IkeSa {
             last_rx: now,
             ike_rekey_at: None,
             first_child: None,
+            fragmentation: false,
         }
     }
 
@@ -725,9 +760,12 @@ impl IkeSa {
         let Ok(p) = Packet::new_checked(msg) else { return };
         let id = p.message_id();
         if id.wrapping_add(1) == ike.peer_next_id {
-            if let Some((cid, bytes)) = &ike.cache {
+            // A retransmitted request; of a fragmented one only fragment 1 is answered, or
+            // each fragment would draw the whole response (RFC 7383 §2.6.1).
+            let first = p.next_payload() != PayloadType::SKF || skf_number(msg) == Some(1);
+            if let Some((cid, msgs)) = ike.cache.as_ref().filter(|_| first) {
                 if *cid == id {
-                    out.push(self.send(bytes.clone()));
+                    self.send_all(&msgs.clone(), out);
                 }
             }
             return;
@@ -735,7 +773,7 @@ impl IkeSa {
         if id != ike.peer_next_id || p.flags().initiator() == ike.initiator {
             return;
         }
-        let Ok(opened) = ike.prot.inbound.open(msg) else { return };
+        let Some(opened) = self.open(w, msg, false) else { return };
         self.note_addresses(now, src, dst);
         let exchange = opened.header.exchange;
         let (reply, after) = match exchange {
@@ -746,12 +784,13 @@ impl IkeSa {
             ExchangeType::INFORMATIONAL => self.on_informational_request(w, &opened.payloads, out),
             _ => return,
         };
+        let budget = self.fragment_budget();
         let Some(ike) = self.ike_mut(w) else { return };
         let header = ike.header(exchange, true, id);
         ike.peer_next_id = id.wrapping_add(1);
-        if let Some(bytes) = ike.seal(&header, &reply, rng) {
-            ike.cache = Some((id, bytes.clone()));
-            out.push(self.send(bytes));
+        if let Some(msgs) = ike.seal(&header, &reply, budget, rng) {
+            ike.cache = Some((id, msgs.clone()));
+            self.send_all(&msgs, out);
         }
         match after {
             After::Nothing => {}
@@ -790,7 +829,7 @@ impl IkeSa {
         if p.message_id() != pending.out.id || p.flags().initiator() == ike.initiator {
             return;
         }
-        let Ok(opened) = ike.prot.inbound.open(msg) else { return };
+        let Some(opened) = self.open(w, msg, true) else { return };
         self.note_addresses(now, src, dst);
         let Some(ike) = self.ike_mut(w) else { return };
         let Some(pending) = ike.pending.take() else { return };
@@ -817,7 +856,44 @@ impl IkeSa {
         }
     }
 
+    /// Verifies and decrypts a request or response: a whole one at once, a fragment into its
+    /// reassembly (RFC 7383 §2.6), giving the message when its last fragment is in.
+    fn open(&mut self, w: Which, msg: &[u8], response: bool) -> Option<Opened> {
+        let fragmentation = self.fragmentation;
+        let ike = self.ike_mut(w)?;
+        if Packet::new_checked(msg).ok()?.next_payload() != PayloadType::SKF {
+            return ike.prot.inbound.open(msg).ok();
+        }
+        if !fragmentation {
+            return None;
+        }
+        let f = ike.prot.inbound.open_fragment(msg).ok()?;
+        let header = f.header;
+        let slot = if response { &mut ike.frag_responses } else { &mut ike.frag_requests };
+        let fragment::Added::Complete(first, mut inner) = fragment::add(slot, header.message_id, f) else {
+            return None;
+        };
+        let payloads = Encrypted::decode_inner(first, &inner);
+        inner.iter_mut().for_each(|b| *b = 0);
+        Some(Opened { header, unprotected: Vec::new(), payloads: payloads.ok()? })
+    }
+
+    /// How long a protected IKE message may be before it goes out in fragments: the fragment
+    /// size less the IP and UDP headers and the non-ESP marker; `None` without fragmentation.
+    fn fragment_budget(&self) -> Option<usize> {
+        if !self.fragmentation {
+            return None;
+        }
+        let ip = if self.local.is_ipv4() { 20 } else { 40 };
+        let marker = if self.local.port() == nat::NAT_T_PORT { 4 } else { 0 };
+        self.config.fragment_size.checked_sub(ip + 8 + marker)
+    }
+
     // ---- output helpers -------------------------------------------------------------------------
+
+    fn send_all(&self, messages: &[Vec<u8>], out: &mut Vec<Output>) {
+        out.extend(messages.iter().map(|m| self.send(m.clone())));
+    }
 
     fn send(&self, message: Vec<u8>) -> Output {
         Output::Send(Datagram {
@@ -840,12 +916,13 @@ impl IkeSa {
         out: &mut Vec<Output>,
     ) {
         let retransmit = self.config.retransmit;
+        let budget = self.fragment_budget();
         let Some(ike) = self.ike_mut(w) else { return };
         let header = ike.header(exchange, false, ike.next_id);
-        let Some(bytes) = ike.seal(&header, payloads, rng) else { return };
+        let Some(msgs) = ike.seal(&header, payloads, budget, rng) else { return };
         ike.pending =
-            Some(Pending { out: Outstanding::new(header.message_id, bytes.clone(), now, &retransmit), ex });
-        out.push(self.send(bytes));
+            Some(Pending { out: Outstanding::new(header.message_id, msgs.clone(), now, &retransmit), ex });
+        self.send_all(&msgs, out);
     }
 
     fn fail(&mut self, failure: Failure, out: &mut Vec<Output>) {
@@ -951,7 +1028,7 @@ impl IkeSa {
                     match st.out.on_timeout(now, &cfg) {
                         Retransmit::Resend(m) => {
                             let m = m.to_vec();
-                            out.push(self.send(m));
+                            self.send_all(&m, &mut out);
                         }
                         Retransmit::GiveUp { retransmits } => {
                             let f = self.no_answer(retransmits, "IKE_SA_INIT");
@@ -979,7 +1056,7 @@ impl IkeSa {
                 match p.out.on_timeout(now, &cfg) {
                     Retransmit::Resend(m) => {
                         let m = m.to_vec();
-                        out.push(self.send(m));
+                        self.send_all(&m, &mut out);
                     }
                     Retransmit::GiveUp { .. } => {
                         if let Some(p) = self.old.take().and_then(|mut o| o.pending.take()) {
@@ -996,7 +1073,7 @@ impl IkeSa {
                 match p.out.on_timeout(now, &cfg) {
                     Retransmit::Resend(m) => {
                         let m = m.to_vec();
-                        out.push(self.send(m));
+                        self.send_all(&m, &mut out);
                     }
                     Retransmit::GiveUp { .. } if deleting => {
                         // We were closing anyway.
@@ -1081,4 +1158,9 @@ impl IkeSa {
             out.extend(o);
         }
     }
+}
+
+/// The Fragment Number of an SKF message, unverified (to spot fragment 1 of a retransmit).
+fn skf_number(msg: &[u8]) -> Option<u16> {
+    Message::parse(msg).ok()?.fragment().map(|f| f.number)
 }

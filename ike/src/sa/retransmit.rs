@@ -8,15 +8,16 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(crate) struct Outstanding {
     pub id: u32,
-    /// The IKE message (without any non-ESP marker: ports may change while it is outstanding).
-    pub message: Vec<u8>,
+    /// The IKE message, or its fragments (RFC 7383: a retransmit resends them all), without
+    /// any non-ESP marker: ports may change while it is outstanding.
+    pub messages: Vec<Vec<u8>>,
     retransmits: u32,
     next_at: Instant,
 }
 
 /// What a timeout calls for.
 pub(crate) enum Retransmit<'a> {
-    Resend(&'a [u8]),
+    Resend(&'a [Vec<u8>]),
     GiveUp { retransmits: u32 },
 }
 
@@ -25,8 +26,8 @@ fn wait(cfg: &RetransmitConfig, n: u32) -> Duration {
 }
 
 impl Outstanding {
-    pub fn new(id: u32, message: Vec<u8>, now: Instant, cfg: &RetransmitConfig) -> Outstanding {
-        Outstanding { id, message, retransmits: 0, next_at: now + wait(cfg, 0) }
+    pub fn new(id: u32, messages: Vec<Vec<u8>>, now: Instant, cfg: &RetransmitConfig) -> Outstanding {
+        Outstanding { id, messages, retransmits: 0, next_at: now + wait(cfg, 0) }
     }
 
     pub fn next_at(&self) -> Instant {
@@ -40,7 +41,7 @@ impl Outstanding {
         }
         self.retransmits += 1;
         self.next_at = now + wait(cfg, self.retransmits);
-        Retransmit::Resend(&self.message)
+        Retransmit::Resend(&self.messages)
     }
 }
 
@@ -52,10 +53,10 @@ mod test {
     fn exponential_back_off_then_give_up() {
         let cfg = RetransmitConfig { timeout: Duration::from_secs(1), tries: 3 };
         let t0 = Instant::now();
-        let mut o = Outstanding::new(5, vec![1], t0, &cfg);
+        let mut o = Outstanding::new(5, vec![vec![1], vec![2]], t0, &cfg);
         let mut at = vec![o.next_at() - t0];
         while let Retransmit::Resend(m) = o.on_timeout(o.next_at(), &cfg) {
-            assert_eq!(m, &[1]);
+            assert_eq!(m, &[vec![1], vec![2]]);
             at.push(o.next_at() - t0);
         }
         let secs: Vec<u64> = at.iter().map(Duration::as_secs).collect();

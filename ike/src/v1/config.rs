@@ -16,8 +16,6 @@ pub struct V1Config {
     /// Aggressive mode (3 messages, identities and a PSK-keyed hash in the clear, open to
     /// offline PSK guessing). Off by default; [`V1Config::warnings`] says so when on.
     pub aggressive: bool,
-    /// Accept MODP 1024 / 1536 (groups 2 and 5).
-    pub allow_weak: bool,
     /// Phase 1 lifetime in kilobytes, offered as a second life type (not enforced here).
     pub ike_lifetime_kb: Option<u64>,
     /// Phase 2 lifetime in kilobytes (the data plane enforces it).
@@ -28,14 +26,7 @@ pub struct V1Config {
 
 impl V1Config {
     pub fn new(peer: PeerConfig) -> V1Config {
-        V1Config {
-            peer,
-            aggressive: false,
-            allow_weak: false,
-            ike_lifetime_kb: None,
-            child_lifetime_kb: None,
-            nat_t: true,
-        }
+        V1Config { peer, aggressive: false, ike_lifetime_kb: None, child_lifetime_kb: None, nat_t: true }
     }
 
     /// The phase 1 lifetime we offer.
@@ -66,16 +57,13 @@ impl V1Config {
 
     /// What an admin should be told about this configuration.
     pub fn warnings(&self) -> Vec<String> {
-        let mut w = Vec::new();
+        let mut w = self.peer.warnings();
         if self.aggressive {
             w.push(format!(
                 "peer {}: IKEv1 aggressive mode is enabled: identities travel in the clear and a \
                  passive observer can run an offline dictionary attack on the pre-shared key",
                 self.peer.name
             ));
-        }
-        if self.allow_weak {
-            w.push(format!("peer {}: weak DH groups (MODP 1024/1536) are allowed", self.peer.name));
         }
         w
     }

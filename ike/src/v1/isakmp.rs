@@ -281,7 +281,7 @@ impl IsakmpSa {
     pub(super) fn send_p1(&mut self, now: Instant, msg: Vec<u8>, wait: bool, out: &mut Vec<Output>) {
         let d = self.datagram(&msg);
         if wait {
-            self.p1_out = Some(Outstanding::new(0, d.bytes.clone(), now, &self.cfg.peer.retransmit));
+            self.p1_out = Some(Outstanding::new(0, vec![d.bytes.clone()], now, &self.cfg.peer.retransmit));
         } else {
             self.p1_out = None;
         }
@@ -570,7 +570,9 @@ impl IsakmpSa {
         if let Some(o) = self.p1_out.as_mut().filter(|o| o.next_at() <= now) {
             match o.on_timeout(now, &rcfg) {
                 Retransmit::Resend(b) => {
-                    out.push(Output::Send(Datagram { src: self.local, dst: self.remote, bytes: b.to_vec() }))
+                    out.extend(b.iter().map(|b| {
+                        Output::Send(Datagram { src: self.local, dst: self.remote, bytes: b.clone() })
+                    }))
                 }
                 Retransmit::GiveUp { retransmits } => {
                     let hint = if self.waiting_for == 6 || self.waiting_for == 2 && self.step == Step::Am2 {

@@ -105,7 +105,7 @@ impl IsakmpSa {
                 return (sa, out);
             };
             let offer = proposal::ph1_offer(&cfg.peer.ike_proposals, life, cfg.ike_lifetime_kb, Some(group));
-            let dh = match DhPrivateKey::generate(group, cfg.allow_weak, rng) {
+            let dh = match DhPrivateKey::generate(group, cfg.peer.allow_weak_dh, rng) {
                 Ok(d) => d,
                 Err(e) => {
                     let f = fail(FailureKind::Protocol, format!("phase 1 failed: DH group {group:?}: {e}"));
@@ -191,7 +191,7 @@ impl IsakmpSa {
         // proposal; we look at all of them anyway).
         let chosen = offer.proposals.iter().find_map(|p| {
             p.transforms.iter().find_map(|t| {
-                let c = proposal::ph1_read(t, cfg.allow_weak).ok()?;
+                let c = proposal::ph1_read(t, cfg.peer.allow_weak_dh).ok()?;
                 (proposal::ph1_acceptable(&cfg.peer.ike_proposals, &c)
                     && (!aggressive || ke(&m.payloads).is_some()))
                 .then(|| (p.clone(), t.clone(), c))
@@ -252,7 +252,9 @@ impl IsakmpSa {
             out.push(Output::Event(Event::Failed(f)));
             return (None, out);
         }
-        let Ok(dh) = DhPrivateKey::generate(choice.group, cfg.allow_weak, rng) else { return (None, out) };
+        let Ok(dh) = DhPrivateKey::generate(choice.group, cfg.peer.allow_weak_dh, rng) else {
+            return (None, out);
+        };
         sa.hs.gxi = gxi.clone();
         sa.hs.gxr = dh.public_value();
         sa.hs.ni = ni.clone();
@@ -377,7 +379,7 @@ impl IsakmpSa {
                 ))
             }
         };
-        let c = proposal::ph1_read(t, self.cfg.allow_weak).map_err(|e| {
+        let c = proposal::ph1_read(t, self.cfg.peer.allow_weak_dh).map_err(|e| {
             fail(FailureKind::NoProposalChosen, format!("phase 1 failed: responder chose {e}"))
         })?;
         if !proposal::ph1_acceptable(&self.cfg.peer.ike_proposals, &c) {
@@ -406,7 +408,7 @@ impl IsakmpSa {
             Ok(c) => c,
             Err(f) => return self.die(Event::Failed(f), out),
         };
-        let dh = match DhPrivateKey::generate(c.group, self.cfg.allow_weak, rng) {
+        let dh = match DhPrivateKey::generate(c.group, self.cfg.peer.allow_weak_dh, rng) {
             Ok(d) => d,
             Err(_) => return,
         };
@@ -454,7 +456,7 @@ impl IsakmpSa {
         if h.cky_r != self.cky_r {
             return;
         }
-        let Ok(dh) = DhPrivateKey::generate(c.group, self.cfg.allow_weak, rng) else { return };
+        let Ok(dh) = DhPrivateKey::generate(c.group, self.cfg.peer.allow_weak_dh, rng) else { return };
         let Ok(gxy) = dh.shared_secret(gxi) else {
             let f = fail(
                 FailureKind::Protocol,

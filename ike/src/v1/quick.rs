@@ -155,7 +155,7 @@ impl IsakmpSa {
             return;
         };
         let pfs = ch.esp_proposals.iter().find_map(|p| p.dh.first().copied());
-        let dh = match pfs.map(|g| DhPrivateKey::generate(g, cfg.allow_weak, rng)) {
+        let dh = match pfs.map(|g| DhPrivateKey::generate(g, cfg.peer.allow_weak_dh, rng)) {
             None => None,
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
@@ -199,7 +199,7 @@ impl IsakmpSa {
             ts_remote,
             offer: Some(offer),
             pending: None,
-            out: Some(Outstanding::new(id, d.bytes.clone(), now, &cfg.peer.retransmit)),
+            out: Some(Outstanding::new(id, vec![d.bytes.clone()], now, &cfg.peer.retransmit)),
             last_rx: Vec::new(),
             last_tx: Some(d.bytes.clone()),
             done: false,
@@ -430,7 +430,7 @@ impl IsakmpSa {
         let chosen = prop.transforms.iter().find_map(|t| {
             let c = proposal::esp_read(t).ok()?;
             let ke_ok = match c.algs.dh {
-                Some(g) => ke.is_some() && crate::crypto::dh::is_supported(g, cfg.allow_weak),
+                Some(g) => ke.is_some() && crate::crypto::dh::is_supported(g, cfg.peer.allow_weak_dh),
                 None => ke.is_none(),
             };
             (ke_ok && c.mode == ch.mode && proposal::esp_acceptable(&ch.esp_proposals, &c))
@@ -456,7 +456,7 @@ impl IsakmpSa {
         };
         let (dh, gqm) = match (choice.algs.dh, ke) {
             (Some(g), Some(k)) => {
-                let Ok(d) = DhPrivateKey::generate(g, cfg.allow_weak, rng) else { return };
+                let Ok(d) = DhPrivateKey::generate(g, cfg.peer.allow_weak_dh, rng) else { return };
                 let Ok(s) = d.shared_secret(k) else { return };
                 (Some(d), Some(s))
             }
@@ -535,7 +535,7 @@ impl IsakmpSa {
             ts_remote,
             offer: None,
             pending,
-            out: Some(Outstanding::new(id, d.bytes.clone(), now, &cfg.peer.retransmit)),
+            out: Some(Outstanding::new(id, vec![d.bytes.clone()], now, &cfg.peer.retransmit)),
             last_rx: bytes.to_vec(),
             last_tx: Some(d.bytes.clone()),
             done: false,
@@ -764,9 +764,10 @@ impl IsakmpSa {
         for q in &mut self.quicks {
             if let Some(o) = q.out.as_mut().filter(|o| o.next_at() <= now) {
                 match o.on_timeout(now, &rcfg) {
-                    Retransmit::Resend(b) => {
-                        out.push(Output::Send(Datagram { src: local, dst: remote, bytes: b.to_vec() }))
-                    }
+                    Retransmit::Resend(b) => out.extend(
+                        b.iter()
+                            .map(|b| Output::Send(Datagram { src: local, dst: remote, bytes: b.clone() })),
+                    ),
                     Retransmit::GiveUp { retransmits } => failed.push((q.id, retransmits)),
                 }
             }
