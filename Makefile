@@ -18,7 +18,7 @@ DEB_PACKAGES := dpdk dpdk-dev dpdk-doc libdpdk-dev pkg-config libclang-dev clang
 PYENV := target/pyenv
 PY_PACKAGES := scapy==2.8.0 cryptography==50.0.2
 
-.PHONY: all deps build test unit-test config-test netns-test ikev1-test ikev1-gw-test ike-test tunnel-test scapy-test ike-test pyenv demo bench lint fmt clean
+.PHONY: all deps build test unit-test config-test netns-test ikev1-test ikev1-gw-test ike-test tunnel-test vti-test scapy-test ike-test pyenv demo bench lint fmt clean
 
 all: build
 
@@ -39,7 +39,7 @@ deps:
 build:
 	$(CARGO) build --release --workspace
 
-test: build unit-test config-test netns-test fuzz-smoke tunnel-test scapy-test ike-test ikev1-test ikev1-gw-test
+test: build unit-test config-test netns-test fuzz-smoke tunnel-test vti-test scapy-test ike-test ikev1-test ikev1-gw-test
 
 unit-test:
 	$(CARGO) test --profile test-opt --workspace
@@ -71,6 +71,9 @@ netns-test: build
 # Two espgw gateways with static ESP SAs between two hosts; tshark decrypts the wan capture.
 tunnel-test: build pyenv
 	ESPGW=$(CURDIR)/$(ESPGW) PY=$(CURDIR)/$(PYENV)/bin/python bash tests/netns/tunnel.sh
+
+vti-test: build
+	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti.sh
 
 # scapy as the remote ESP gateway through espgw's DPDK ports, over an algorithm/mode matrix.
 scapy-test: build pyenv

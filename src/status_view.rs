@@ -199,9 +199,32 @@ pub fn render(s: &Status) -> String {
             let _ = writeln!(o, "  {:<3} {:<24} -> {:<24} {}", p.direction, p.src, p.dst, p.action);
         }
     }
+    if !s.vtis.is_empty() {
+        let _ = writeln!(o, "\nVTIs:");
+        for v in &s.vtis {
+            let _ = writeln!(
+                o,
+                "  {:<15} {:<20} peer {:<16} {:<4}  spi in {} out {}  in {} packets, {} bytes; out {} packets, {} bytes",
+                v.name,
+                v.address,
+                v.peer,
+                v.state,
+                v.spi_in.as_deref().unwrap_or("-"),
+                v.spi_out.as_deref().unwrap_or("-"),
+                v.packets_in,
+                v.bytes_in,
+                v.packets_out,
+                v.bytes_out
+            );
+        }
+    }
     if !s.routes.is_empty() {
         let _ = writeln!(o, "\nStatic routes:");
         for r in &s.routes {
+            if let Some(vti) = &r.vti {
+                let _ = writeln!(o, "  {:<24} via VTI {vti}", r.prefix);
+                continue;
+            }
             let _ = writeln!(
                 o,
                 "  {:<24} via {:<20} port {}",

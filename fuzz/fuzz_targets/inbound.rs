@@ -87,7 +87,7 @@ static STATE: LazyLock<Mutex<State>> = LazyLock::new(|| {
     let mut w = IpsecWorker::new().unwrap();
     w.sync(&sp);
     Mutex::new(State {
-        t: ControlPlane::initial_tables(&ports, &[], &neigh),
+        t: ControlPlane::initial_tables(&ports, &[], &[], &neigh),
         sp,
         peer,
         w,

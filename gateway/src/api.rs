@@ -258,9 +258,11 @@ impl StatusSource {
                 prefix: r.prefix.to_string(),
                 via: r.via.map(|v| v.to_string()),
                 port: r.port.clone(),
+                vti: r.vti.clone(),
             })
             .collect();
         let ipsec = self.ipsec_status();
+        let vtis = self.vti_status(&cfg.vtis);
         Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             config: self.config_path.clone(),
@@ -272,9 +274,50 @@ impl StatusSource {
             drops,
             neighbours: snap.neighbours.clone(),
             routes,
+            vtis,
             ipsec,
             ike: (*self.ike.load_full()).clone(),
         }
+    }
+
+    /// Each VTI from the current IPsec snapshot: up while it has an outbound SA; the SPIs of
+    /// its newest pair; packets and bytes summed over the SAs that carry it now (during a
+    /// rekey, old and new).
+    fn vti_status(&self, vtis: &[crate::config::VtiConfig]) -> Vec<VtiStatus> {
+        let t = self.ipsec.load_full();
+        vtis.iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let i = i as u16;
+                let out = t.vti_sa(i).and_then(|s| t.entry(s));
+                let newest_in = t
+                    .entries()
+                    .filter(|(_, e)| e.vti == Some(i) && e.direction == SaDirection::In)
+                    .max_by_key(|(_, e)| e.uid);
+                let mut s = VtiStatus {
+                    name: v.name.clone(),
+                    address: v.address.to_string(),
+                    peer: v.peer.clone(),
+                    state: if out.is_some() { "up" } else { "down" }.to_string(),
+                    spi_in: newest_in.map(|(_, e)| format!("{:08x}", e.sa.spi)),
+                    spi_out: out.map(|e| format!("{:08x}", e.sa.spi)),
+                    ..VtiStatus::default()
+                };
+                for (_, e) in t.entries().filter(|(_, e)| e.vti == Some(i)) {
+                    let (p, b) = (
+                        e.sa.counters.packets.load(Ordering::Relaxed),
+                        e.sa.counters.bytes.load(Ordering::Relaxed),
+                    );
+                    match e.direction {
+                        SaDirection::In => (s.packets_in, s.bytes_in) = (s.packets_in + p, s.bytes_in + b),
+                        SaDirection::Out => {
+                            (s.packets_out, s.bytes_out) = (s.packets_out + p, s.bytes_out + b)
+                        }
+                    }
+                }
+                s
+            })
+            .collect()
     }
 
     /// SAs and policies of the current IPsec snapshot, with traffic counters; never keys.
@@ -391,6 +434,28 @@ pub struct Status {
     pub ike: Vec<crate::ike_driver::PeerView>,
     pub neighbours: Vec<NeighbourStatus>,
     pub routes: Vec<RouteStatus>,
+    /// Virtual tunnel interfaces (route-based tunnels).
+    #[serde(default)]
+    pub vtis: Vec<VtiStatus>,
+}
+
+/// A VTI as `espgw status` shows it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct VtiStatus {
+    pub name: String,
+    /// Inside address with the link prefix.
+    pub address: String,
+    /// The IKE peer whose Child SA carries it.
+    pub peer: String,
+    /// `up` (an outbound SA to encrypt with) or `down`.
+    pub state: String,
+    pub spi_in: Option<String>,
+    pub spi_out: Option<String>,
+    /// Packets and bytes (inner) the VTI's SAs carried in and out.
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    pub packets_out: u64,
+    pub bytes_out: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -479,6 +544,9 @@ pub struct RouteStatus {
     pub prefix: String,
     pub via: Option<String>,
     pub port: Option<String>,
+    /// A route into this VTI.
+    #[serde(default)]
+    pub vti: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -77,6 +77,7 @@ drop_reasons! {
     NatKeepalive => "nat_keepalive", "NAT-T keepalive (RFC 3948 §2.3) consumed";
     CleartextProtected => "cleartext_protected", "clear-text packet where an inbound policy requires IPsec";
     PolicyDiscard => "policy_discard", "a discard policy in the SPD matched";
+    VtiDown => "vti_down", "routed into a VTI that has no Child SA yet (its IKE peer is not up)";
     IkeAcquire => "ike_acquire", "no SA yet for a trap policy: the packet made IKE negotiate one (start_action trap)";
     TunnelNoRoute => "tunnel_no_route", "no route to the SA's peer (outer destination)";
     IcmpErrorUnprotected => "icmp_error_unprotected", "ICMP error about tunnel traffic not sent: no SA would protect it";

@@ -227,6 +227,8 @@ pub fn finish(p: &Parsed, adj: Option<Adjacency>, t: &Tables) -> Decision {
     match adj {
         Adjacency::Local => Decision::Punt(Punt::Local),
         _ if ttl <= 1 => Decision::Punt(Punt::TtlExceeded),
+        // A VTI with an SA is handled by `ipsec_step`; reaching here means it has none.
+        Adjacency::Vti { .. } => Decision::Drop(DropReason::VtiDown),
         Adjacency::Glean { port } => Decision::Punt(Punt::Resolve { port, next_hop: dst }),
         Adjacency::Resolve { port, via } => Decision::Punt(Punt::Resolve { port, next_hop: via }),
         Adjacency::Forward { port, dst } => {
@@ -292,8 +294,11 @@ pub fn process(frame: &mut [u8], in_port: u8, t: &Tables, sp: &IpsecTables, orig
 /// The IPsec part of the decision, for a frame `parse` accepted as IP: ESP to us is
 /// decapsulated; the inbound SPD checks that a decrypted packet matches the policy of the SA
 /// that protected it and that clear text does not arrive where protection is required; the
-/// outbound SPD decides protect / bypass / discard for forwarded packets. `None` means plain
-/// forwarding (or local delivery) goes on.
+/// outbound SPD decides protect / bypass / discard for forwarded packets; a packet the SPD
+/// leaves alone (no match, or bypass) whose route is a VTI is protected with the VTI's current
+/// SA. A packet a VTI's SA decrypted may carry any inner addresses: only a discard policy
+/// stops it, then it is routed like any other. `None` means plain forwarding (or local
+/// delivery) goes on.
 fn ipsec_step(
     frame: &[u8],
     p: &Parsed,
@@ -320,7 +325,7 @@ fn ipsec_step(
             if local && ipsec && origin == Origin::Wire && sp.has_inbound_sas() {
                 return Some(Decision::Unprotect);
             }
-            return None;
+            return via_vti(ip, adj, len, ttl, t, sp);
         }
     }
     let decrypted = match origin {
@@ -328,22 +333,26 @@ fn ipsec_step(
         _ => None,
     };
     if origin != Origin::Punted && (decrypted.is_some() || !sp.inbound.is_empty()) {
+        let from_vti = decrypted.is_some_and(|d| sp.vti_of(d).is_some());
         match (sp.inbound.lookup(&flow).map(|m| m.1), decrypted) {
+            (Some(Verdict::Discard), _) => return Some(Decision::Drop(DropReason::PolicyDiscard)),
+            _ if from_vti => {}
             (Some(Verdict::Protect(s)), Some(d)) if sp.accepts(s, d) => {}
             (Some(Verdict::Protect(_) | Verdict::Trap(_)), None) => {
                 return Some(Decision::Drop(DropReason::CleartextProtected))
             }
-            (Some(Verdict::Discard), _) => return Some(Decision::Drop(DropReason::PolicyDiscard)),
             (None | Some(Verdict::Bypass), None) => {}
             _ => return Some(Decision::Drop(DropReason::PolicyMismatch)),
         }
     }
     if local || sp.outbound.is_empty() {
-        return None;
+        return via_vti(ip, adj, len, ttl, t, sp);
     }
-    let (index, verdict) = sp.outbound.lookup(&flow)?;
+    let Some((index, verdict)) = sp.outbound.lookup(&flow) else {
+        return via_vti(ip, adj, len, ttl, t, sp);
+    };
     match verdict {
-        Verdict::Bypass => None,
+        Verdict::Bypass => via_vti(ip, adj, len, ttl, t, sp),
         Verdict::Discard => Some(Decision::Drop(DropReason::PolicyDiscard)),
         Verdict::Trap(id) => {
             // The control loop negotiates the SA; this packet is not kept.
@@ -358,6 +367,26 @@ fn ipsec_step(
             Some(protect(ip, slot, len, ttl, portless, t, sp))
         }
     }
+}
+
+/// Route-based protection: a packet whose route is a VTI is protected with the VTI's current
+/// outbound SA (the same checks as a protect policy: TTL, tunnel MTU), or dropped as
+/// `vti_down` while the VTI has none. `None` for any other route.
+#[inline]
+fn via_vti(
+    ip: &[u8],
+    adj: Option<Adjacency>,
+    len: u16,
+    ttl: u8,
+    t: &Tables,
+    sp: &IpsecTables,
+) -> Option<Decision> {
+    let Some(Adjacency::Vti { vti }) = adj else { return None };
+    Some(match sp.vti_sa(vti) {
+        Some(slot) => protect(ip, slot, len, ttl, true, t, sp),
+        None if ttl <= 1 => Decision::Punt(Punt::TtlExceeded),
+        None => Decision::Drop(DropReason::VtiDown),
+    })
 }
 
 /// A decision `parse` reached without a lookup. For the inner packet of ESP, a punt means
@@ -479,14 +508,20 @@ pub enum LocalOut {
     Protect(u32),
     /// A discard policy covers it.
     Discard,
+    /// Routed into a VTI that has no SA.
+    VtiDown,
 }
 
 /// The outbound SPD's verdict on a frame sent through the inject path. IKE and ESP/AH from
 /// the gateway's own addresses (and ND) go out as they are; anything else meets the policies,
-/// so a frame released late still obeys the SPD published now.
+/// so a frame released late still obeys the SPD published now. Where no policy applies, a
+/// destination routed into a VTI is protected with the VTI's SA (the gateway's answers to
+/// pings that came through the VTI go back through it).
 #[inline]
 pub fn local_outbound(frame: &[u8], t: &Tables, sp: &IpsecTables) -> LocalOut {
-    if sp.outbound.is_empty() || !matches!(frame.get(12..14), Some([0x08, 0x00] | [0x86, 0xdd])) {
+    if (sp.outbound.is_empty() && !sp.has_vtis())
+        || !matches!(frame.get(12..14), Some([0x08, 0x00] | [0x86, 0xdd]))
+    {
         return LocalOut::Clear;
     }
     let Some(flow) = frame.get(ethernet::HEADER_LEN..).and_then(Flow::parse) else {
@@ -502,6 +537,10 @@ pub fn local_outbound(frame: &[u8], t: &Tables, sp: &IpsecTables) -> LocalOut {
             sp.acquires.raise(id);
             LocalOut::Discard
         }
+        Some(Verdict::Bypass) | None if sp.has_vtis() => match t.fib.lookup(flow.dst) {
+            Some(Adjacency::Vti { vti }) => sp.vti_sa(vti).map_or(LocalOut::VtiDown, LocalOut::Protect),
+            _ => LocalOut::Clear,
+        },
         Some(Verdict::Bypass) | None => LocalOut::Clear,
     }
 }
@@ -551,12 +590,13 @@ mod tests {
             prefix: "203.0.113.0/24".parse().unwrap(),
             via: Some("198.51.100.2".parse().unwrap()),
             port: None,
+            vti: None,
         }];
         let neigh = vec![
             Neighbour { port: 1, ip: "198.51.100.2".parse().unwrap(), mac: NH },
             Neighbour { port: 1, ip: "2001:db8:2::2".parse().unwrap(), mac: NH },
         ];
-        ControlPlane::initial_tables(&ports, &routes, &neigh)
+        ControlPlane::initial_tables(&ports, &routes, &[], &neigh)
     }
 
     fn ping(dst: &str, ttl: u8) -> Vec<u8> {
@@ -741,3 +781,5 @@ mod tests {
 
 #[cfg(test)]
 mod tests_ipsec;
+#[cfg(test)]
+mod tests_vti;

@@ -985,14 +985,30 @@ fn install(peer_name: &str, c: &ChildSa, peer: &mut Peer, sadb: &mut SadbBuilder
     peer.installs += 1;
     let tunnel = (c.name.clone(), c.ts_local.clone(), c.ts_remote.clone());
     let old = c.replaces.and_then(|old| peer.installed.get(&old)).map(|i| (i.slot_in, i.slot_out));
+    // A peer bound to a VTI is route-based: its SAs carry whatever routing sends into the
+    // VTI, so no policy comes from its (any-to-any) selectors.
+    let vti = sadb.vti_of_peer(peer_name);
     if let Some((old_in, old_out)) = old {
         let si = sadb.rekey(old_in, sa_in).ok_or("the SA being rekeyed is gone")?;
         let so = if c.defer_outbound {
-            // Policies move when the peer deletes the old pair (DeleteChild above).
-            sadb.add(sa_out, SaDirection::Out)
+            // Policies (and the VTI) move when the peer deletes the old pair (DeleteChild above).
+            let so = sadb.add(sa_out, SaDirection::Out);
+            if let Some(v) = vti {
+                sadb.set_vti(so, v);
+            }
+            so
         } else {
             sadb.rekey(old_out, sa_out).ok_or("the SA being rekeyed is gone")?
         };
+        peer.installed.insert(c.spi_in, Installed { slot_in: si, slot_out: so, tunnel, seq: peer.installs });
+        return Ok(());
+    }
+    if let Some(v) = vti {
+        let si = sadb.add(sa_in, SaDirection::In);
+        let so = sadb.add(sa_out, SaDirection::Out);
+        sadb.set_vti(si, v);
+        sadb.set_vti(so, v);
+        sadb.set_vti_sa(v, so);
         peer.installed.insert(c.spi_in, Installed { slot_in: si, slot_out: so, tunnel, seq: peer.installs });
         return Ok(());
     }

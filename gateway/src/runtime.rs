@@ -82,6 +82,16 @@ fn port_index(cfg: &Config, name: &str) -> Option<u8> {
     cfg.ports.iter().position(|p| p.name == name).map(|i| i as u8)
 }
 
+/// A configured route as the FIB takes it: port and VTI names become indices.
+fn static_route(cfg: &Config, r: &crate::config::RouteConfig) -> StaticRoute {
+    StaticRoute {
+        prefix: r.prefix,
+        via: r.via,
+        port: r.port.as_deref().and_then(|n| port_index(cfg, n)),
+        vti: r.vti.as_deref().and_then(|n| cfg.vtis.iter().position(|v| v.name == n)).map(|i| i as u16),
+    }
+}
+
 /// Runs the gateway until SIGINT or SIGTERM.
 /// Re-reads the configuration file and applies what can change while running: static routes
 /// and the `ipsec:` section (unchanged SAs keep running untouched). A file that does not
@@ -117,6 +127,9 @@ fn reload(
     if new.dataplane != running.dataplane {
         fixed.push("dataplane");
     }
+    if new.vtis != running.vtis {
+        fixed.push("vtis");
+    }
     if !fixed.is_empty() {
         return Err(format!("{path}: {} changed; that needs a restart (espgw run)", fixed.join(", ")));
     }
@@ -131,15 +144,7 @@ fn reload(
     let summary = manual.reload(&new.ipsec)?;
     ipsec.store(Arc::new(manual.builder.snapshot()));
     if routes_changed {
-        let routes = new
-            .routes
-            .iter()
-            .map(|r| StaticRoute {
-                prefix: r.prefix,
-                via: r.via,
-                port: r.port.as_deref().and_then(|n| port_index(&new, n)),
-            })
-            .collect();
+        let routes = new.routes.iter().map(|r| static_route(&new, r)).collect();
         cp.set_routes(routes);
     }
     source.set_config(new.clone());
@@ -172,6 +177,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             "AES-GCM with static keys (ipsec.allow_static_gcm): lab use only; a restart reuses GCM nonces (RFC 4106 §8)"
         );
     }
+    manual.builder.set_vtis(cfg.vtis.iter().map(|v| v.peer.clone()).collect());
     let mut ike = crate::ike_driver::IkeDriver::new(&cfg.ike, Instant::now())?;
     let ipsec: SharedIpsec = Arc::new(ArcSwap::from_pointee(manual.builder.snapshot()));
     if !cfg.ipsec.sas.is_empty() || !cfg.ipsec.policies.is_empty() {
@@ -206,15 +212,8 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     }
     let macs: Vec<[u8; 6]> = ports.iter().map(|p| p.mac()).collect();
     let l3 = l3_ports(&cfg, &macs);
-    let routes: Vec<StaticRoute> = cfg
-        .routes
-        .iter()
-        .map(|r| StaticRoute {
-            prefix: r.prefix,
-            via: r.via,
-            port: r.port.as_deref().and_then(|n| port_index(&cfg, n)),
-        })
-        .collect();
+    let routes: Vec<StaticRoute> = cfg.routes.iter().map(|r| static_route(&cfg, r)).collect();
+    let vti_addresses: Vec<crate::config::IpPrefix> = cfg.vtis.iter().map(|v| v.address).collect();
     let static_neigh: Vec<Neighbour> = cfg
         .ports
         .iter()
@@ -223,8 +222,12 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             p.neighbours.iter().map(move |n| Neighbour { port: i as u8, ip: n.ip, mac: n.mac })
         })
         .collect();
-    let tables: SharedTables =
-        Arc::new(ArcSwap::from_pointee(ControlPlane::initial_tables(&l3, &routes, &static_neigh)));
+    let tables: SharedTables = Arc::new(ArcSwap::from_pointee(ControlPlane::initial_tables(
+        &l3,
+        &routes,
+        &vti_addresses,
+        &static_neigh,
+    )));
 
     // Workers.
     let mut worker_stats = Vec::new();
@@ -279,6 +282,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     let mut cp = ControlPlane::new(
         l3.clone(),
         routes.clone(),
+        vti_addresses,
         &static_neigh,
         tables.clone(),
         ipsec.clone(),

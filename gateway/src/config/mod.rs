@@ -22,6 +22,8 @@ mod tests;
 mod tests_ike;
 #[cfg(test)]
 mod tests_ipsec;
+#[cfg(test)]
+mod tests_vti;
 
 use std::path::Path;
 
@@ -29,7 +31,7 @@ pub use error::ConfigError;
 pub use ipsec::{Action, Direction, IpsecConfig, PolicyConfig, SaConfig, Secret};
 pub use model::{
     Config, ControlConfig, DataplaneConfig, EalConfig, LogConfig, NeighbourConfig, PortConfig, RouteConfig,
-    WorkerConfig,
+    VtiConfig, WorkerConfig,
 };
 pub use types::{IpPrefix, MacAddr, PortQueue};
 

@@ -19,6 +19,9 @@ use super::types::{de_ip, de_opt_ip, IpPrefix, MacAddr, PortQueue};
 pub struct Config {
     pub eal: EalConfig,
     pub ports: Vec<PortConfig>,
+    /// Virtual tunnel interfaces: route-based VPNs over an IKE peer's any-to-any Child SA.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vtis: Vec<VtiConfig>,
     pub routes: Vec<RouteConfig>,
     /// Always filled in: when the file has no `workers`, one worker on
     /// `main_lcore + 1` polls queue 0 of every port.
@@ -100,7 +103,7 @@ pub struct NeighbourConfig {
 
 /// A static route.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a route mapping with `prefix` and `via` and/or `port`")]
+#[serde(deny_unknown_fields, expecting = "a route mapping with `prefix` and `via` and/or `port`, or `vti`")]
 pub struct RouteConfig {
     /// Destination network (host bits zero).
     pub prefix: IpPrefix,
@@ -108,6 +111,23 @@ pub struct RouteConfig {
     pub via: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
+    /// Route into this VTI (instead of `via`/`port`): encrypted with its current Child SA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vti: Option<String>,
+}
+
+/// A virtual tunnel interface: the next hop of routes whose packets the Child SA of `peer`
+/// carries. The peer's children select 0.0.0.0/0 and/or ::/0 on both sides, so the SPD never
+/// sees them; routing decides what enters the tunnel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a VTI mapping with `name`, `address` and `peer`")]
+pub struct VtiConfig {
+    pub name: String,
+    /// The gateway's inside address with the link prefix (`169.254.10.1/30`): local to the
+    /// gateway, and the rest of the prefix is reached through the VTI.
+    pub address: IpPrefix,
+    /// The `ike.peers[].name` whose Child SA the VTI uses.
+    pub peer: String,
 }
 
 /// A dataplane worker thread pinned to one lcore.
@@ -171,6 +191,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub eal: Option<EalConfig>,
     pub ports: Vec<PortConfig>,
+    #[serde(default)]
+    pub vtis: Option<Vec<VtiConfig>>,
     #[serde(default)]
     pub routes: Option<Vec<RouteConfig>>,
     #[serde(default)]

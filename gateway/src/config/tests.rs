@@ -453,14 +453,21 @@ fn full_expected() -> Config {
                 rx_queues: 1,
             },
         ],
+        vtis: vec![],
         routes: vec![
-            RouteConfig { prefix: prefix("203.0.113.0/24"), via: Some(ip("198.51.100.2")), port: None },
+            RouteConfig {
+                prefix: prefix("203.0.113.0/24"),
+                via: Some(ip("198.51.100.2")),
+                port: None,
+                vti: None,
+            },
             RouteConfig {
                 prefix: prefix("2001:db8:ff::/48"),
                 via: Some(ip("2001:db8:2::2")),
                 port: Some("wan".to_string()),
+                vti: None,
             },
-            RouteConfig { prefix: prefix("0.0.0.0/0"), via: None, port: Some("wan".to_string()) },
+            RouteConfig { prefix: prefix("0.0.0.0/0"), via: None, port: Some("wan".to_string()), vti: None },
         ],
         workers: vec![
             WorkerConfig { lcore: 3, rx: vec![pq("lan", 0), pq("wan", 0)] },

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::ike::IkeConfig;
 use super::ipsec::{Action, Direction, IpsecConfig, ModeName, PolicyConfig, ProtocolName};
-use super::model::{Config, EalConfig, PortConfig, RawConfig, RouteConfig, WorkerConfig};
+use super::model::{Config, EalConfig, PortConfig, RawConfig, RouteConfig, VtiConfig, WorkerConfig};
 use super::types::{family, IpPrefix, MacAddr, PortQueue};
 
 /// A validation problem: the offending field path and what is wrong.
@@ -43,12 +43,13 @@ pub(crate) fn validate(raw: RawConfig) -> (Config, Vec<Issue>) {
     let eal = raw.eal.unwrap_or_default();
     let ports = raw.ports;
     let routes = raw.routes.unwrap_or_default();
+    let vtis = raw.vtis.unwrap_or_default();
     let control = raw.control.unwrap_or_default();
     let dataplane = raw.dataplane.unwrap_or_default();
 
     v.check_eal(&eal);
     v.check_ports(&ports);
-    v.check_routes(&routes, &ports);
+    v.check_routes(&routes, &ports, &vtis);
     let workers = match raw.workers {
         Some(workers) => {
             v.check_workers(&workers, &ports, eal.main_lcore);
@@ -80,13 +81,14 @@ pub(crate) fn validate(raw: RawConfig) -> (Config, Vec<Issue>) {
 
     let ike = raw.ike.unwrap_or_default();
     v.check_ike(&ike, &ports);
+    v.check_vtis(&vtis, &ports, &ike, &routes);
 
     let log = raw.log.unwrap_or_default();
     if let Err(e) = crate::logging::parse_filter(&log.level) {
         v.issue("log.level", e);
     }
 
-    let config = Config { eal, ports, routes, workers, control, metrics, dataplane, ipsec, ike, log };
+    let config = Config { eal, ports, vtis, routes, workers, control, metrics, dataplane, ipsec, ike, log };
     (config, v.issues)
 }
 
@@ -300,7 +302,7 @@ impl Validator {
         }
     }
 
-    fn check_routes(&mut self, routes: &[RouteConfig], ports: &[PortConfig]) {
+    fn check_routes(&mut self, routes: &[RouteConfig], ports: &[PortConfig], vtis: &[VtiConfig]) {
         let mut seen: HashMap<IpPrefix, usize> = HashMap::new();
         for (i, route) in routes.iter().enumerate() {
             let base = format!("routes[{i}]");
@@ -322,8 +324,21 @@ impl Validator {
                 seen.insert(prefix, i);
             }
 
+            if let Some(name) = &route.vti {
+                if route.via.is_some() || route.port.is_some() {
+                    self.issue(
+                        format!("{base}.vti"),
+                        "a route into a VTI names no `via` or `port`: the VTI is its next hop",
+                    );
+                } else if !vtis.iter().any(|v| &v.name == name) {
+                    let known: Vec<&str> = vtis.iter().map(|v| v.name.as_str()).collect();
+                    let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                    self.issue(format!("{base}.vti"), format!("unknown VTI `{name}` (known VTIs: {known})"));
+                }
+                continue;
+            }
             if route.via.is_none() && route.port.is_none() {
-                self.issue(base.clone(), "a route needs `via`, `port` or both");
+                self.issue(base.clone(), "a route needs `via`, `port` or both, or a `vti`");
             }
 
             let port = match &route.port {
@@ -382,6 +397,106 @@ impl Validator {
                     ),
                 ),
                 _ => {}
+            }
+        }
+    }
+
+    /// VTIs: a unique name, an inside address that overlaps no port subnet and no other VTI,
+    /// and an IKEv2 peer of its own whose children all select any-to-any (0.0.0.0/0 and/or
+    /// ::/0 on both sides), so that no SPD policy comes from it and routing alone decides.
+    fn check_vtis(
+        &mut self,
+        vtis: &[VtiConfig],
+        ports: &[PortConfig],
+        ike: &IkeConfig,
+        routes: &[RouteConfig],
+    ) {
+        for (i, vti) in vtis.iter().enumerate() {
+            let at = |f: &str| format!("vtis[{i}].{f}");
+            if !valid_port_name(&vti.name) {
+                self.issue(
+                    at("name"),
+                    format!("`{}` must be 1 to 15 characters of a-z, 0-9, '_' or '-'", vti.name),
+                );
+            } else if vtis[..i].iter().any(|o| o.name == vti.name) {
+                self.issue(at("name"), format!("duplicate VTI name `{}`", vti.name));
+            } else if ports.iter().any(|p| p.name == vti.name) {
+                self.issue(at("name"), format!("`{}` is already the name of a port", vti.name));
+            }
+            if let Err(e) = check_interface_address(&vti.address) {
+                self.issue(at("address"), e);
+            } else {
+                let net = vti.address.network();
+                let overlaps = |a: &IpPrefix| {
+                    let other = a.network();
+                    other.contains(net.addr) || net.contains(other.addr)
+                };
+                if let Some(p) = ports.iter().find(|p| p.addresses.iter().any(overlaps)) {
+                    self.issue(at("address"), format!("{net} overlaps a subnet of port `{}`", p.name));
+                } else if let Some(o) = vtis[..i].iter().find(|o| overlaps(&o.address)) {
+                    self.issue(
+                        at("address"),
+                        format!("{net} overlaps the inside subnet of VTI `{}`", o.name),
+                    );
+                }
+            }
+            let Some(peer) = ike.peers.iter().find(|p| p.name == vti.peer) else {
+                let known: Vec<&str> = ike.peers.iter().map(|p| p.name.as_str()).collect();
+                let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                self.issue(at("peer"), format!("unknown IKE peer `{}` (ike.peers: {known})", vti.peer));
+                continue;
+            };
+            if let Some(o) = vtis[..i].iter().find(|o| o.peer == vti.peer) {
+                self.issue(
+                    at("peer"),
+                    format!("IKE peer `{}` is already bound to VTI `{}`", vti.peer, o.name),
+                );
+            } else if peer.is_v1() {
+                self.issue(at("peer"), format!("IKE peer `{}` is IKEv1; VTIs need an IKEv2 peer", vti.peer));
+            } else if peer.children.is_empty() {
+                self.issue(at("peer"), format!("IKE peer `{}` has no child", vti.peer));
+            }
+            let any = |ts: &[IpPrefix]| !ts.is_empty() && ts.iter().all(|p| p.len == 0);
+            for c in &peer.children {
+                if !any(&c.local_ts) || !any(&c.remote_ts) || families(&c.local_ts) != families(&c.remote_ts)
+                {
+                    self.issue(
+                        at("peer"),
+                        format!(
+                            "child `{}` of IKE peer `{}` is not any-to-any; a VTI's peer needs local_ts and \
+                             remote_ts of 0.0.0.0/0 and/or ::/0 (the same on both sides)",
+                            c.name, vti.peer
+                        ),
+                    );
+                } else if c.start_action == super::ike::StartActionName::Trap {
+                    self.issue(
+                        at("peer"),
+                        format!(
+                            "child `{}` of IKE peer `{}` has start_action trap; a VTI's child uses start or none",
+                            c.name, vti.peer
+                        ),
+                    );
+                }
+            }
+        }
+        // A route into a VTI whose Child SA carries no traffic of its family would only drop.
+        for (j, r) in routes.iter().enumerate() {
+            let Some(vti) = r.vti.as_ref().and_then(|n| vtis.iter().find(|v| &v.name == n)) else { continue };
+            let Some(peer) = ike.peers.iter().find(|p| p.name == vti.peer) else { continue };
+            let carried =
+                peer.children.iter().any(|c| c.local_ts.iter().any(|t| t.is_ipv4() == r.prefix.is_ipv4()));
+            if !carried {
+                self.issue(
+                    format!("routes[{j}].vti"),
+                    format!(
+                        "{} is {} but the children of VTI `{}`'s peer `{}` select no {} traffic",
+                        r.prefix,
+                        family(&r.prefix.addr),
+                        vti.name,
+                        vti.peer,
+                        family(&r.prefix.addr)
+                    ),
+                );
             }
         }
     }
@@ -622,6 +737,11 @@ fn check_interface_address(a: &IpPrefix) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// (has IPv4, has IPv6) among `ts`.
+fn families(ts: &[IpPrefix]) -> (bool, bool) {
+    (ts.iter().any(|p| p.is_ipv4()), ts.iter().any(|p| !p.is_ipv4()))
 }
 
 fn port_names(ports: &[PortConfig]) -> String {

@@ -74,6 +74,8 @@ pub struct ControlPlane {
     ports: Vec<L3Port>,
     link_local: Vec<Ipv6Addr>,
     routes: Vec<StaticRoute>,
+    /// Inside address of each VTI, by VTI index (fixed for the process's life).
+    vtis: Vec<IpPrefix>,
     neigh: NeighbourTable<Pending>,
     tables: SharedTables,
     ipsec: SharedIpsec,
@@ -92,6 +94,7 @@ impl ControlPlane {
     pub fn new(
         ports: Vec<L3Port>,
         routes: Vec<StaticRoute>,
+        vtis: Vec<IpPrefix>,
         static_neighbours: &[Neighbour],
         tables: SharedTables,
         ipsec: SharedIpsec,
@@ -106,6 +109,7 @@ impl ControlPlane {
             ports,
             link_local,
             routes,
+            vtis,
             neigh,
             tables,
             ipsec,
@@ -121,9 +125,14 @@ impl ControlPlane {
     }
 
     /// Builds the initial tables without a control plane (used before workers start).
-    pub fn initial_tables(ports: &[L3Port], routes: &[StaticRoute], neighbours: &[Neighbour]) -> Tables {
+    pub fn initial_tables(
+        ports: &[L3Port],
+        routes: &[StaticRoute],
+        vtis: &[IpPrefix],
+        neighbours: &[Neighbour],
+    ) -> Tables {
         Tables::new(
-            Fib::build(&FibInput { ports, routes, neighbours }, 0),
+            Fib::build(&FibInput { ports, routes, neighbours, vtis }, 0),
             ports.iter().map(|p| PortL2 { mac: p.mac.0, mtu: p.mtu }).collect(),
         )
     }
@@ -133,7 +142,7 @@ impl ControlPlane {
         let neighbours: Vec<Neighbour> =
             self.neigh.resolved().map(|(k, mac)| Neighbour { port: k.port, ip: k.ip, mac }).collect();
         let fib = Fib::build(
-            &FibInput { ports: &self.ports, routes: &self.routes, neighbours: &neighbours },
+            &FibInput { ports: &self.ports, routes: &self.routes, neighbours: &neighbours, vtis: &self.vtis },
             self.generation,
         );
         let ports = self.ports.iter().map(|p| PortL2 { mac: p.mac.0, mtu: p.mtu }).collect();

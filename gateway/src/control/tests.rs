@@ -42,9 +42,9 @@ fn fixture(routes: Vec<StaticRoute>) -> Fixture {
         },
     ];
     let tables: SharedTables =
-        Arc::new(ArcSwap::from_pointee(ControlPlane::initial_tables(&ports, &routes, &[])));
+        Arc::new(ArcSwap::from_pointee(ControlPlane::initial_tables(&ports, &routes, &[], &[])));
     let stats = Arc::new(WorkerStats::new(0, 2));
-    let cp = ControlPlane::new(ports, routes, &[], tables.clone(), Default::default(), stats.clone());
+    let cp = ControlPlane::new(ports, routes, vec![], &[], tables.clone(), Default::default(), stats.clone());
     Fixture { cp, tables, stats, now: Instant::now() }
 }
 
@@ -229,6 +229,7 @@ fn static_route_via_next_hop_resolves_the_gateway_not_the_destination() {
         prefix: "203.0.113.0/24".parse().unwrap(),
         via: Some("198.51.100.254".parse().unwrap()),
         port: None,
+        vti: None,
     }]);
     let out = fx.feed(0, &ping4(v4("203.0.113.10"), 64, 8, false));
     let eth = ethernet::Packet::new_checked(&out[0].frame[..]).unwrap();

@@ -82,7 +82,7 @@ fn gateway_with(site_a: bool, extra_policies: &str, transform: &str) -> Gw {
     let mut b = manual::load(&cfg.ipsec).unwrap();
     let sp = b.snapshot();
     w.sync(&sp);
-    Gw { t: ControlPlane::initial_tables(&ports, &[], &neigh), sp, w, b }
+    Gw { t: ControlPlane::initial_tables(&ports, &[], &[], &neigh), sp, w, b }
 }
 
 fn ping(src_mac: [u8; 6], dst_mac: [u8; 6], src: &str, dst: &str, payload: usize, df: bool) -> Vec<u8> {

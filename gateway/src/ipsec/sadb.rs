@@ -12,6 +12,12 @@
 //! - Outbound SAs are reached through the outbound [`Spd`]; the inbound [`Spd`] says which SA
 //!   must have protected a packet (and that a clear-text packet it protects is dropped).
 //!
+//! - Route-based tunnels (VTIs): the SADB knows which IKE peer each VTI is bound to, marks the
+//!   SAs of that peer with the VTI, and keeps per VTI the slot of its current outbound SA
+//!   ([`IpsecTables::vti_sa`]). Rekeys, repoints and removals move or clear it, and it is
+//!   published with the same snapshot as the SAs, so a worker never sees a VTI pointing at a
+//!   slot that snapshot does not hold.
+//!
 //! Rekeying is make-before-break: the new inbound SA is added while the old one is still in
 //! the table, so packets of either are accepted; then the outbound policy is pointed at the
 //! new outbound SA; the old SAs are deleted last. Workers never wait: they load the snapshot
@@ -43,6 +49,9 @@ pub struct SaEntry {
     pub successor: Option<(u32, u64)>,
     /// When the SA was added (its seconds lifetimes count from here).
     pub installed: std::time::Instant,
+    /// The VTI (index) whose traffic this SA carries: a packet it decrypts may have any inner
+    /// addresses and is routed as arriving from the VTI.
+    pub vti: Option<u16>,
 }
 
 const COLLIDING: u32 = u32::MAX;
@@ -64,6 +73,8 @@ pub struct IpsecTables {
     idle: bool,
     /// Where a packet dropped on a trap policy asks for its SA.
     pub acquires: Arc<Acquires>,
+    /// Per VTI index: the slot of its current outbound SA.
+    vti_out: Vec<Option<u32>>,
 }
 
 impl std::fmt::Debug for IpsecTables {
@@ -119,6 +130,24 @@ impl IpsecTables {
                     slot == policy_sa && self.entry(slot).is_some_and(|s| s.uid == uid)
                 })
             })
+    }
+
+    /// The slot of VTI `vti`'s current outbound SA; `None` while the VTI is down.
+    #[inline]
+    pub fn vti_sa(&self, vti: u16) -> Option<u32> {
+        self.vti_out.get(vti as usize).copied().flatten()
+    }
+
+    /// Whether any VTI is configured (the inject path then checks routes into VTIs).
+    #[inline]
+    pub fn has_vtis(&self) -> bool {
+        !self.vti_out.is_empty()
+    }
+
+    /// The VTI whose SA in `slot` decrypted a packet, if it is a VTI's.
+    #[inline]
+    pub fn vti_of(&self, slot: u32) -> Option<u16> {
+        self.entry(slot).and_then(|e| e.vti)
     }
 
     /// The inbound SA for `spi` arriving for outer destination `dst`.
@@ -218,6 +247,8 @@ pub struct SadbBuilder {
     acquires: Arc<Acquires>,
     generation: u64,
     pre_fragment: bool,
+    /// Per VTI index: the IKE peer it is bound to, and the slot of its current outbound SA.
+    vtis: Vec<(String, Option<u32>)>,
 }
 
 impl SadbBuilder {
@@ -229,7 +260,14 @@ impl SadbBuilder {
     pub fn add(&mut self, sa: Sa, direction: SaDirection) -> u32 {
         self.next_uid += 1;
         let installed = std::time::Instant::now();
-        let entry = SaEntry { uid: self.next_uid, direction, sa: Arc::new(sa), successor: None, installed };
+        let entry = SaEntry {
+            uid: self.next_uid,
+            direction,
+            sa: Arc::new(sa),
+            successor: None,
+            installed,
+            vti: None,
+        };
         match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(entry);
@@ -257,11 +295,43 @@ impl SadbBuilder {
         }
     }
 
-    /// Removes the SA in `slot`; policies must no longer point at it.
+    /// Removes the SA in `slot`; policies must no longer point at it. A VTI whose current
+    /// outbound SA it was goes down.
     pub fn remove(&mut self, slot: u32) -> Option<SaEntry> {
         let e = self.slots.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
+        for v in &mut self.vtis {
+            if v.1 == Some(slot) {
+                v.1 = None;
+            }
+        }
         Some(e)
+    }
+
+    /// Declares the VTIs: VTI `i` is bound to IKE peer `peers[i]`. Once, at start (VTIs change
+    /// only with a restart).
+    pub fn set_vtis(&mut self, peers: Vec<String>) {
+        self.vtis = peers.into_iter().map(|p| (p, None)).collect();
+    }
+
+    /// The VTI bound to IKE peer `peer`, if any: its Child SAs are route-based.
+    pub fn vti_of_peer(&self, peer: &str) -> Option<u16> {
+        self.vtis.iter().position(|v| v.0 == peer).map(|i| i as u16)
+    }
+
+    /// Marks the SA in `slot` as carrying VTI `vti`'s traffic.
+    pub fn set_vti(&mut self, slot: u32, vti: u16) {
+        if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+            e.vti = Some(vti);
+        }
+    }
+
+    /// Makes the outbound SA in `slot` the one VTI `vti` encrypts with.
+    pub fn set_vti_sa(&mut self, vti: u16, slot: u32) {
+        let outbound = self.entry(slot).is_some_and(|e| e.direction == SaDirection::Out);
+        if let (Some(v), true) = (self.vtis.get_mut(vti as usize), outbound) {
+            v.1 = Some(slot);
+        }
     }
 
     pub fn entry(&self, slot: u32) -> Option<&SaEntry> {
@@ -310,10 +380,14 @@ impl SadbBuilder {
     /// [`SadbBuilder::remove`]d.
     pub fn rekey(&mut self, old: u32, new: Sa) -> Option<u32> {
         let direction = self.entry(old)?.direction;
+        let vti = self.entry(old)?.vti;
         let slot = self.add(new, direction);
         let uid = self.next_uid;
         if let Some(Some(e)) = self.slots.get_mut(old as usize) {
             e.successor = Some((slot, uid));
+        }
+        if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
+            e.vti = vti;
         }
         self.repoint(old, slot);
         Some(slot)
@@ -335,6 +409,11 @@ impl SadbBuilder {
         for p in configured.iter_mut().chain(keyed.iter_mut()) {
             if p.verdict == Verdict::Protect(old) {
                 p.verdict = Verdict::Protect(new);
+            }
+        }
+        for v in &mut self.vtis {
+            if v.1 == Some(old) {
+                v.1 = Some(new);
             }
         }
     }
@@ -420,6 +499,7 @@ impl SadbBuilder {
             inbound,
             pre_fragment: self.pre_fragment,
             acquires: self.acquires.clone(),
+            vti_out: self.vtis.iter().map(|v| v.1).collect(),
         }
     }
 }
@@ -589,5 +669,35 @@ mod tests {
         assert_eq!(b.snapshot().outbound.policies()[0].verdict, Verdict::Protect(new));
         b.remove(old);
         assert_eq!(b.snapshot().outbound.policies().len(), 1);
+    }
+
+    #[test]
+    fn a_vti_follows_its_outbound_sa_through_rekey_and_delete() {
+        let mut b = SadbBuilder::new();
+        b.set_vtis(vec!["aws1".into(), "aws2".into()]);
+        assert_eq!(b.vti_of_peer("aws2"), Some(1));
+        assert_eq!(b.vti_of_peer("other"), None);
+        let t = b.snapshot();
+        assert!(t.has_vtis() && t.vti_sa(0).is_none() && t.vti_sa(7).is_none());
+        let i = b.add(sa(0x100, "203.0.113.1"), SaDirection::In);
+        let o = b.add(sa(0x101, "203.0.113.1"), SaDirection::Out);
+        b.set_vti(i, 0);
+        b.set_vti(o, 0);
+        b.set_vti_sa(0, i);
+        assert_eq!(b.snapshot().vti_sa(0), None, "only an outbound SA encrypts for a VTI");
+        b.set_vti_sa(0, o);
+        let t = b.snapshot();
+        assert_eq!((t.vti_sa(0), t.vti_sa(1)), (Some(o), None));
+        assert_eq!((t.vti_of(i), t.vti_of(o)), (Some(0), Some(0)));
+        let i2 = b.rekey(i, sa(0x200, "203.0.113.1")).unwrap();
+        let o2 = b.rekey(o, sa(0x201, "203.0.113.1")).unwrap();
+        let t = b.snapshot();
+        assert_eq!(t.vti_sa(0), Some(o2), "a rekey moves the VTI to the new SA");
+        assert_eq!(t.vti_of(i2), Some(0), "the new inbound SA is the VTI's too");
+        b.remove(o);
+        b.remove(i);
+        assert_eq!(b.snapshot().vti_sa(0), Some(o2), "removing the old pair leaves the VTI up");
+        b.remove(o2);
+        assert_eq!(b.snapshot().vti_sa(0), None, "without its SA the VTI is down");
     }
 }

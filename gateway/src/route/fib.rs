@@ -8,7 +8,9 @@
 //!   [`Adjacency::Resolve`]; routes with a port and no next hop are on-link (Glean),
 //! - resolved neighbours → host routes with [`Adjacency::Forward`] (as VPP does: one lookup
 //!   gives the rewrite),
-//! - the gateway's own addresses → [`Adjacency::Local`].
+//! - VTI inside subnets and static routes into a VTI → [`Adjacency::Vti`] (the packet is
+//!   encrypted with the VTI's current outbound Child SA, found in the IPsec snapshot),
+//! - the gateway's own addresses, VTI inside addresses included → [`Adjacency::Local`].
 
 use super::lpm::{Lpm, LpmBuilder};
 use crate::config::{IpPrefix, MacAddr};
@@ -25,6 +27,9 @@ pub enum Adjacency {
     Resolve { port: u8, via: IpAddr },
     /// Rewrite the Ethernet header to `dst` and send out of `port`.
     Forward { port: u8, dst: MacAddr },
+    /// Into VTI number `vti` (its index in the `vtis:` config): encrypt with the VTI's current
+    /// outbound SA, or drop (`vti_down`) while it has none.
+    Vti { vti: u16 },
 }
 
 /// A port as L3 sees it.
@@ -42,6 +47,8 @@ pub struct StaticRoute {
     pub prefix: IpPrefix,
     pub via: Option<IpAddr>,
     pub port: Option<u8>,
+    /// A route into this VTI (then `via` and `port` are `None`).
+    pub vti: Option<u16>,
 }
 
 /// A resolved neighbour.
@@ -56,6 +63,8 @@ pub struct FibInput<'a> {
     pub ports: &'a [L3Port],
     pub routes: &'a [StaticRoute],
     pub neighbours: &'a [Neighbour],
+    /// Inside address (with the link prefix) of each VTI, by VTI index.
+    pub vtis: &'a [IpPrefix],
 }
 
 /// What the worker's fast path needs from a `Forward` adjacency, precomputed: the 12 bytes of
@@ -109,7 +118,14 @@ impl Fib {
                 add(a.network().addr, a.len, intern(Adjacency::Glean { port: i as u8 }));
             }
         }
+        for (i, a) in input.vtis.iter().enumerate() {
+            add(a.network().addr, a.len, intern(Adjacency::Vti { vti: i as u16 }));
+        }
         for r in input.routes {
+            if let Some(vti) = r.vti {
+                add(r.prefix.network().addr, r.prefix.len, intern(Adjacency::Vti { vti }));
+                continue;
+            }
             let port = r.port.or_else(|| r.via.and_then(|v| connected_port(input.ports, v)));
             let Some(port) = port else { continue };
             let a = match r.via {
@@ -125,11 +141,9 @@ impl Fib {
             let full = if n.ip.is_ipv4() { 32 } else { 128 };
             add(n.ip, full, intern(Adjacency::Forward { port: n.port, dst: n.mac }));
         }
-        for p in input.ports {
-            for a in &p.addresses {
-                let full = if a.addr.is_ipv4() { 32 } else { 128 };
-                add(a.addr, full, intern(Adjacency::Local));
-            }
+        for a in input.ports.iter().flat_map(|p| &p.addresses).chain(input.vtis) {
+            let full = if a.addr.is_ipv4() { 32 } else { 128 };
+            add(a.addr, full, intern(Adjacency::Local));
         }
         let rewrites = adj
             .iter()
@@ -233,14 +247,20 @@ mod tests {
                 prefix: pfx("203.0.113.0/24"),
                 via: Some("198.51.100.254".parse().unwrap()),
                 port: None,
+                vti: None,
             },
-            StaticRoute { prefix: pfx("0.0.0.0/0"), via: Some("192.0.2.254".parse().unwrap()), port: None },
+            StaticRoute {
+                prefix: pfx("0.0.0.0/0"),
+                via: Some("192.0.2.254".parse().unwrap()),
+                port: None,
+                vti: None,
+            },
         ];
         let neigh = vec![
             Neighbour { port: 1, ip: "198.51.100.254".parse().unwrap(), mac: mac(0xfe) },
             Neighbour { port: 0, ip: "192.0.2.2".parse().unwrap(), mac: mac(0x22) },
         ];
-        let fib = Fib::build(&FibInput { ports: &ports, routes: &routes, neighbours: &neigh }, 1);
+        let fib = Fib::build(&FibInput { ports: &ports, routes: &routes, neighbours: &neigh, vtis: &[] }, 1);
         let l = |s: &str| fib.lookup(s.parse().unwrap());
         assert_eq!(l("192.0.2.1"), Some(Adjacency::Local));
         assert_eq!(l("2001:db8:2::1"), Some(Adjacency::Local));
@@ -254,5 +274,43 @@ mod tests {
             "default route via an unresolved next hop"
         );
         assert_eq!(l("2001:db8:3::1"), None, "no IPv6 default route");
+    }
+
+    #[test]
+    fn vti_subnets_and_routes_into_vtis() {
+        let ports = ports();
+        let route = |p: &str, vti| StaticRoute { prefix: pfx(p), via: None, port: None, vti: Some(vti) };
+        let routes = vec![
+            route("10.20.0.0/16", 0),
+            route("10.30.0.0/16", 1),
+            route("0.0.0.0/0", 1),
+            route("2001:db8:99::/48", 0),
+            StaticRoute {
+                prefix: pfx("10.20.5.0/24"),
+                via: Some("198.51.100.254".parse().unwrap()),
+                port: None,
+                vti: None,
+            },
+        ];
+        let vtis = [pfx("169.254.10.1/30"), pfx("169.254.20.1/30")];
+        let fib = Fib::build(&FibInput { ports: &ports, routes: &routes, neighbours: &[], vtis: &vtis }, 1);
+        let l = |s: &str| fib.lookup(s.parse().unwrap());
+        assert_eq!(l("169.254.10.1"), Some(Adjacency::Local), "the inside address is ours");
+        assert_eq!(l("169.254.10.2"), Some(Adjacency::Vti { vti: 0 }), "the far end is through the VTI");
+        assert_eq!(l("169.254.20.2"), Some(Adjacency::Vti { vti: 1 }));
+        assert_eq!(l("10.20.1.1"), Some(Adjacency::Vti { vti: 0 }));
+        assert_eq!(
+            l("10.20.5.1"),
+            Some(Adjacency::Resolve { port: 1, via: "198.51.100.254".parse().unwrap() }),
+            "a longer prefix through a port wins"
+        );
+        assert_eq!(l("10.30.0.1"), Some(Adjacency::Vti { vti: 1 }));
+        assert_eq!(l("8.8.8.8"), Some(Adjacency::Vti { vti: 1 }), "a default route into a VTI");
+        assert_eq!(l("192.0.2.7"), Some(Adjacency::Glean { port: 0 }), "connected subnets stay");
+        assert_eq!(l("2001:db8:99::1"), Some(Adjacency::Vti { vti: 0 }));
+        for a in ["10.20.1.1", "169.254.10.2"] {
+            let i = fib.index_v4(a.parse().unwrap()).unwrap();
+            assert_eq!(fib.rewrite(i).unwrap().port, Rewrite::NOT_FORWARD, "the fast path never takes a VTI");
+        }
     }
 }

@@ -148,6 +148,7 @@ impl Worker {
                             forward::LocalOut::Discard => {
                                 out.dispose(m, Decision::Drop(DropReason::PolicyDiscard))
                             }
+                            forward::LocalOut::VtiDown => out.dispose(m, Decision::Drop(DropReason::VtiDown)),
                             forward::LocalOut::Clear => {
                                 out.tx_bytes[p] += m.pkt_len() as u64;
                                 out.queue_tx(p, m);
