@@ -17,7 +17,7 @@
 
 use super::{
     install, remove_all, uninstall, ChildView, Effects, FailureView, Peer, PeerView, Tally,
-    RETRY_AFTER_FAILURE,
+    RETRY_AFTER_FAILURE, RETRY_FIRST,
 };
 use crate::config::ike::IkeConfig;
 use crate::ipsec::sa::SaCounters;
@@ -407,7 +407,10 @@ impl V1Peer {
 fn phrase(head: &str, f: &Failure) -> String {
     let full = f.to_string();
     let kind = full.split_once(": ").map_or(full.as_str(), |(k, _)| k);
-    let detail = f.detail.strip_prefix("phase 1 failed: ").unwrap_or(&f.detail);
+    let detail = ["phase 1 failed: ", "ISAKMP SA failed: "]
+        .iter()
+        .find_map(|p| f.detail.strip_prefix(p))
+        .unwrap_or(&f.detail);
     format!("{head}: {kind} — {detail}")
 }
 
@@ -448,7 +451,12 @@ fn apply(peer: &mut V1Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuild
         peer.pair_retry.clear();
         remove_all(&mut peer.base, sadb, fx);
         if peer.base.initiates && peer.base.retry_at.is_none() {
-            peer.base.retry_at = Some(now + RETRY_AFTER_FAILURE);
+            // The IKEv2 peers' backoff: a peer that restarted is back within seconds.
+            let b = &mut peer.base;
+            let wait = RETRY_FIRST.saturating_mul(1 << b.failures_in_row.min(5)).min(RETRY_AFTER_FAILURE);
+            b.failures_in_row = b.failures_in_row.saturating_add(1);
+            tracing::info!(target: "gateway::ike", peer = %name, "trying phase 1 again in {} s", wait.as_secs());
+            b.retry_at = Some(now + wait);
         }
     }
 }
@@ -466,6 +474,7 @@ fn event(peer: &mut V1Peer, e: Event, now: Instant) {
                 (true, true) => "both behind NATs",
             };
             peer.base.established = Some((now, proposal, nat.to_string()));
+            peer.base.failures_in_row = 0;
         }
         Event::IkeRekeyed { .. } => {}
         Event::ChildRekeyed { name: child, old_spi_in, new_spi_in } => {
@@ -485,8 +494,15 @@ fn event(peer: &mut V1Peer, e: Event, now: Instant) {
             peer.base.failure = Some((now, format!("phase 2 ({child})"), text));
         }
         Event::Failed(f) => {
-            let stage =
-                if peer.sa.as_ref().is_some_and(|s| s.is_established()) { "ISAKMP SA" } else { "phase 1" };
+            // The state machine may already have dropped (or, restarting, replaced) the SA that
+            // failed: a failure of an established ISAKMP SA says so itself.
+            let stage = if f.detail.starts_with("ISAKMP SA failed: ")
+                || peer.sa.as_ref().is_some_and(|s| s.is_established())
+            {
+                "ISAKMP SA"
+            } else {
+                "phase 1"
+            };
             let text = phrase(&format!("{stage} failed"), &f);
             tracing::warn!(target: "gateway::ike", peer = %name, "{text}");
             peer.base.failure = Some((now, stage.to_string(), text));
