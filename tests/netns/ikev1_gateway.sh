@@ -15,8 +15,10 @@
 #              proposal: one carries pings, status says "partially up" and why two failed;
 #              stopping espgw deletes the SAs at charon
 #   resp-B     charon initiates suite B, espgw responds; pings
-#   init-B     espgw initiates suite B; pings for 80 s across a phase 2 rekey (60 s):
-#              none lost, make-before-break, the new SPIs are charon's
+#   init-B     espgw initiates suite B with a phase 1 lifetime of 20 s and phase 2 rekeys at
+#              30 s; pings for 45 s across two phase 1 re-auths (new main mode, the IPsec SAs
+#              move under it, the old ISAKMP SA is deleted) and a phase 2 rekey: none lost,
+#              make-before-break, the new SPIs are charon's
 #   resp-A     charon initiates suite A, espgw responds; pings
 #   aggr-on    aggressive mode enabled on both, espgw initiates; pings; espgw warned loudly
 #   aggr-off   charon tries aggressive mode, espgw has it off: refused, and status/log say why
@@ -143,6 +145,7 @@ ike:
       remote_id: gw-b@example.org
       psk: "$PSK"
       ike_proposals: [$(suite_ike "$3")]
+      ike_rekey_seconds: ${IKE_LIFE_S:-28800}
       retransmit: ${E_RETRANSMIT:-"{ timeout_ms: 1000, tries: 3 }"}
 ${E_DPD:+      dpd: $E_DPD
 }      children:
@@ -375,13 +378,20 @@ if want resp-B && start_case resp-B B none main 1 no; then
 fi
 end_case
 
-echo "case init-B: espgw initiates main mode, suite B; phase 2 rekey under traffic"
-REKEY_S=60
+echo "case init-B: espgw initiates main mode, suite B; phase 1 re-auths and a phase 2 rekey under traffic"
+REKEY_S=30; IKE_LIFE_S=20
 if want init-B && start_case init-B B start main 1 no; then
     check "phase 1 established, phase 2 up" wait_state "established up 1"
     tunnel_checks AES_CBC_256/HMAC_SHA2_256_128/NO_ESN
-    ip netns exec "$H1" ping -c 400 -i 0.2 -W 1 198.51.100.1 > "$WORK/rekey-ping" 2>&1
-    check "400 pings across the phase 2 rekey, none lost" grep -q " 400 received, 0% packet loss" "$WORK/rekey-ping"
+    check "status shows the next phase 1 re-auth (lifetime 20 s: at 18 s)" wait_status "phase 1 re-auth in 1[0-9]s" 2
+    ip netns exec "$H1" ping -c 225 -i 0.2 -W 1 198.51.100.1 > "$WORK/rekey-ping" 2>&1
+    check "225 pings across two phase 1 re-auths and a phase 2 rekey, none lost" grep -q " 225 received, 0% packet loss" "$WORK/rekey-ping"
+    reauthed() { status --json | python3 -c 'import json,sys
+p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counters"]["ike_rekeys"]>=2 else 1)'; }
+    check "espgw counted two phase 1 re-auths" reauthed
+    check "charon saw the old ISAKMP SAs deleted" sh -c "[ \$(grep -c 'received DELETE for IKE_SA' '$SWD/charon.log') -ge 2 ]"
+    check "charon has one IKE SA and one CHILD SA left" sh -c "STRONGSWAN_CONF='$SWD/strongswan.conf' ip netns exec '$SW' swanctl --list-sas --uri 'unix://$SWD/charon.vici' \
+        | tee /dev/stderr | python3 -c 'import sys; t=sys.stdin.read(); sys.exit(0 if t.count(\"ESTABLISHED, IKEv1\")==1 and t.count(\"INSTALLED, TUNNEL\")==1 else 1)'"
     rekeyed() { status --json | python3 -c 'import json,sys
 p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counters"]["child_rekeys"]>=1 and p["ikev1"]["phase2"]=="up" else 1)'; }
     check "espgw counted the phase 2 rekey, phase 2 still up" rekeyed
@@ -389,7 +399,7 @@ p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counter
     check "the new SPIs in espgw are charon's" spis_match
 fi
 end_case
-REKEY_S=3600
+REKEY_S=3600; IKE_LIFE_S=""
 
 echo "case resp-A: charon initiates main mode, suite A; espgw responds"
 if want resp-A && start_case resp-A A none main 1 no; then
