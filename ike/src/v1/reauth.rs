@@ -51,12 +51,6 @@ impl IsakmpSa {
         (sa, out)
     }
 
-    /// Marks a phase 1 accepted from the peer while another is up as that other's
-    /// replacement (it is the peer's re-authentication).
-    pub fn set_replacing(&mut self) {
-        self.replacing = true;
-    }
-
     /// This (established) SA takes over `old`'s IPsec SAs; `old` is dead afterwards. If we
     /// started this phase 1, `old`'s ISAKMP SA is deleted with the peer (only it: the IPsec
     /// SAs live on). Rekeys in flight under `old` are abandoned and start again here.
