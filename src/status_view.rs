@@ -118,7 +118,10 @@ pub fn render(s: &Status) -> String {
                     o,
                     "      established {} ago, {}{}",
                     duration(up),
-                    rekey_text(p.ike_rekey_in_s, "IKE rekey"),
+                    rekey_text(
+                        p.ike_rekey_in_s,
+                        if p.ikev1.is_some() { "phase 1 re-auth" } else { "IKE rekey" }
+                    ),
                     p.nat.as_deref().map(|x| format!(", NAT: {x}")).unwrap_or_default()
                 );
             }

@@ -78,6 +78,9 @@ struct Net {
     nat: bool,
     east_down: bool,
     truncate: bool,
+    /// Per node: act like the gateway's driver for phase 1 re-authentication (start a new
+    /// phase 1 at `reauth_at`, let the newest established SA take over the older one).
+    reauth: [bool; 2],
 }
 
 impl Net {
@@ -98,6 +101,7 @@ impl Net {
             nat,
             east_down: false,
             truncate: false,
+            reauth: [false; 2],
         };
         let (sa, out) = IsakmpSa::initiate(Arc::new(west), n.now, &mut n.rng);
         n.nodes[0].sas.push(sa);
@@ -181,17 +185,54 @@ impl Net {
                 self.nodes[1].sas.extend(sa);
                 out
             }
+            // West answers a new phase 1 only as the driver would during a re-authentication.
+            None if self.reauth.iter().any(|r| *r) => {
+                let cfg = self.nodes[0].sas[0].config().clone();
+                let (sa, out) = IsakmpSa::accept(cfg, now, d.src, d.dst, &d.bytes, &mut self.rng);
+                self.nodes[0].sas.extend(sa);
+                out
+            }
             None => vec![],
         };
         self.apply(to, out);
+        self.settle(to);
+    }
+
+    /// The driver's part of a re-authentication: once a second ISAKMP SA is established, the
+    /// newest takes over the older one.
+    fn settle(&mut self, node: usize) {
+        if !self.reauth.iter().any(|r| *r) {
+            return;
+        }
+        let up: Vec<usize> =
+            (0..self.nodes[node].sas.len()).filter(|i| self.nodes[node].sas[*i].is_established()).collect();
+        if let [.., old, new] = up[..] {
+            let now = self.now;
+            let (a, b) = self.nodes[node].sas.split_at_mut(new);
+            let out = b[0].take_over(&mut a[old], now, &mut self.rng);
+            self.apply(node, out);
+        }
+    }
+
+    /// When the driver would start a re-authentication on `node`, if it would.
+    fn reauth_due(&self, node: usize) -> Option<Instant> {
+        let sas = &self.nodes[node].sas;
+        let live: Vec<&IsakmpSa> = sas.iter().filter(|s| !s.is_dead()).collect();
+        match live[..] {
+            [one] if self.reauth[node] => one.reauth_at(),
+            _ => None,
+        }
     }
 
     fn run(&mut self, d: Duration) {
         let end = self.now + d;
         for _ in 0..1_000_000 {
             let next_wire = self.inflight.iter().map(|x| (x.0, x.1)).min();
-            let next_timer =
-                (0..2).flat_map(|n| self.nodes[n].sas.iter().filter_map(|s| s.poll_timeout())).min();
+            let next_timer = (0..2)
+                .flat_map(|n| {
+                    self.nodes[n].sas.iter().filter_map(|s| s.poll_timeout()).chain(self.reauth_due(n))
+                })
+                .min();
             let next = match (next_wire, next_timer) {
                 (Some((w, _)), Some(t)) => w.min(t),
                 (Some((w, _)), None) => w,
@@ -216,6 +257,14 @@ impl Net {
                         self.apply(n, out);
                     }
                 }
+                if self.reauth_due(n).is_some_and(|t| t <= self.now) {
+                    let cfg =
+                        if n == 0 { self.nodes[0].sas[0].config().clone() } else { self.east_config.clone() };
+                    let (sa, out) = IsakmpSa::reauthenticate(cfg, self.now, &mut self.rng);
+                    self.nodes[n].sas.push(sa);
+                    self.apply(n, out);
+                }
+                self.settle(n);
             }
         }
         self.now = self.now.max(end);
@@ -576,4 +625,67 @@ fn mangled_messages_never_panic_or_change_state() {
     }
     assert_eq!(before, n.nodes.iter().map(|x| x.installed.len()).collect::<Vec<_>>());
     assert!(n.nodes[0].sas[0].is_established() && n.nodes[1].sas[0].is_established());
+}
+
+/// West's phase 1 lifetime is 100 s: west re-authenticates at 90 s (and again at 180 s), the
+/// IPsec SA pair moves under each new ISAKMP SA untouched, and its rekey at 150 s runs under
+/// the new one.
+#[test]
+fn phase1_reauth_moves_the_ipsec_sas_without_touching_them() {
+    let (mut w, mut e) = configs();
+    w.peer.ike_rekey_time = Some(Duration::from_secs(100));
+    w.peer.children[0].rekey_time = Some(Duration::from_secs(150));
+    e.peer.children[0].rekey_time = Some(Duration::from_secs(900));
+    let mut n = Net::new(w, e);
+    n.reauth = [true, true];
+    n.run(Duration::from_secs(3));
+    let first = *n.nodes[0].installed.keys().next().unwrap();
+    let cookies = n.nodes[0].live().cookies();
+    let at = n.nodes[0].live().reauth_at().unwrap();
+    assert!(at > n.now + Duration::from_secs(80) && at < n.now + Duration::from_secs(90), "{at:?}");
+    n.run(Duration::from_secs(100));
+    // One re-authentication; the IPsec SA is the same one, never deleted.
+    for node in &mut n.nodes {
+        assert_eq!(node.events.iter().filter(|e| matches!(e, Event::IkeRekeyed { .. })).count(), 1);
+        assert!(node.deleted.is_empty(), "{:?}", node.deleted);
+        assert_eq!(node.sas.iter().filter(|s| !s.is_dead()).count(), 1);
+        assert_ne!(node.live().cookies(), cookies);
+        assert_eq!(node.live().child_sas().len(), 1);
+    }
+    assert!(n.nodes[0].installed.contains_key(&first));
+    assert_pairs_match(&n);
+    // The child's rekey (150 s) under the new ISAKMP SA, then the second re-authentication.
+    n.run(Duration::from_secs(100));
+    assert_pairs_match(&n);
+    assert!(!n.nodes[0].installed.contains_key(&first));
+    for node in &n.nodes {
+        assert_eq!(node.installed.len(), 1);
+        assert_eq!(node.deleted.len(), 1);
+        assert_eq!(node.deleted[0].reason, DeleteReason::Rekeyed);
+        assert_eq!(node.events.iter().filter(|e| matches!(e, Event::IkeRekeyed { .. })).count(), 2);
+        assert!(node.failures().is_empty(), "{:?}", node.failures());
+    }
+}
+
+/// When the phase 1 initiator does not re-authenticate, the responder does, at 19/20 of the
+/// lifetime, and becomes the initiator of the new ISAKMP SA.
+#[test]
+fn phase1_reauth_by_the_responder_when_the_initiator_does_not() {
+    let (mut w, e) = configs();
+    w.peer.ike_rekey_time = Some(Duration::from_secs(100));
+    let mut n = Net::new(w, e);
+    n.reauth = [false, true];
+    n.run(Duration::from_secs(3));
+    let first = *n.nodes[1].installed.keys().next().unwrap();
+    n.run(Duration::from_secs(91));
+    assert!(n.nodes[1].events.iter().all(|e| !matches!(e, Event::IkeRekeyed { .. })));
+    n.run(Duration::from_secs(3));
+    for node in &mut n.nodes {
+        assert_eq!(node.events.iter().filter(|e| matches!(e, Event::IkeRekeyed { .. })).count(), 1);
+        assert!(node.deleted.is_empty(), "{:?}", node.deleted);
+        assert_eq!(node.sas.iter().filter(|s| !s.is_dead()).count(), 1);
+    }
+    assert!(n.nodes[1].live().is_initiator() && !n.nodes[0].live().is_initiator());
+    assert!(n.nodes[1].installed.contains_key(&first));
+    assert_pairs_match(&n);
 }

@@ -15,19 +15,26 @@
 #              proposal: one carries pings, status says "partially up" and why two failed;
 #              stopping espgw deletes the SAs at charon
 #   resp-B     charon initiates suite B, espgw responds; pings
-#   init-B     espgw initiates suite B; pings for 80 s across a phase 2 rekey (60 s):
-#              none lost, make-before-break, the new SPIs are charon's
+#   init-B     espgw initiates suite B with a phase 1 lifetime of 20 s and phase 2 rekeys at
+#              30 s; pings for 45 s across two phase 1 re-auths (new main mode, the IPsec SAs
+#              move under it, the old ISAKMP SA is deleted) and a phase 2 rekey: none lost,
+#              make-before-break, the new SPIs are charon's
 #   resp-A     charon initiates suite A, espgw responds; pings
 #   aggr-on    aggressive mode enabled on both, espgw initiates; pings; espgw warned loudly
 #   aggr-off   charon tries aggressive mode, espgw has it off: refused, and status/log say why
+#   dpd        espgw's DPD (2 s, restart) declares a kill -9'd charon dead; charon restarts and
+#              espgw brings the tunnel back
+#   nat        charon behind an nft masquerade (its own namespace) initiates; espgw sees the NAT
+#              and its SAs use UDP 4500 to the mapped port
+# resp-A also runs iperf3 TCP for 3 s through the tunnel.
 # With pings, the SPIs espgw installed must be charon's (in <-> out) and charon must have
-# counted the pings on that SA. KEEP_WORK=1 keeps configs and logs.
+# counted the pings on that SA. KEEP_WORK=1 keeps configs and logs; ONLY="case ..." runs a subset.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ESPGW=${ESPGW:-$ROOT/target/release/espgw}
 CHARON=${CHARON:-/usr/lib/ipsec/charon}
 P=espgw-v1$$
-H1="$P-h1"; GW="$P-gw"; SW="$P-sw"
+H1="$P-h1"; GW="$P-gw"; SW="$P-sw"; NAT="$P-nat"
 PSK="correct horse battery staple"
 T0=$(date +%s)
 
@@ -39,7 +46,7 @@ bad()  { failn=$((failn+1)); echo "  FAIL $*"; }
 check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
 
 topo_down() {
-    for ns in "$H1" "$GW" "$SW"; do
+    for ns in "$H1" "$GW" "$SW" "$NAT"; do
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$ns" 2>/dev/null
     done
@@ -62,12 +69,39 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# topo_up [nat]: with nat, a masquerading router sits between espgw and charon:
+#   gw-wan ==== nat-out [ns $P-nat: nft masquerade, UDP to ports 20000-29999] nat-in ==== sw-eth0
+#   203.0.113.1  203.0.113.2                                      198.51.100.129/25   198.51.100.130/25
 topo_up() {
     topo_down
-    local ns
-    for ns in "$H1" "$GW" "$SW"; do ip netns add "$ns" || return 1; ip -n "$ns" link set lo up; done
+    local ns nss=("$H1" "$GW" "$SW")
+    [ "${1:-}" = nat ] && nss+=("$NAT")
+    for ns in "${nss[@]}"; do ip netns add "$ns" || return 1; ip -n "$ns" link set lo up; done
     ip link add h1-eth0 netns "$H1" type veth peer name gw-lan netns "$GW" || return 1
-    ip link add gw-wan netns "$GW" type veth peer name sw-eth0 netns "$SW" || return 1
+    if [ "${1:-}" = nat ]; then
+        ip link add gw-wan netns "$GW" type veth peer name nat-out netns "$NAT" || return 1
+        ip link add nat-in netns "$NAT" type veth peer name sw-eth0 netns "$SW" || return 1
+        ip -n "$NAT" addr add 203.0.113.2/24 dev nat-out
+        ip -n "$NAT" addr add 198.51.100.129/25 dev nat-in
+        ip -n "$NAT" link set nat-out up; ip -n "$NAT" link set nat-in up
+        ip netns exec "$NAT" ethtool -K nat-out tx off >/dev/null 2>&1
+        ip netns exec "$NAT" sysctl -qw net.ipv4.ip_forward=1
+        ip netns exec "$NAT" nft -f - <<'NFT' || return 1
+table ip espgw_test_nat {
+    chain post {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "nat-out" ip saddr 198.51.100.128/25 meta l4proto udp masquerade to :20000-29999
+    }
+}
+NFT
+        ip -n "$SW" addr add 198.51.100.130/25 dev sw-eth0
+        ip -n "$SW" link set sw-eth0 up
+        ip -n "$SW" route add default via 198.51.100.129
+    else
+        ip link add gw-wan netns "$GW" type veth peer name sw-eth0 netns "$SW" || return 1
+        ip -n "$SW" addr add 203.0.113.2/24 dev sw-eth0
+        ip -n "$SW" link set sw-eth0 up
+    fi
     ip netns exec "$GW" sysctl -qw net.ipv6.conf.gw-lan.disable_ipv6=1 net.ipv6.conf.gw-wan.disable_ipv6=1
     ip -n "$GW" link set gw-lan up; ip -n "$GW" link set gw-wan up
     # Kernel-built packets leave with complete checksums (espgw verifies UDP checksums).
@@ -76,10 +110,8 @@ topo_up() {
     ip -n "$H1" addr add 192.0.2.2/24 dev h1-eth0
     ip -n "$H1" link set h1-eth0 up
     ip -n "$H1" route add default via 192.0.2.1
-    ip -n "$SW" addr add 203.0.113.2/24 dev sw-eth0
     ip -n "$SW" addr add 198.51.100.1/32 dev lo
     ip -n "$SW" addr add 198.51.100.2/32 dev lo
-    ip -n "$SW" link set sw-eth0 up
 }
 
 suite_ike() { [ "$1" = A ] && echo aes128-sha256-modp2048 || echo aes256-sha1-modp2048; }
@@ -113,8 +145,10 @@ ike:
       remote_id: gw-b@example.org
       psk: "$PSK"
       ike_proposals: [$(suite_ike "$3")]
-      retransmit: { timeout_ms: 1000, tries: 3 }
-      children:
+      ike_rekey_seconds: ${IKE_LIFE_S:-28800}
+      retransmit: ${E_RETRANSMIT:-"{ timeout_ms: 1000, tries: 3 }"}
+${E_DPD:+      dpd: $E_DPD
+}      children:
         - name: one
           local_ts: [192.0.2.0/24]
           remote_ts: [198.51.100.1/32]
@@ -167,7 +201,7 @@ connections {
   gw {
     version = 1
     aggressive = $3
-    local_addrs = 203.0.113.2
+    local_addrs = ${S_LOCAL:-203.0.113.2}
     remote_addrs = 203.0.113.1
     proposals = $(suite_ike "$2")
     local { auth = psk
@@ -206,23 +240,30 @@ CONF
 swanctl_() { STRONGSWAN_CONF="$SWD/strongswan.conf" ip netns exec "$SW" swanctl "$@" --uri "unix://$SWD/charon.vici"; }
 status() { "$ESPGW" status -s "$WORK/$CASE.sock" "$@"; }
 
-# start_case CASE SUITE START MODE PAIRS SW_AGGRESSIVE
-start_case() {
-    CASE=$1; SWD=$WORK/sw-$1
-    topo_up || { bad "$CASE: topology"; return 1; }
-    charon_config "$SWD" "$2" "$6"
-    espgw_config "$WORK/$CASE.yaml" "$CASE" "$2" "$3" "$4" "$5"
+start_charon() {
+    rm -f "$SWD/charon.vici"
     STRONGSWAN_CONF="$SWD/strongswan.conf" ip netns exec "$SW" \
-        sh -c "mount --bind '$SWD/run' /run && exec '$CHARON'" >"$SWD/stdout.log" 2>&1 &
+        sh -c "mount --bind '$SWD/run' /run && exec '$CHARON'" >>"$SWD/stdout.log" 2>&1 &
     CPID=$!
     for _ in $(seq 1 50); do [ -S "$SWD/charon.vici" ] && break; sleep 0.1; done
     swanctl_ --load-all --file "$SWD/swanctl.conf" >"$SWD/load.log" 2>&1 \
         || { bad "$CASE: swanctl --load-all"; cat "$SWD/load.log"; return 1; }
+}
+
+# start_case CASE SUITE START MODE PAIRS SW_AGGRESSIVE (NATTOPO=nat: charon behind the NAT)
+start_case() {
+    CASE=$1; SWD=$WORK/sw-$1
+    topo_up ${NATTOPO:-} || { bad "$CASE: topology"; return 1; }
+    charon_config "$SWD" "$2" "$6"
+    espgw_config "$WORK/$CASE.yaml" "$CASE" "$2" "$3" "$4" "$5"
+    start_charon || return 1
     ip netns exec "$GW" "$ESPGW" run -c "$WORK/$CASE.yaml" >"$WORK/$CASE.log" 2>&1 &
     PID=$!
     for _ in $(seq 1 200); do status --json >/dev/null 2>&1 && return 0; sleep 0.1; done
     bad "$CASE: espgw did not come up"; tail -20 "$WORK/$CASE.log"; return 1
 }
+# want CASE: whether CASE is selected (ONLY="case ..." runs a subset).
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 end_case() {
     stop_pid "$PID"; PID=""
     stop_pid "$CPID"; CPID=""
@@ -234,8 +275,8 @@ v1_state() {
 p=json.load(sys.stdin)["ike"][0]; v=p["ikev1"]
 print(v["phase1"], v["phase2"].split(" (")[0].replace(" ", "-"), sum(1 for q in v["pairs"] if q["state"]=="up"))'
 }
-wait_state() { # wait_state "established up 1"
-    for _ in $(seq 1 100); do [ "$(v1_state 2>/dev/null)" = "$1" ] && return 0; sleep 0.2; done
+wait_state() { # wait_state "established up 1" [SECONDS]
+    for _ in $(seq 1 $((${2:-20} * 5))); do [ "$(v1_state 2>/dev/null)" = "$1" ] && return 0; sleep 0.2; done
     v1_state; status; return 1
 }
 # espgw's SPIs of pair one vs charon's: espgw in == charon out and espgw out == charon in.
@@ -259,6 +300,37 @@ esp_is() { # esp_is TEXT: the negotiated ESP transforms of pair one contain TEXT
     status --json | python3 -c 'import json,sys
 c=[c for c in json.load(sys.stdin)["ike"][0]["children"] if c["name"]=="one"][0]; print(c["esp"]); sys.exit(0 if sys.argv[1] in c["esp"] else 1)' "$1"
 }
+# wait_status PATTERN SECONDS: until `espgw status` (text) matches the extended regex.
+wait_status() {
+    for _ in $(seq 1 $(($2 * 5))); do status 2>/dev/null | grep -qE "$1" && { status | grep -E "$1"; return 0; }; sleep 0.2; done
+    status; return 1
+}
+no_sa_left() { status --json | python3 -c 'import json,sys; sys.exit(0 if not json.load(sys.stdin)["ipsec"]["sas"] else 1)'; }
+# 3 s of TCP from h1 to an iperf3 server on 198.51.100.1 (behind charon) through the tunnel;
+# everything the server received must have gone through espgw's outbound SA.
+iperf_through() {
+    ip netns exec "$SW" iperf3 -s -1 -B 198.51.100.1 -p 5201 >"$WORK/iperf3-server.log" 2>&1 &
+    local spid=$! ok=1 b0 b1
+    sleep 0.5
+    out_bytes() { status --json | python3 -c 'import json,sys
+print(sum(x["bytes"] for x in json.load(sys.stdin)["ipsec"]["sas"] if x["direction"] == "out"))'; }
+    b0=$(out_bytes)
+    ip netns exec "$H1" timeout 20 iperf3 -c 198.51.100.1 -p 5201 -t 3 -J >"$WORK/iperf3.json" 2>&1 || ok=0
+    b1=$(out_bytes)
+    stop_pid "$spid"
+    python3 - "$WORK/iperf3.json" "$ok" "$b0" "$b1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r:
+    sys.exit("iperf3: " + r["error"])
+e = r["end"]
+sent, rcvd = e["sum_sent"]["bytes"], e["sum_received"]["bytes"]
+esp = int(sys.argv[4]) - int(sys.argv[3])
+print("iperf3 TCP 3 s: sent %d B, received %d B, %.1f Mbit/s, %d retransmits; espgw's outbound SA: %d B" % (
+    sent, rcvd, e["sum_received"]["bits_per_second"] / 1e6, e["sum_sent"].get("retransmits", 0), esp))
+sys.exit(0 if sys.argv[2] == "1" and rcvd > 0 and esp >= rcvd else 1)
+PY
+}
 tunnel_checks() { # tunnel_checks ESP_TEXT
     check "h1 pings 198.51.100.1 through the tunnel" ping_through
     check "pair one's SPIs in espgw are charon's (in<->out)" spis_match
@@ -270,7 +342,7 @@ tunnel_checks() { # tunnel_checks ESP_TEXT
 [ -x "$CHARON" ] || { echo "no charon at $CHARON (make deps)"; echo "ikev1_gateway: 0 passed, 1 failed"; exit 1; }
 
 echo "case init-A: espgw initiates main mode, suite A, two pairs (two deliberately mismatched)"
-if start_case init-A A start main 2 no; then
+if want init-A && start_case init-A A start main 2 no; then
     check "phase 1 established, phase 2 partially up (pair one up)" wait_state "established partially-up 1"
     tunnel_checks AES_GCM_16_128/NO_ESN/MODP_2048
     pair_two_failed() {
@@ -297,7 +369,7 @@ fi
 end_case
 
 echo "case resp-B: charon initiates main mode, suite B; espgw responds"
-if start_case resp-B B none main 1 no; then
+if want resp-B && start_case resp-B B none main 1 no; then
     swanctl_ --initiate --child one --timeout 15 >"$SWD/initiate.log" 2>&1
     check "swanctl --initiate succeeded" grep -q "initiate completed successfully" "$SWD/initiate.log"
     check "phase 1 established, phase 2 up (responder)" wait_state "established up 1"
@@ -306,13 +378,20 @@ if start_case resp-B B none main 1 no; then
 fi
 end_case
 
-echo "case init-B: espgw initiates main mode, suite B; phase 2 rekey under traffic"
-REKEY_S=60
-if start_case init-B B start main 1 no; then
+echo "case init-B: espgw initiates main mode, suite B; phase 1 re-auths and a phase 2 rekey under traffic"
+REKEY_S=30; IKE_LIFE_S=20
+if want init-B && start_case init-B B start main 1 no; then
     check "phase 1 established, phase 2 up" wait_state "established up 1"
     tunnel_checks AES_CBC_256/HMAC_SHA2_256_128/NO_ESN
-    ip netns exec "$H1" ping -c 400 -i 0.2 -W 1 198.51.100.1 > "$WORK/rekey-ping" 2>&1
-    check "400 pings across the phase 2 rekey, none lost" grep -q " 400 received, 0% packet loss" "$WORK/rekey-ping"
+    check "status shows the next phase 1 re-auth (lifetime 20 s: at 18 s)" wait_status "phase 1 re-auth in 1[0-9]s" 2
+    ip netns exec "$H1" ping -c 225 -i 0.2 -W 1 198.51.100.1 > "$WORK/rekey-ping" 2>&1
+    check "225 pings across two phase 1 re-auths and a phase 2 rekey, none lost" grep -q " 225 received, 0% packet loss" "$WORK/rekey-ping"
+    reauthed() { status --json | python3 -c 'import json,sys
+p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counters"]["ike_rekeys"]>=2 else 1)'; }
+    check "espgw counted two phase 1 re-auths" reauthed
+    check "charon saw the old ISAKMP SAs deleted" sh -c "[ \$(grep -c 'received DELETE for IKE_SA' '$SWD/charon.log') -ge 2 ]"
+    check "charon has one IKE SA and one CHILD SA left" sh -c "STRONGSWAN_CONF='$SWD/strongswan.conf' ip netns exec '$SW' swanctl --list-sas --uri 'unix://$SWD/charon.vici' \
+        | tee /dev/stderr | python3 -c 'import sys; t=sys.stdin.read(); sys.exit(0 if t.count(\"ESTABLISHED, IKEv1\")==1 and t.count(\"INSTALLED, TUNNEL\")==1 else 1)'"
     rekeyed() { status --json | python3 -c 'import json,sys
 p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counters"]["child_rekeys"]>=1 and p["ikev1"]["phase2"]=="up" else 1)'; }
     check "espgw counted the phase 2 rekey, phase 2 still up" rekeyed
@@ -320,19 +399,20 @@ p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counter
     check "the new SPIs in espgw are charon's" spis_match
 fi
 end_case
-REKEY_S=3600
+REKEY_S=3600; IKE_LIFE_S=""
 
 echo "case resp-A: charon initiates main mode, suite A; espgw responds"
-if start_case resp-A A none main 1 no; then
+if want resp-A && start_case resp-A A none main 1 no; then
     swanctl_ --initiate --child one --timeout 15 >"$SWD/initiate.log" 2>&1
     check "swanctl --initiate succeeded" grep -q "initiate completed successfully" "$SWD/initiate.log"
     check "phase 1 established, phase 2 up (responder)" wait_state "established up 1"
     tunnel_checks AES_GCM_16_128/NO_ESN/MODP_2048
+    check "iperf3 TCP h1 -> 198.51.100.1 for 3 s completed and moved bytes" iperf_through
 fi
 end_case
 
 echo "case aggr-on: aggressive mode enabled on both, espgw initiates"
-if start_case aggr-on A start aggressive 1 yes; then
+if want aggr-on && start_case aggr-on A start aggressive 1 yes; then
     check "phase 1 (aggressive) established, phase 2 up" wait_state "established up 1"
     check "status says aggressive mode" sh -c "'$ESPGW' status -s '$WORK/$CASE.sock' | grep -q 'IKEv1 aggressive mode'"
     tunnel_checks AES_GCM_16_128/NO_ESN/MODP_2048
@@ -342,7 +422,7 @@ fi
 end_case
 
 echo "case aggr-off: charon tries aggressive mode, espgw allows main mode only"
-if start_case aggr-off A none main 1 yes; then
+if want aggr-off && start_case aggr-off A none main 1 yes; then
     swanctl_ --initiate --child one --timeout 8 >"$SWD/initiate.log" 2>&1
     refused() {
         for _ in $(seq 1 50); do status --json | grep -q '"last_failure":{' && break; sleep 0.2; done
@@ -354,6 +434,40 @@ if start_case aggr-off A none main 1 yes; then
     check "no SA in espgw's data plane" sh -c "! '$ESPGW' status -s '$WORK/$CASE.sock' --json | grep -q '\"spi\"'"
 fi
 end_case
+
+echo "case dpd: charon killed: espgw's DPD declares it dead; it returns, so does the tunnel"
+E_DPD="{ interval: 2, action: restart }"; E_RETRANSMIT="{ timeout_ms: 500, tries: 3 }"
+if want dpd && start_case dpd A start main 1 no; then
+    check "phase 1 established, phase 2 up" wait_state "established up 1"
+    check "h1 pings 198.51.100.1 through the tunnel" ping_through
+    kill -9 "$CPID"; CPID=""; t=$(date +%s)
+    check "espgw status shows DPD declared the peer dead (within 15 s)" wait_status "last failure .*peer dead \(DPD" 15
+    echo "       after $(($(date +%s) - t)) s"
+    check "espgw log: the ISAKMP SA failed, no R-U-THERE-ACK" \
+        grep -E "ISAKMP SA failed: peer not answering — no R-U-THERE-ACK from 203.0.113.2" "$WORK/$CASE.log"
+    check "no SA left in espgw's data plane after the peer died" no_sa_left
+    start_charon
+    check "the tunnel is re-established by espgw's restart (within 30 s)" wait_state "established up 1" 30
+    echo "       $(($(date +%s) - t)) s after the kill"
+    tunnel_checks AES_GCM_16_128/NO_ESN/MODP_2048
+fi
+end_case
+E_DPD=""; E_RETRANSMIT=""
+
+echo "case nat: charon behind an nft masquerade initiates; espgw follows the mapped port"
+NATTOPO=nat; S_LOCAL=198.51.100.130
+if want nat && start_case nat A none main 1 no; then
+    swanctl_ --initiate --child one --timeout 15 >"$SWD/initiate.log" 2>&1
+    check "swanctl --initiate through the NAT succeeded" grep -q "initiate completed successfully" "$SWD/initiate.log"
+    check "phase 1 established, phase 2 up (responder)" wait_state "established up 1"
+    check "espgw status: NAT detected, peer behind a NAT (UDP 4500)" wait_status "NAT: .*peer behind a NAT \(UDP 4500\)" 2
+    check "espgw's SAs use UDP 4500 to the NAT-mapped port (20000-29999)" \
+        sh -c "'$ESPGW' status -s '$WORK/$CASE.sock' | grep -E ' udp 4500->2[0-9]{4} ' | grep -c 'sw/one'"
+    tunnel_checks AES_GCM_16_128/NO_ESN/MODP_2048
+    check "strongSwan log: it is behind a NAT" grep -q "local host is behind NAT" "$SWD/charon.log"
+fi
+end_case
+NATTOPO=""; S_LOCAL=""
 
 echo "ikev1_gateway: $pass passed, $failn failed ($(( $(date +%s) - T0 )) s)"
 [ "$failn" = 0 ]

@@ -17,7 +17,7 @@
 
 use super::{
     install, remove_all, uninstall, ChildView, Effects, FailureView, Peer, PeerView, Tally,
-    RETRY_AFTER_FAILURE,
+    RETRY_AFTER_FAILURE, RETRY_FIRST,
 };
 use crate::config::ike::IkeConfig;
 use crate::ipsec::sa::SaCounters;
@@ -68,6 +68,11 @@ struct V1Peer {
     /// The bookkeeping shared with IKEv2 peers; its `sa` stays `None`.
     base: Peer,
     sa: Option<IsakmpSa>,
+    /// A phase 1 re-authenticating `sa` (ours or the peer's), until it is established and
+    /// takes `sa`'s IPsec SAs over (see [`ike::v1::reauth`]).
+    next: Option<IsakmpSa>,
+    /// No new re-authentication of ours before this (one failed).
+    reauth_not_before: Option<Instant>,
     /// Child name → its last quick mode failure, until it comes up.
     pair_failures: HashMap<String, String>,
     /// Child name → when to start its quick mode again (we started it and it failed).
@@ -107,6 +112,8 @@ impl V1Peers {
                 },
                 cfg: v1,
                 sa: None,
+                next: None,
+                reauth_not_before: None,
                 pair_failures: HashMap::new(),
                 pair_retry: HashMap::new(),
             });
@@ -128,6 +135,16 @@ impl V1Peers {
         fx: &mut Effects,
     ) {
         let rng = &mut OsRng;
+        if let Some(peer) = self
+            .peers
+            .iter_mut()
+            .find(|p| p.next.as_ref().is_some_and(|sa| sa.matches_datagram(dst, payload)))
+        {
+            let Some(next) = peer.next.as_mut() else { return };
+            let out = next.handle_datagram(now, src, dst, payload, rng);
+            apply_next(peer, out, now, sadb, fx);
+            return;
+        }
         if let Some(peer) =
             self.peers.iter_mut().find(|p| p.sa.as_ref().is_some_and(|sa| sa.matches_datagram(dst, payload)))
         {
@@ -149,12 +166,38 @@ impl V1Peers {
             tracing::debug!(target: "gateway::ike", peer = %peer.cfg.peer.name, "phase 1 ignored: tunnel is administratively down");
             return;
         }
+        let up = peer.sa.as_ref().is_some_and(|s| s.is_established());
+        if up {
+            // Our own re-authentication crossed the peer's: the higher initiator cookie wins.
+            let msg = if dst.port() == 4500 { payload.strip_prefix(&[0u8; 4][..]) } else { Some(payload) };
+            let theirs = msg
+                .and_then(|b| b.get(..8))
+                .map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap_or_default()));
+            if peer.next.as_ref().is_some_and(|n| n.is_initiator() && n.cookies().0 > theirs) {
+                tracing::debug!(target: "gateway::ike", peer = %peer.cfg.peer.name, "phase 1 re-authentications crossed: ours goes on");
+                return;
+            }
+        }
         let (sa, out) = IsakmpSa::accept(peer.cfg.clone(), now, src, dst, payload, rng);
         let Some(sa) = sa else {
             // Not a message 1, or refused (the refusal's notify and failure are in `out`).
-            apply(peer, out, now, sadb, fx);
+            if up {
+                fx.sends.extend(out.into_iter().filter_map(|o| match o {
+                    Output::Send(d) => Some(d),
+                    _ => None,
+                }));
+            } else {
+                apply(peer, out, now, sadb, fx);
+            }
             return;
         };
+        if up {
+            // The peer re-authenticates: the new ISAKMP SA takes the IPsec SAs over once up.
+            tracing::info!(target: "gateway::ike", peer = %peer.cfg.peer.name, %src, "phase 1 re-authentication from peer (responder)");
+            peer.next = Some(sa);
+            apply_next(peer, out, now, sadb, fx);
+            return;
+        }
         if let Some(mut old) = peer.sa.take() {
             tracing::info!(target: "gateway::ike", peer = %peer.cfg.peer.name, "peer started a new phase 1; dropping the old ISAKMP SA");
             drop(old.delete_ike(now, rng));
@@ -198,6 +241,24 @@ impl V1Peers {
                 };
                 tracing::info!(target: "gateway::ike", peer = %peer.cfg.peer.name, child = %name, "retrying quick mode");
                 apply(peer, out, now, sadb, fx);
+            }
+            let reauth = peer.sa.as_ref().and_then(|s| s.reauth_at());
+            if peer.next.is_none()
+                && !peer.base.admin_down
+                && reauth.is_some_and(|t| t <= now)
+                && peer.reauth_not_before.is_none_or(|t| t <= now)
+            {
+                tracing::info!(target: "gateway::ike", peer = %peer.cfg.peer.name, "phase 1 lifetime nearly over: re-authenticating (new phase 1)");
+                let (next, out) = IsakmpSa::reauthenticate(peer.cfg.clone(), now, rng);
+                peer.next = Some(next);
+                apply_next(peer, out, now, sadb, fx);
+            }
+            if peer.next.as_ref().and_then(|n| n.poll_timeout()).is_some_and(|t| t <= now) {
+                let out = match peer.next.as_mut() {
+                    Some(n) => n.handle_timeout(now, rng),
+                    None => continue,
+                };
+                apply_next(peer, out, now, sadb, fx);
             }
             let due = peer.sa.as_ref().and_then(|sa| sa.poll_timeout()).is_some_and(|t| t <= now);
             if due {
@@ -288,7 +349,7 @@ impl V1Peer {
     /// Deletes the ISAKMP SA with the peer (the deletes go out once, unanswered) and takes its
     /// IPsec SAs out of the data plane.
     fn close(&mut self, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
-        if let Some(mut sa) = self.sa.take() {
+        for mut sa in [self.next.take(), self.sa.take()].into_iter().flatten() {
             fx.sends.extend(sa.delete_ike(now, &mut OsRng).into_iter().filter_map(|o| match o {
                 Output::Send(d) => Some(d),
                 _ => None,
@@ -383,7 +444,10 @@ impl V1Peer {
             proposal: est.map(|e| e.1.clone()),
             nat: est.map(|e| e.2.clone()),
             established_s: est.map(|e| now.saturating_duration_since(e.0).as_secs()),
-            ike_rekey_in_s: None,
+            ike_rekey_in_s: sa
+                .and_then(|s| s.reauth_at())
+                .filter(|_| up)
+                .map(|t| t.saturating_duration_since(now).as_secs()),
             children,
             last_failure: self.base.failure.as_ref().map(|(t, phase, reason)| FailureView {
                 phase: phase.clone(),
@@ -407,7 +471,10 @@ impl V1Peer {
 fn phrase(head: &str, f: &Failure) -> String {
     let full = f.to_string();
     let kind = full.split_once(": ").map_or(full.as_str(), |(k, _)| k);
-    let detail = f.detail.strip_prefix("phase 1 failed: ").unwrap_or(&f.detail);
+    let detail = ["phase 1 failed: ", "ISAKMP SA failed: "]
+        .iter()
+        .find_map(|p| f.detail.strip_prefix(p))
+        .unwrap_or(&f.detail);
     format!("{head}: {kind} — {detail}")
 }
 
@@ -445,11 +512,55 @@ fn apply(peer: &mut V1Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuild
     }
     if peer.sa.as_ref().is_some_and(|s| s.is_dead()) {
         peer.sa = None;
+        peer.next = None;
         peer.pair_retry.clear();
         remove_all(&mut peer.base, sadb, fx);
         if peer.base.initiates && peer.base.retry_at.is_none() {
-            peer.base.retry_at = Some(now + RETRY_AFTER_FAILURE);
+            // The IKEv2 peers' backoff: a peer that restarted is back within seconds.
+            let b = &mut peer.base;
+            let wait = RETRY_FIRST.saturating_mul(1 << b.failures_in_row.min(5)).min(RETRY_AFTER_FAILURE);
+            b.failures_in_row = b.failures_in_row.saturating_add(1);
+            tracing::info!(target: "gateway::ike", peer = %name, "trying phase 1 again in {} s", wait.as_secs());
+            b.retry_at = Some(now + wait);
         }
+    }
+}
+
+/// Carries out what a re-authenticating phase 1 ([`V1Peer::next`]) asked for: its messages
+/// until it is up; then it takes the IPsec SAs over and becomes the peer's ISAKMP SA. If it
+/// fails, the current one stays and we try again later.
+fn apply_next(peer: &mut V1Peer, out: Vec<Output>, now: Instant, sadb: &mut SadbBuilder, fx: &mut Effects) {
+    let Some(next) = peer.next.as_mut() else { return };
+    let name = peer.cfg.peer.name.clone();
+    if next.is_established() {
+        let mut out = out;
+        let Some(mut next) = peer.next.take() else { return };
+        if let Some(mut old) = peer.sa.take() {
+            out.extend(next.take_over(&mut old, now, &mut OsRng));
+        }
+        tracing::info!(target: "gateway::ike", peer = %name, cky_i = %format_args!("{:016x}", next.cookies().0),
+            initiator = next.is_initiator(), "phase 1 re-authenticated: IPsec SAs moved under the new ISAKMP SA");
+        peer.base.initiator = next.is_initiator();
+        peer.reauth_not_before = None;
+        peer.sa = Some(next);
+        apply(peer, out, now, sadb, fx);
+        return;
+    }
+    let dead = next.is_dead();
+    for o in out {
+        match o {
+            Output::Send(d) => fx.sends.push(d),
+            Output::Event(Event::Failed(f)) => {
+                let text = phrase("phase 1 re-authentication failed", &f);
+                tracing::warn!(target: "gateway::ike", peer = %name, "{text} (the current ISAKMP SA stays)");
+                peer.base.failure = Some((now, "phase 1".into(), text));
+            }
+            _ => {}
+        }
+    }
+    if dead {
+        peer.next = None;
+        peer.reauth_not_before = Some(now + RETRY_FIRST * 5);
     }
 }
 
@@ -466,6 +577,7 @@ fn event(peer: &mut V1Peer, e: Event, now: Instant) {
                 (true, true) => "both behind NATs",
             };
             peer.base.established = Some((now, proposal, nat.to_string()));
+            peer.base.failures_in_row = 0;
         }
         Event::IkeRekeyed { .. } => {}
         Event::ChildRekeyed { name: child, old_spi_in, new_spi_in } => {
@@ -485,8 +597,15 @@ fn event(peer: &mut V1Peer, e: Event, now: Instant) {
             peer.base.failure = Some((now, format!("phase 2 ({child})"), text));
         }
         Event::Failed(f) => {
-            let stage =
-                if peer.sa.as_ref().is_some_and(|s| s.is_established()) { "ISAKMP SA" } else { "phase 1" };
+            // The state machine may already have dropped (or, restarting, replaced) the SA that
+            // failed: a failure of an established ISAKMP SA says so itself.
+            let stage = if f.detail.starts_with("ISAKMP SA failed: ")
+                || peer.sa.as_ref().is_some_and(|s| s.is_established())
+            {
+                "ISAKMP SA"
+            } else {
+                "phase 1"
+            };
             let text = phrase(&format!("{stage} failed"), &f);
             tracing::warn!(target: "gateway::ike", peer = %name, "{text}");
             peer.base.failure = Some((now, stage.to_string(), text));
@@ -513,6 +632,10 @@ mod tests {
 
     /// A `version: 1` peer; `b_esp2` is side b's proposal for the second pair.
     fn cfg(side: char, b_esp2: &str, mode: &str) -> IkeConfig {
+        cfg_life(side, b_esp2, mode, 28800)
+    }
+
+    fn cfg_life(side: char, b_esp2: &str, mode: &str, life: u64) -> IkeConfig {
         let (local, remote, near, far, far2, start, esp2) = if side == 'a' {
             (
                 "203.0.113.1",
@@ -530,7 +653,7 @@ mod tests {
         let y = format!(
             "peers:\n  - name: gw\n    version: 1\n{mode}    local: {local}\n    remote: {remote}\n    \
              local_id: gw-{side}@example.org\n    psk: \"correct horse battery staple\"\n    \
-             ike_proposals: [aes128-sha256-modp2048]\n    retransmit: {{ timeout_ms: 500, tries: 2 }}\n    children:\n      \
+             ike_proposals: [aes128-sha256-modp2048]\n    ike_rekey_seconds: {life}\n    retransmit: {{ timeout_ms: 500, tries: 2 }}\n    children:\n      \
              - {{ name: one, local_ts: [{near}], remote_ts: [{far}], esp_proposals: [aes128gcm16], pfs_group: modp2048, \
              rekey_seconds: 600, start_action: {start} }}\n      \
              - {{ name: two, local_ts: [{near2}], remote_ts: [{far2}], esp_proposals: [{esp2}], start_action: {start} }}\n"
@@ -649,5 +772,35 @@ mod tests {
             ("established", "aggressive")
         );
         assert_eq!(v.ikev1.as_ref().unwrap().phase2, "up");
+    }
+
+    #[test]
+    fn phase1_reauth_keeps_the_ipsec_sas_and_status_shows_when() {
+        let now = Instant::now();
+        let mut n = Pair {
+            a: IkeDriver::new(&cfg_life('a', "aes256-sha256", "", 60), now).unwrap(),
+            b: IkeDriver::new(&cfg('b', "aes256-sha256", ""), now).unwrap(),
+            sa: SadbBuilder::new(),
+            sb: SadbBuilder::new(),
+            now,
+        };
+        n.run(2);
+        let v = &n.a.view(n.now)[0];
+        assert!(v.ike_rekey_in_s.is_some_and(|s| (50..=54).contains(&s)), "{:?}", v.ike_rekey_in_s);
+        let (cky, spis) = (v.spi_i.clone(), n.sa.snapshot().entries().map(|e| e.1.uid).collect::<Vec<_>>());
+        n.run(55);
+        for (d, sadb) in [(&n.a, &mut n.sa), (&n.b, &mut n.sb)] {
+            let v = &d.view(n.now)[0];
+            assert_eq!(v.counters.ike_rekeys, 1, "{v:#?}");
+            assert_ne!(v.spi_i, cky);
+            assert_eq!((v.state.as_str(), v.ikev1.as_ref().unwrap().phase2.as_str()), ("established", "up"));
+            assert_eq!(sadb.snapshot().entries().count(), 4);
+            assert!(v.last_failure.is_none(), "{v:#?}");
+        }
+        // The very same SAs in the data plane: nothing was reinstalled.
+        assert_eq!(n.sa.snapshot().entries().map(|e| e.1.uid).collect::<Vec<_>>(), spis);
+        let v = &n.a.view(n.now)[0];
+        assert!(v.ike_rekey_in_s.is_some_and(|s| (50..=54).contains(&s)), "{:?}", v.ike_rekey_in_s);
+        assert_eq!(v.role.as_deref(), Some("initiator"));
     }
 }

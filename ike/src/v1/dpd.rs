@@ -54,7 +54,7 @@ impl IsakmpSa {
                 let f = fail(
                     FailureKind::NoAnswer,
                     format!(
-                        "peer not answering: no R-U-THERE-ACK from {} after {} retransmits (DPD)",
+                        "ISAKMP SA failed: no R-U-THERE-ACK from {} after {} retransmits (DPD)",
                         self.remote, d.tries
                     ),
                 );

@@ -143,6 +143,11 @@ pub struct IsakmpSa {
     /// Quick modes to start (child config, SA being rekeyed) once ours in flight is done: one
     /// at a time, as strongSwan drops a half-done responder quick mode when another arrives.
     pub(super) quick_queue: Vec<(usize, Option<u32>)>,
+    /// When phase 1 completed.
+    pub(super) established_at: Option<Instant>,
+    /// A phase 1 started to replace another ([`IsakmpSa::reauthenticate`]): it starts no
+    /// quick modes of its own but takes over the old SA's ([`IsakmpSa::take_over`]).
+    pub(super) replacing: bool,
 }
 
 impl fmt::Debug for IsakmpSa {
@@ -218,6 +223,8 @@ impl IsakmpSa {
             hs_choice: None,
             hs_idi: None,
             quick_queue: Vec::new(),
+            established_at: None,
+            replacing: false,
         }
     }
 
@@ -236,6 +243,11 @@ impl IsakmpSa {
 
     pub fn is_dead(&self) -> bool {
         self.step == Step::Dead
+    }
+
+    /// Did we start this phase 1?
+    pub fn is_initiator(&self) -> bool {
+        self.initiator
     }
 
     pub fn nat(&self) -> NatStatus {
@@ -645,16 +657,20 @@ impl IsakmpSa {
             for c in std::mem::take(&mut self.children) {
                 self.send_child_delete(c, DeleteReason::Deleted, rng, &mut out);
             }
-            let d = Payload::Delete(Delete {
-                doi: DOI_IPSEC,
-                protocol: ProtocolId::ISAKMP,
-                spi_size: 16,
-                spis: vec![self.spi_pair()],
-            });
-            self.send_info(vec![d], rng, &mut out);
+            self.send_isakmp_delete(rng, &mut out);
         }
         self.die(Event::Closed { by_peer: false }, &mut out);
         out
+    }
+
+    pub(super) fn send_isakmp_delete(&self, rng: &mut impl CryptoRngCore, out: &mut Vec<Output>) {
+        let d = Payload::Delete(Delete {
+            doi: DOI_IPSEC,
+            protocol: ProtocolId::ISAKMP,
+            spi_size: 16,
+            spis: vec![self.spi_pair()],
+        });
+        self.send_info(vec![d], rng, out);
     }
 
     fn peer_delete(&mut self, d: &Delete, out: &mut Vec<Output>) {

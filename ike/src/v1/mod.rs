@@ -9,7 +9,9 @@
 //! * [`IsakmpSa`]: the sans-I/O state machine: main mode and (if enabled) aggressive mode with
 //!   pre-shared keys ([`phase1`]), quick mode with PFS and several SAs per ISAKMP SA
 //!   ([`quick`]), NAT-T ([`nat`], RFC 3947), DPD ([`dpd`], RFC 3706), deletes and
-//!   make-before-break phase 2 rekeying.
+//!   make-before-break phase 2 rekeying;
+//! * [`reauth`]: phase 1 re-authentication before the ISAKMP SA's lifetime ends, the IPsec SAs
+//!   moving under the new ISAKMP SA.
 //!
 //! ```text
 //! let (mut sa, out) = IsakmpSa::initiate(cfg, now, rng);        // or, for a message 1 with CKY-R 0:
@@ -17,6 +19,7 @@
 //! sa.handle_datagram(now, src, dst, &dgram, rng) -> Vec<Output>
 //! sa.poll_timeout() -> Option<Instant>;  sa.handle_timeout(now, rng) -> Vec<Output>
 //! sa.initiate_child / rekey_child / delete_child / delete_ike
+//! sa.reauth_at();  IsakmpSa::reauthenticate(..);  new.take_over(&mut old, now, rng)
 //! ```
 
 pub mod codec;
@@ -28,6 +31,7 @@ pub mod nat;
 pub mod phase1;
 pub mod proposal;
 pub mod quick;
+pub mod reauth;
 
 pub use config::V1Config;
 pub use isakmp::IsakmpSa;

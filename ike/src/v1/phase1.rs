@@ -791,6 +791,7 @@ impl IsakmpSa {
         self.step = Step::Established;
         self.waiting_for = 0;
         self.last_rx = now;
+        self.established_at = Some(now);
         let dh = self.hs.dh.take();
         drop(dh);
         self.hs = Handshake { sa_i_b: Vec::new(), ..Handshake::default() };
@@ -800,7 +801,7 @@ impl IsakmpSa {
             proposal: self.proposal.clone(),
             nat: self.nat,
         }));
-        if self.initiator {
+        if self.initiator && !self.replacing {
             for i in 0..self.cfg.peer.children.len() {
                 if self.cfg.peer.children[i].start_action == StartAction::Start {
                     self.start_quick(now, i, None, rng, out);
