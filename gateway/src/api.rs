@@ -186,11 +186,19 @@ impl StatusSource {
                         QueueStatus { queue, lcore, rx_packets: t.packets.get(), rx_bytes: t.bytes.get() }
                     })
                     .collect();
-                let (tx_packets, tx_bytes) = self
+                let tx_queues: Vec<TxQueueStatus> = self
                     .workers
                     .iter()
-                    .map(|(_, s)| (s.tx_ports[i].packets.get(), s.tx_ports[i].bytes.get()))
-                    .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+                    .enumerate()
+                    .map(|(w, (lcore, s))| TxQueueStatus {
+                        queue: w as u16,
+                        lcore: *lcore,
+                        tx_packets: s.tx_ports[i].packets.get(),
+                        tx_bytes: s.tx_ports[i].bytes.get(),
+                    })
+                    .collect();
+                let (tx_packets, tx_bytes) =
+                    tx_queues.iter().fold((0, 0), |a, q| (a.0 + q.tx_packets, a.1 + q.tx_bytes));
                 PortStatus {
                     name: self.l3[i].name.clone(),
                     device: cfg.ports.get(i).map(|p| p.device.clone()).unwrap_or_default(),
@@ -211,6 +219,7 @@ impl StatusSource {
                     forwarded_tx_packets: tx_packets,
                     forwarded_tx_bytes: tx_bytes,
                     queues,
+                    tx_queues,
                     xstats: p.xstats().into_iter().map(|x| (x.name, x.value)).collect(),
                 }
             })
@@ -481,6 +490,9 @@ pub struct PortStatus {
     pub forwarded_tx_packets: u64,
     pub forwarded_tx_bytes: u64,
     pub queues: Vec<QueueStatus>,
+    /// Per TX queue (one per worker).
+    #[serde(default)]
+    pub tx_queues: Vec<TxQueueStatus>,
     pub xstats: Vec<(String, u64)>,
 }
 
@@ -490,6 +502,15 @@ pub struct QueueStatus {
     pub lcore: u32,
     pub rx_packets: u64,
     pub rx_bytes: u64,
+}
+
+/// A TX queue: worker `w` (on `lcore`) sends on queue `w` of every port.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TxQueueStatus {
+    pub queue: u16,
+    pub lcore: u32,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -80,6 +80,18 @@ pub fn render(s: &Status) -> String {
         "Bytes received per RX queue.",
         &["port", "queue", "lcore"],
     );
+    let queue_tx = counter(
+        &r,
+        "espgw_queue_tx_packets_total",
+        "Packets handed to each TX queue (one per worker).",
+        &["port", "queue", "lcore"],
+    );
+    let queue_tx_b = counter(
+        &r,
+        "espgw_queue_tx_bytes_total",
+        "Bytes handed to each TX queue.",
+        &["port", "queue", "lcore"],
+    );
     let drops =
         counter(&r, "espgw_drops_total", "Packets dropped, by reason (see `espgw status`).", &["reason"]);
     let busy = GaugeVec::new(
@@ -190,6 +202,12 @@ pub fn render(s: &Status) -> String {
             let ql: Vec<&str> = ql.iter().map(String::as_str).collect();
             queue_rx.with_label_values(&ql).inc_by(q.rx_packets);
             queue_rx_b.with_label_values(&ql).inc_by(q.rx_bytes);
+        }
+        for q in &p.tx_queues {
+            let ql = [p.name.clone(), q.queue.to_string(), q.lcore.to_string()];
+            let ql: Vec<&str> = ql.iter().map(String::as_str).collect();
+            queue_tx.with_label_values(&ql).inc_by(q.tx_packets);
+            queue_tx_b.with_label_values(&ql).inc_by(q.tx_bytes);
         }
     }
     for d in &s.drops {

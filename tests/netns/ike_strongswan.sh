@@ -258,8 +258,10 @@ PROM
 }
 # espgw reload after appending a second peer to the config: same SPIs, still established.
 reload_adds_peer() {
-    local before after
+    local before after pp
     before=$(spis_now)
+    ip netns exec "$H1" ping -i 0.2 -c 15 -W 1 198.51.100.1 >"$WORK/reload-ping" 2>&1 & pp=$!
+    sleep 1
     cat >> "$WORK/$CASE.yaml" <<'YAML'
     - name: other
       local: 203.0.113.1
@@ -273,8 +275,10 @@ YAML
     "$ESPGW" reload -s "$WORK/$CASE.sock" || return 1
     sleep 1
     after=$(spis_now)
-    echo "before: $before"; echo "after:  $after"
-    [ "$before" = "$after" ] && [ "$(sj 'p["state"]')" = established ] && status | grep -q "^  other "
+    wait "$pp"
+    echo "before: $before"; echo "after:  $after"; grep "packet loss" "$WORK/reload-ping"
+    [ "$before" = "$after" ] && [ "$(sj 'p["state"]')" = established ] && status | grep -q "^  other " &&
+        grep -q " 15 received, 0% packet loss" "$WORK/reload-ping"
 }
 # espgw reload after changing sw's IKE rekey time: sw is deleted at charon and comes back.
 reload_changes_sw() {
@@ -450,7 +454,7 @@ if run_case espgw-init "espgw initiates, strongSwan responds; ping and iperf3"; 
         check "espgw tunnel up sw: the tunnel is back and pings pass" \
             sh -c "'$ESPGW' tunnel up sw -s '$WORK/$CASE.sock' && for i in \$(seq 1 50); do '$ESPGW' status -s '$WORK/$CASE.sock' --json | grep -q '\"installed\": *true' && exit 0; sleep 0.2; done; exit 1"
         check "h1 pings 198.51.100.1 through the new tunnel" ping_through
-        check "espgw reload with a peer added: sw's IKE and Child SAs untouched" reload_adds_peer
+        check "espgw reload with a peer added: sw's IKE and Child SAs untouched, no ping lost across it" reload_adds_peer
         check "espgw reload with sw's ike_rekey_seconds changed: sw deleted and negotiated anew" reload_changes_sw
         check "h1 pings 198.51.100.1 after the reloads" ping_through
     fi

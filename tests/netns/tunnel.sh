@@ -231,6 +231,7 @@ if command -v promtool >/dev/null && command -v prometheus >/dev/null; then
     ip netns exec "$GA" curl -sf http://127.0.0.1:9464/metrics >"$WORK/metrics-a.txt" 2>&1
     check "metrics endpoint answers and promtool check metrics passes" \
         sh -c "test -s '$WORK/metrics-a.txt' && promtool check metrics <'$WORK/metrics-a.txt'"
+    check "per-TX-queue counters: the wan queue sent packets" grep -qE '^espgw_queue_tx_packets_total\{.*port="wan".*\} [1-9]' "$WORK/metrics-a.txt"
     check "promtool check rules deploy/prometheus/espgw-alerts.yml" promtool check rules "$ROOT/deploy/prometheus/espgw-alerts.yml"
     mkdir -p "$WORK/prom"
     cat >"$WORK/prom/prometheus.yml" <<PROM
