@@ -53,6 +53,9 @@ pub fn render(s: &Status) -> String {
                 (Some(a), None) =>
                     format!("  latency p50 <= {a} ns, p99 > {} ns", w.latency.bounds_ns.last().unwrap_or(&0)),
                 _ => String::new(),
+            } + &match w.latency.window_p50_p99_p999_ns {
+                [0, _, _] => String::new(),
+                [a, b, c] => format!(" (last window: p50 {a} ns, p99 {b} ns, p99.9 {c} ns)"),
             }
         );
     }

@@ -247,6 +247,7 @@ impl StatusSource {
                             counts,
                             sum_ns,
                             count,
+                            window_p50_p99_p999_ns: s.latency.window_quantiles(),
                         }
                     },
                 }
@@ -533,6 +534,9 @@ pub struct LatencyStatus {
     pub counts: Vec<u64>,
     pub sum_ns: u64,
     pub count: u64,
+    /// Exact p50, p99 and p99.9 (ns) of the last ~100 ms window with traffic (hdrhistogram).
+    #[serde(default)]
+    pub window_p50_p99_p999_ns: [u64; 3],
 }
 
 impl LatencyStatus {

@@ -103,6 +103,15 @@ pub fn render(s: &Status) -> String {
     )
     .expect("valid metric");
     register(&r, busy.clone());
+    let window = GaugeVec::new(
+        Opts::new(
+            "espgw_worker_packet_latency_window_seconds",
+            "Exact quantiles (hdrhistogram, 1%) of worker packet latency over the last ~100 ms with traffic.",
+        ),
+        &["lcore", "quantile"],
+    )
+    .expect("valid metric");
+    register(&r, window.clone());
     let polls = counter(&r, "espgw_worker_polls_total", "Worker loop iterations.", &["lcore"]);
     let idle = counter(
         &r,
@@ -217,6 +226,10 @@ pub fn render(s: &Status) -> String {
         let l = [w.lcore.to_string()];
         let l = [l[0].as_str()];
         busy.with_label_values(&l).set(w.busy_percent / 100.0);
+        let lcore = w.lcore.to_string();
+        for (q, ns) in ["0.5", "0.99", "0.999"].iter().zip(w.latency.window_p50_p99_p999_ns) {
+            window.with_label_values(&[lcore.as_str(), q]).set(ns as f64 / 1e9);
+        }
         polls.with_label_values(&l).inc_by(w.polls);
         idle.with_label_values(&l).inc_by(w.idle_polls);
         punted.with_label_values(&l).inc_by(w.punted);

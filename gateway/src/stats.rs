@@ -22,6 +22,11 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
     }
+    /// Replaces the value (single writer), for gauges.
+    #[inline]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Relaxed);
+    }
 }
 
 /// Packets and bytes.
@@ -44,16 +49,74 @@ pub const LATENCY_BOUNDS_NS: [u64; 13] =
     [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000, 1_024_000];
 
 /// How long packets spend inside a worker, from the RX burst that brought them to the TX
-/// burst that sent them: log-spaced buckets of single-writer counters, so the worker records
-/// without locks or allocation and the control side reads at any time.
+/// burst that sent them, as the control side reads it: log-spaced buckets of single-writer
+/// counters (cumulative since start) and the exact p50/p99/p99.9 of the last window.
+///
+/// The worker records each burst into its own [`LatencyWindow`] (an hdrhistogram, allocated
+/// once) and folds it in here about every 100 ms, so nothing per packet touches shared memory.
 #[derive(Debug, Default)]
 pub struct LatencyHistogram {
     buckets: [Counter; LATENCY_BOUNDS_NS.len() + 1],
     sum_ns: Counter,
     count: Counter,
+    /// p50, p99 and p99.9 (ns) of the last folded window; 0 before the first.
+    window: [Counter; 3],
+}
+
+/// The quantiles [`LatencyHistogram`] publishes per window.
+pub const LATENCY_WINDOW_QUANTILES: [f64; 3] = [0.5, 0.99, 0.999];
+
+/// A worker's own latency record between folds: 1 ns to 10 s at 2 significant digits (1%).
+pub struct LatencyWindow {
+    h: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for LatencyWindow {
+    fn default() -> Self {
+        LatencyWindow::new()
+    }
+}
+
+impl LatencyWindow {
+    pub fn new() -> LatencyWindow {
+        // The bounds are constants that new_with_bounds accepts (low >= 1, high >= 2 * low,
+        // sigfig <= 5); its buckets are allocated here, once.
+        let h = hdrhistogram::Histogram::new_with_bounds(1, 10_000_000_000, 2)
+            .unwrap_or_else(|_| hdrhistogram::Histogram::new(2).unwrap_or_else(|_| unreachable!()));
+        LatencyWindow { h }
+    }
+
+    /// `n` packets that each spent `ns`; values beyond the range count as the maximum.
+    #[inline]
+    pub fn record(&mut self, ns: u64, n: u64) {
+        self.h.saturating_record_n(ns.max(1), n);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.h.is_empty()
+    }
 }
 
 impl LatencyHistogram {
+    /// Adds the window's values to the buckets, publishes its quantiles and clears it.
+    pub fn fold(&self, w: &mut LatencyWindow) {
+        if w.h.is_empty() {
+            return;
+        }
+        for v in w.h.iter_recorded() {
+            self.record(v.value_iterated_to(), v.count_at_value());
+        }
+        for (slot, q) in self.window.iter().zip(LATENCY_WINDOW_QUANTILES) {
+            slot.set(w.h.value_at_quantile(q));
+        }
+        w.h.reset();
+    }
+
+    /// p50, p99 and p99.9 of the last window (ns).
+    pub fn window_quantiles(&self) -> [u64; 3] {
+        [self.window[0].get(), self.window[1].get(), self.window[2].get()]
+    }
+
     /// Records `n` packets that each spent `ns` nanoseconds.
     #[inline]
     pub fn record(&self, ns: u64, n: u64) {
@@ -182,5 +245,38 @@ mod tests {
         assert_eq!(counts[1], 1, "<= 500 ns");
         assert_eq!(counts[LATENCY_BOUNDS_NS.len()], 3, "beyond the last bound");
         assert_eq!((sum, n), (200 + 250 + 251 + 30_000_000, 7));
+    }
+}
+
+#[cfg(test)]
+mod latency_tests {
+    use super::*;
+
+    #[test]
+    fn a_folded_window_fills_the_buckets_and_publishes_exact_quantiles() {
+        let h = LatencyHistogram::default();
+        let mut w = LatencyWindow::new();
+        // 1000 bursts of 32 packets: latencies 1..=1000 µs.
+        for i in 1..=1000u64 {
+            w.record(i * 1000, 32);
+        }
+        h.fold(&mut w);
+        assert!(w.is_empty(), "the window starts over after a fold");
+        let (counts, sum, count) = h.snapshot();
+        assert_eq!(count, 32_000);
+        assert_eq!(counts.iter().sum::<u64>(), 32_000);
+        // 1..=128 µs falls in buckets up to 128_000 ns (within hdrhistogram's 1%).
+        let upto_128us: u64 =
+            counts[..LATENCY_BOUNDS_NS.iter().position(|&b| b == 128_000).unwrap() + 1].iter().sum();
+        assert!((127 * 32..=129 * 32).contains(&upto_128us), "{upto_128us}");
+        let mean = sum as f64 / count as f64;
+        assert!((mean - 500_500.0).abs() / 500_500.0 < 0.01, "{mean}");
+        let [p50, p99, p999] = h.window_quantiles();
+        for (got, want) in [(p50, 500_000.0), (p99, 990_000.0), (p999, 999_000.0)] {
+            assert!((got as f64 - want).abs() / want < 0.01, "{got} vs {want}");
+        }
+        // An empty window changes nothing.
+        h.fold(&mut w);
+        assert_eq!(h.snapshot().2, 32_000);
     }
 }

@@ -18,7 +18,7 @@ pub mod ipsec;
 use crate::drop::DropReason;
 use crate::forward::{self, Decision, Origin};
 use crate::ipsec::datapath::IpsecWorker;
-use crate::stats::{DropTally, WorkerStats};
+use crate::stats::{DropTally, LatencyWindow, WorkerStats};
 use crate::tables::{SharedIpsec, SharedTables};
 use dpdk_sys::{tsc, Burst, Mbuf, RingConsumer, RingProducer, RxQueue, TxQueue};
 use ipsec::ProtectQueue;
@@ -69,6 +69,11 @@ impl Worker {
         let mut sleep_us = FIRST_SLEEP_US;
         let mut last = tsc();
         let ns_per_tick = 1e9 / dpdk_sys::tsc_hz().max(1) as f64;
+        // Latency is recorded per burst into this worker's own window and folded into the
+        // shared counters every 100 ms of TSC time.
+        let mut latency = LatencyWindow::new();
+        let fold_ticks = dpdk_sys::tsc_hz() / 10;
+        let mut last_fold = last;
 
         while !self.stop.load(Ordering::Relaxed) {
             let tables = tables_cache.load();
@@ -124,7 +129,7 @@ impl Worker {
                 }
                 out.flush_tx(&mut self.tx, &self.stats);
                 let ticks = tsc().wrapping_sub(t_rx);
-                self.stats.latency.record((ticks as f64 * ns_per_tick) as u64, n as u64);
+                latency.record((ticks as f64 * ns_per_tick) as u64, n as u64);
             }
 
             // Frames built by the control path (ARP/ND/ICMP replies, released packets); the
@@ -176,6 +181,10 @@ impl Worker {
             out.tally.flush(&self.stats);
 
             let now = tsc();
+            if now.wrapping_sub(last_fold) >= fold_ticks {
+                self.stats.latency.fold(&mut latency);
+                last_fold = now;
+            }
             self.stats.polls.add(1);
             self.stats.total_tsc.add(now.wrapping_sub(last));
             if moved > 0 {
@@ -194,6 +203,7 @@ impl Worker {
             }
             last = now;
         }
+        self.stats.latency.fold(&mut latency);
     }
 }
 
