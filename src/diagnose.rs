@@ -77,6 +77,32 @@ const TUNNEL_DROPS: &[(&str, &str)] = &[
     ("sa_expired", "packets hit an SA past its hard lifetime (a rekey did not happen in time)"),
 ];
 
+/// The tunnel as a whole: `up`, `partially up` (a Child SA / policy pair refused while others
+/// run), `no child`, `connecting`, `admin-down` or `down`. Shared by `status` and `diagnose`.
+pub fn tunnel_state(p: &PeerView) -> &'static str {
+    let installed = p.children.iter().filter(|c| c.installed).count();
+    // The last failure concerns a child that is not up now: "CREATE_CHILD_SA (net2)",
+    // "Child SA net2", or IKEv1's "phase 2 (two)".
+    let failed_child = p.last_failure.as_ref().and_then(|f| {
+        let ph = f.phase.as_str();
+        let name = if let Some(r) = ph.strip_prefix("CREATE_CHILD_SA (").or(ph.strip_prefix("phase 2 (")) {
+            r.strip_suffix(')')
+        } else {
+            ph.strip_prefix("Child SA ")
+        }?;
+        (!p.children.iter().any(|c| c.installed && c.name == name)).then_some(())
+    });
+    let v1_partial = p.ikev1.as_ref().is_some_and(|v| v.phase2.starts_with("partially"));
+    match p.state.as_str() {
+        "established" if installed > 0 && (failed_child.is_some() || v1_partial) => "partially up",
+        "established" if installed > 0 => "up",
+        "established" => "no child",
+        "connecting" => "connecting",
+        "admin-down" => "admin-down",
+        _ => "down",
+    }
+}
+
 /// The explanation for tunnel `name`, or an error listing the tunnels there are.
 pub fn diagnose(s: &Status, name: &str) -> Result<String, String> {
     let Some(p) = s.ike.iter().find(|p| p.name == name) else {
@@ -89,15 +115,10 @@ pub fn diagnose(s: &Status, name: &str) -> Result<String, String> {
     };
     let mut o = String::new();
     let installed = p.children.iter().filter(|c| c.installed).count();
-    let child_failed = p
-        .last_failure
-        .as_ref()
-        .is_some_and(|f| f.phase.starts_with("CREATE_CHILD_SA") || f.phase.starts_with("Child SA"));
-    let v1_partial = p.ikev1.as_ref().is_some_and(|v| v.phase2.starts_with("partially"));
-    let verdict = match p.state.as_str() {
-        "established" if installed > 0 && (child_failed || v1_partial) => "PARTIALLY UP",
-        "established" if installed > 0 => "UP",
-        "established" => "IKE SA up, no Child SA installed",
+    let verdict = match tunnel_state(p) {
+        "partially up" => "PARTIALLY UP",
+        "up" => "UP",
+        "no child" => "IKE SA up, no Child SA installed",
         "connecting" => "CONNECTING",
         "admin-down" => "ADMINISTRATIVELY DOWN (espgw tunnel up NAME brings it back)",
         _ => "DOWN",
@@ -417,6 +438,35 @@ mod tests {
         assert!(t.contains(": PARTIALLY UP"), "{t}");
         assert!(t.contains("local_ts / remote_ts mirror"), "{t}");
         assert!(t.contains("cleartext_protected: 7"), "{t}");
+    }
+
+    #[test]
+    fn tunnel_state_is_partially_up_only_while_the_failed_child_is_down() {
+        let f = Failure { kind: FailureKind::PolicyMismatch, detail: "TS_UNACCEPTABLE".into() };
+        let mut p = peer("established", Some(("CREATE_CHILD_SA (net2)", f.to_string())));
+        let child = |name: &str| ChildView {
+            name: name.into(),
+            spi_in: 1,
+            spi_out: 2,
+            installed: true,
+            state: "installed".into(),
+            esp: String::new(),
+            udp_encap: false,
+            local_ts: vec![],
+            remote_ts: vec![],
+            packets_in: 0,
+            bytes_in: 0,
+            packets_out: 0,
+            bytes_out: 0,
+            rekey_in_s: None,
+        };
+        assert_eq!(tunnel_state(&p), "no child");
+        p.children.push(child("net1"));
+        assert_eq!(tunnel_state(&p), "partially up");
+        p.children.push(child("net2"));
+        assert_eq!(tunnel_state(&p), "up", "net2 came up after its failure");
+        p.state = "admin-down".into();
+        assert_eq!(tunnel_state(&p), "admin-down");
     }
 
     #[test]

@@ -88,12 +88,13 @@ pub fn render(s: &Status) -> String {
         for p in &s.ike {
             let _ = writeln!(
                 o,
-                "  {:<16} {} -> {}  {}{}",
+                "  {:<16} {} -> {}  {}{}  tunnel {}",
                 p.name,
                 p.local,
                 p.remote,
                 p.state,
-                p.role.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                p.role.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+                crate::diagnose::tunnel_state(p)
             );
             if let Some(v1) = &p.ikev1 {
                 let _ =
