@@ -108,7 +108,8 @@ pub fn render(s: &Status) -> String {
             "espgw_worker_packet_latency_window_seconds",
             "Exact quantiles (hdrhistogram, 1%) of worker packet latency over the last ~100 ms with traffic.",
         ),
-        &["lcore", "quantile"],
+        // Not `quantile`: that label name belongs to summaries (promtool says so).
+        &["lcore", "percentile"],
     )
     .expect("valid metric");
     register(&r, window.clone());
@@ -227,7 +228,7 @@ pub fn render(s: &Status) -> String {
         let l = [l[0].as_str()];
         busy.with_label_values(&l).set(w.busy_percent / 100.0);
         let lcore = w.lcore.to_string();
-        for (q, ns) in ["0.5", "0.99", "0.999"].iter().zip(w.latency.window_p50_p99_p999_ns) {
+        for (q, ns) in ["50", "99", "99.9"].iter().zip(w.latency.window_p50_p99_p999_ns) {
             window.with_label_values(&[lcore.as_str(), q]).set(ns as f64 / 1e9);
         }
         polls.with_label_values(&l).inc_by(w.polls);
