@@ -16,8 +16,16 @@ DRIVER=${DRIVER:-$(dirname "$0")/../../../target/debug/examples/v1_driver}
 PSK="interop-secret-0123456789"
 export IKE_PROPOSAL=${IKE_PROPOSAL:-aes128-sha256-modp2048} ESP_PROPOSAL=${ESP_PROPOSAL:-aes128gcm16-modp2048}
 
+CPID=""
 cleanup() {
-    [ -f "$DIR/charon.pidfile" ] && kill "$(cat "$DIR/charon.pidfile")" 2>/dev/null
+    # charon's pid is kept in a variable: the success paths remove $DIR (and its pidfile)
+    # before exiting.
+    [ -z "$CPID" ] && [ -f "$DIR/charon.pidfile" ] && CPID=$(cat "$DIR/charon.pidfile")
+    if [ -n "$CPID" ]; then
+        kill "$CPID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$CPID" 2>/dev/null
+    fi
     ip netns del "$NW" 2>/dev/null
     ip netns del "$NE" 2>/dev/null
 }
@@ -81,6 +89,7 @@ ip netns exec "$NE" env STRONGSWAN_CONF="$DIR/strongswan.conf" sh -c \
     "mount --bind $DIR/run /run && echo \$\$ > $DIR/charon.pidfile && exec /usr/lib/ipsec/charon" \
     > "$DIR/charon.out" 2>&1 &
 for _ in $(seq 50); do [ -S "$DIR/charon.vici" ] && break; sleep 0.1; done
+CPID=$(cat "$DIR/charon.pidfile" 2>/dev/null)
 ip netns exec "$NE" swanctl --load-all --uri "unix://$DIR/charon.vici" --file "$DIR/swanctl.conf" >/dev/null || {
     echo "swanctl failed"; cat "$DIR/charon.out"; exit 1; }
 
