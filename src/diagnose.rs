@@ -23,6 +23,7 @@ enum Cause {
     HalfOpen,
     PeerError,
     Protocol,
+    Expired,
     Install,
     Unknown,
 }
@@ -57,6 +58,8 @@ fn cause(phase: &str, reason: &str) -> Cause {
         Cause::PeerError
     } else if starts("protocol error") {
         Cause::Protocol
+    } else if starts("lifetime expired") {
+        Cause::Expired
     } else if starts("not installed") {
         Cause::Install
     } else {
@@ -288,6 +291,12 @@ fn advice(o: &mut String, p: &PeerView, c: Cause) {
             &[s("IKE version on both sides (IKEv2 vs IKEv1)"), s("a middlebox rewriting UDP 500/4500 payloads"), capture],
             &[s("use the same IKE version on both sides; bypass payload-inspecting middleboxes for IKE")],
         ),
+        Cause::Expired => section(
+            o,
+            &format!("The phase 1 SA with {remote} reached the end of its lifetime because every re-authentication (a new main mode) before then failed; the reason of the last attempt is shown above. The IPsec SAs were deleted with it and negotiation starts over."),
+            &[s("the re-authentication failure above (PSK, proposal or no answer)"), s("the peer's phase 1 lifetime: a much shorter one than ours means it expires first")],
+            &[s("fix what made the re-authentication fail; the tunnel comes back on the next attempt")],
+        ),
         Cause::Install => section(
             o,
             "Negotiation succeeded but the Child SA could not be installed into the data plane.",
@@ -383,6 +392,7 @@ mod tests {
             (FailureKind::PeerError, Cause::PeerError),
             (FailureKind::HalfOpenTimeout, Cause::HalfOpen),
             (FailureKind::Protocol, Cause::Protocol),
+            (FailureKind::LifetimeExpired, Cause::Expired),
         ];
         for (kind, want) in cases {
             let text = Failure { kind, detail: "detail".into() }.to_string();

@@ -105,7 +105,7 @@ pub struct ChildView {
 }
 
 /// Failure kinds, as metric labels and JSON keys: a fixed set (see [`reason_label`]).
-pub const FAILURE_REASONS: [&str; 9] = [
+pub const FAILURE_REASONS: [&str; 10] = [
     "no_proposal_chosen",
     "authentication_failed",
     "identity_mismatch",
@@ -115,6 +115,7 @@ pub const FAILURE_REASONS: [&str; 9] = [
     "peer_error",
     "half_open_timeout",
     "protocol",
+    "lifetime_expired",
 ];
 
 /// The label of a failure kind; one of [`FAILURE_REASONS`].
@@ -129,6 +130,7 @@ pub fn reason_label(k: FailureKind) -> &'static str {
         FailureKind::PeerError => FAILURE_REASONS[6],
         FailureKind::HalfOpenTimeout => FAILURE_REASONS[7],
         FailureKind::Protocol => FAILURE_REASONS[8],
+        FailureKind::LifetimeExpired => FAILURE_REASONS[9],
     }
 }
 

@@ -689,3 +689,39 @@ fn phase1_reauth_by_the_responder_when_the_initiator_does_not() {
     assert!(n.nodes[1].installed.contains_key(&first));
     assert_pairs_match(&n);
 }
+
+/// A re-authentication that keeps failing does not stretch the phase 1 lifetime: at its end
+/// the ISAKMP SA and its IPsec SAs are deleted on both sides, with a failure that says why.
+#[test]
+fn phase1_hard_lifetime_ends_the_sa_when_reauth_keeps_failing() {
+    let (mut w, e) = configs();
+    w.peer.ike_rekey_time = Some(Duration::from_secs(100));
+    let mut n = Net::new(w, e);
+    n.reauth = [true, true];
+    n.run(Duration::from_secs(3));
+    assert!(n.nodes[0].established() && n.nodes[0].installed.len() == 1);
+    let expires = n.nodes[0].live().expire_at().unwrap();
+    assert!(expires > n.now + Duration::from_secs(95) && expires <= n.now + Duration::from_secs(100));
+    // East stops hearing west: every new phase 1 either side starts fails from here on.
+    n.east_down = true;
+    n.run(Duration::from_secs(95));
+    for node in &mut n.nodes {
+        assert_eq!(node.installed.len(), 1, "the old SAs live on while the lifetime lasts");
+        assert!(!node.failures().iter().any(|f| f.kind == FailureKind::LifetimeExpired));
+    }
+    n.run(Duration::from_secs(5));
+    // East (established 10 ms earlier) reaches the end first: it deletes the IPsec SAs and
+    // the ISAKMP SA with the peer and reports why; west hears the deletes.
+    let east = &mut n.nodes[1];
+    let f = east.failures().into_iter().find(|f| f.kind == FailureKind::LifetimeExpired).cloned();
+    let f = f.unwrap_or_else(|| panic!("no expiry failure in {:?}", east.failures()));
+    assert!(f.detail.contains("phase 1 lifetime (100 s) expired"), "{f}");
+    assert!(f.to_string().starts_with("lifetime expired: "), "{f}");
+    let west = &n.nodes[0];
+    assert!(west.events.iter().any(|e| matches!(e, Event::Closed { by_peer: true })));
+    assert_eq!(west.deleted.iter().map(|d| d.reason).collect::<Vec<_>>(), [DeleteReason::DeletedByPeer]);
+    for (i, node) in n.nodes.iter().enumerate() {
+        assert!(node.installed.is_empty(), "node {i}: {:?}", node.installed.keys());
+        assert!(node.sas.iter().all(|s| !s.is_established()), "node {i}");
+    }
+}

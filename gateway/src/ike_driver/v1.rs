@@ -368,6 +368,8 @@ impl V1Peer {
             _ => "down",
         };
         let installed = sa.map(|s| s.child_sas()).unwrap_or_default();
+        let schedule = sa.map(|s| s.child_schedule()).unwrap_or_default();
+        let left = |t: Instant| t.saturating_duration_since(now).as_secs();
         let children: Vec<ChildView> = installed
             .into_iter()
             .map(|c| {
@@ -378,12 +380,13 @@ impl V1Peer {
                 };
                 let (packets_in, bytes_in) = count(rec.map(|r| &r.counters_in));
                 let (packets_out, bytes_out) = count(rec.map(|r| &r.counters_out));
+                let sched = schedule.iter().find(|x| x.spi_in == c.spi_in);
                 ChildView {
                     installed: rec.is_some(),
                     name: c.name,
                     spi_in: c.spi_in,
                     spi_out: c.spi_out,
-                    state: "installed".into(),
+                    state: sched.map_or("installed", |x| x.state).into(),
                     esp: rec.map(|r| r.esp.clone()).unwrap_or_default(),
                     udp_encap: rec.is_some_and(|r| r.udp_encap),
                     local_ts: rec.map(|r| r.local_ts.clone()).unwrap_or_default(),
@@ -392,7 +395,7 @@ impl V1Peer {
                     bytes_in,
                     packets_out,
                     bytes_out,
-                    rekey_in_s: None,
+                    rekey_in_s: sched.and_then(|x| x.rekey_at).map(left),
                 }
             })
             .collect();
@@ -667,6 +670,8 @@ mod tests {
         sa: SadbBuilder,
         sb: SadbBuilder,
         now: Instant,
+        /// The link between the two is down: every datagram is lost.
+        cut: bool,
     }
 
     impl Pair {
@@ -678,6 +683,7 @@ mod tests {
                 sa: SadbBuilder::new(),
                 sb: SadbBuilder::new(),
                 now,
+                cut: false,
             }
         }
 
@@ -688,6 +694,9 @@ mod tests {
                 self.a.tick(self.now, &mut self.sa, &mut fa);
                 self.b.tick(self.now, &mut self.sb, &mut fb);
                 let (mut to_b, mut to_a) = (fa.sends, fb.sends);
+                if self.cut {
+                    continue;
+                }
                 while !(to_a.is_empty() && to_b.is_empty()) {
                     let (mut fa, mut fb) = (Effects::default(), Effects::default());
                     for d in to_b.drain(..) {
@@ -783,10 +792,17 @@ mod tests {
             sa: SadbBuilder::new(),
             sb: SadbBuilder::new(),
             now,
+            cut: false,
         };
         n.run(2);
         let v = &n.a.view(n.now)[0];
         assert!(v.ike_rekey_in_s.is_some_and(|s| (50..=54).contains(&s)), "{:?}", v.ike_rekey_in_s);
+        // Phase 2 rekey times too: pair one rekeys at 600 s (a initiated it), pair two has none.
+        let one = v.children.iter().find(|c| c.name == "one").unwrap();
+        assert!(one.rekey_in_s.is_some_and(|s| (595..=600).contains(&s)), "{one:#?}");
+        assert_eq!(one.state, "installed");
+        let two = v.children.iter().find(|c| c.name == "two").unwrap();
+        assert!(two.rekey_in_s.is_some_and(|s| (3595..=3600).contains(&s)), "{two:#?}");
         let (cky, spis) = (v.spi_i.clone(), n.sa.snapshot().entries().map(|e| e.1.uid).collect::<Vec<_>>());
         n.run(55);
         for (d, sadb) in [(&n.a, &mut n.sa), (&n.b, &mut n.sb)] {
@@ -802,5 +818,37 @@ mod tests {
         let v = &n.a.view(n.now)[0];
         assert!(v.ike_rekey_in_s.is_some_and(|s| (50..=54).contains(&s)), "{:?}", v.ike_rekey_in_s);
         assert_eq!(v.role.as_deref(), Some("initiator"));
+    }
+
+    /// The link dies after phase 1: re-authentication fails, and at the end of the phase 1
+    /// lifetime the SAs go (the data plane with them) and status says why.
+    #[test]
+    fn phase1_hard_lifetime_when_reauth_keeps_failing() {
+        let now = Instant::now();
+        // Without DPD, which would otherwise notice the dead link first.
+        let (mut ca, mut cb) = (cfg_life('a', "aes256-sha256", "", 60), cfg('b', "aes256-sha256", ""));
+        ca.peers[0].dpd.interval = 0;
+        cb.peers[0].dpd.interval = 0;
+        let mut n = Pair {
+            a: IkeDriver::new(&ca, now).unwrap(),
+            b: IkeDriver::new(&cb, now).unwrap(),
+            sa: SadbBuilder::new(),
+            sb: SadbBuilder::new(),
+            now,
+            cut: false,
+        };
+        n.run(2);
+        assert_eq!(n.sa.snapshot().entries().count(), 4);
+        n.cut = true;
+        n.run(56);
+        // Re-authentication started at 54 s and is still trying; the old SAs carry traffic.
+        assert_eq!(n.sa.snapshot().entries().count(), 4, "{:#?}", n.a.view(n.now)[0].last_failure);
+        assert_eq!(n.a.view(n.now)[0].state, "established");
+        n.run(4);
+        assert_eq!(n.sa.snapshot().entries().count(), 0);
+        let v = &n.a.view(n.now)[0];
+        assert_ne!(v.state, "established");
+        let f = format!("{:?}", v.last_failure);
+        assert!(f.contains("phase 1 failed: lifetime expired — phase 1 lifetime (60 s) expired"), "{f}");
     }
 }

@@ -162,6 +162,9 @@ pub enum FailureKind {
     HalfOpenTimeout,
     /// The peer's messages break the protocol.
     Protocol,
+    /// The SA reached its hard lifetime without being replaced (IKEv1 phase 1 whose
+    /// re-authentication kept failing).
+    LifetimeExpired,
 }
 
 /// Why something failed, in words an admin can act on.
@@ -189,6 +192,7 @@ impl fmt::Display for Failure {
             FailureKind::PeerError => "peer error",
             FailureKind::HalfOpenTimeout => "half-open timeout",
             FailureKind::Protocol => "protocol error",
+            FailureKind::LifetimeExpired => "lifetime expired",
         };
         write!(f, "{what}: {}", self.detail)
     }

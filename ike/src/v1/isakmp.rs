@@ -266,6 +266,26 @@ impl IsakmpSa {
             .collect()
     }
 
+    /// Each IPsec SA pair's state and next rekey (the IKEv2 core's shape, for status): a
+    /// pair replaced by a responder-side rekey is `rekeyed` until the peer deletes it or it
+    /// expires.
+    pub fn child_schedule(&self) -> Vec<crate::sa::ChildSchedule> {
+        self.children
+            .iter()
+            .map(|c| crate::sa::ChildSchedule {
+                spi_in: c.spi_in,
+                state: if c.replaced {
+                    "rekeyed"
+                } else if c.rekeying {
+                    "rekeying"
+                } else {
+                    "installed"
+                },
+                rekey_at: c.rekey_at.filter(|_| !c.rekeying && !c.replaced),
+            })
+            .collect()
+    }
+
     /// Does this datagram belong to this SA (same cookies)? For the driver's demultiplexing.
     pub fn matches_datagram(&self, dst: SocketAddr, datagram: &[u8]) -> bool {
         let Some(b) = unframe(dst.port(), datagram) else { return false };
@@ -570,6 +590,7 @@ impl IsakmpSa {
             t.push(c.expire_at);
         }
         t.extend(self.dpd_due());
+        t.extend(self.expire_at());
         t.into_iter().min()
     }
 
@@ -605,6 +626,10 @@ impl IsakmpSa {
                     return out;
                 }
             }
+        }
+        if self.expire_at().is_some_and(|t| t <= now) {
+            self.expire(rng, &mut out);
+            return out;
         }
         self.quick_timeouts(now, rng, &mut out);
         if self.step == Step::Established {

@@ -19,9 +19,9 @@
 //! delete to the initiator (a delete arriving before the initiator's own take-over would
 //! otherwise tear the children down there).
 
-use super::isakmp::{IsakmpSa, Step};
+use super::isakmp::{fail, IsakmpSa, Step};
 use super::V1Config;
-use crate::sa::{Event, Output};
+use crate::sa::{DeleteReason, Event, FailureKind, Output};
 use rand_core::CryptoRngCore;
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,9 +34,42 @@ impl IsakmpSa {
             return None;
         }
         let est = self.established_at?;
-        let life =
-            self.p1.as_ref().and_then(|p| p.choice.lifetime).unwrap_or_else(|| self.cfg.ike_lifetime());
+        let life = self.phase1_lifetime();
         Some(if self.initiator { est + life * 9 / 10 } else { est + life * 19 / 20 })
+    }
+
+    /// When this ISAKMP SA's negotiated lifetime ends: the hard limit. A re-authentication
+    /// that has not succeeded by then (the peer refuses or does not answer new phase 1s) does
+    /// not stretch it: [`IsakmpSa::handle_timeout`] then deletes everything, as the peer's
+    /// side of the SA is gone too, and the driver starts over.
+    pub fn expire_at(&self) -> Option<Instant> {
+        if self.step != Step::Established {
+            return None;
+        }
+        Some(self.established_at? + self.phase1_lifetime())
+    }
+
+    fn phase1_lifetime(&self) -> std::time::Duration {
+        self.p1.as_ref().and_then(|p| p.choice.lifetime).unwrap_or_else(|| self.cfg.ike_lifetime())
+    }
+
+    /// The hard end of the lifetime: IPsec SAs and the ISAKMP SA deleted with the peer, and a
+    /// failure saying why.
+    pub(super) fn expire(&mut self, rng: &mut impl CryptoRngCore, out: &mut Vec<Output>) {
+        let life = self.phase1_lifetime().as_secs();
+        for c in std::mem::take(&mut self.children) {
+            self.send_child_delete(c, DeleteReason::IkeSaDown, rng, out);
+        }
+        self.send_isakmp_delete(rng, out);
+        let f = fail(
+            FailureKind::LifetimeExpired,
+            format!(
+                "phase 1 lifetime ({life} s) expired before a re-authentication with {} succeeded: \
+                 IPsec SAs deleted, starting over",
+                self.remote
+            ),
+        );
+        self.die(Event::Failed(f), out);
     }
 
     /// Starts a phase 1 that is to replace an established one: like
