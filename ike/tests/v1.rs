@@ -339,6 +339,35 @@ fn modp2048_and_aes_gcm_esp() {
     assert_eq!((c.keys.encr_in.len(), c.keys.integ_in.len()), (36, 0), "AES-256 key + salt");
 }
 
+/// 3DES phase 1 where both configurations enable it; a responder that does not list it
+/// refuses the offer and names it.
+#[test]
+fn triple_des_phase1_only_when_enabled() {
+    let (mut w, mut e) = configs();
+    for c in [&mut w, &mut e] {
+        c.peer.ike_proposals = vec![IkeProposal::parse("3des-sha1-modp2048").unwrap()];
+        c.peer.allow_3des = true;
+        c.validate().unwrap();
+    }
+    let mut n = Net::new(w.clone(), e);
+    n.run(Duration::from_secs(3));
+    assert_pairs_match(&n);
+    let est = n.nodes[0].events.iter().find_map(|e| match e {
+        Event::IkeEstablished { proposal, .. } => Some(proposal.clone()),
+        _ => None,
+    });
+    assert_eq!(est.as_deref(), Some("3des-sha1-modp2048"));
+    // A plain 16-byte AES block would not fit: phase 2 ran over 8-byte 3DES blocks.
+    assert_eq!(n.nodes[1].installed.len(), 1);
+
+    let (_, e) = configs();
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    assert!(n.nodes[1].installed.is_empty());
+    let f = n.nodes[1].failures()[0].to_string();
+    assert!(f.starts_with("no proposal chosen: ") && f.contains("3des-sha1-modp2048"), "{f}");
+}
+
 #[test]
 fn aggressive_mode_when_enabled_on_both_sides() {
     let (mut w, mut e) = configs();

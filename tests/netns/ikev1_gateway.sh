@@ -9,7 +9,8 @@
 #
 # Pair `one` is 192.0.2.0/24 <=> 198.51.100.1/32, pair `two` 192.0.2.0/24 <=> 198.51.100.2/32.
 # Suites: A = main mode aes128-sha256-modp2048, quick mode esp aes128gcm16 with PFS modp2048;
-#         B = main mode aes256-sha1-modp2048, quick mode esp aes256-sha256 (no PFS).
+#         B = main mode aes256-sha1-modp2048, quick mode esp aes256-sha256 (no PFS);
+#         C = main mode 3des-sha1-modp2048 (espgw: allow_3des), quick mode as B.
 # Cases, each with a fresh espgw and charon:
 #   init-A     espgw initiates suite A with pairs one and two; charon refuses two's ESP
 #              proposal: one carries pings, status says "partially up" and why two failed;
@@ -20,6 +21,7 @@
 #              move under it, the old ISAKMP SA is deleted) and a phase 2 rekey: none lost,
 #              make-before-break, the new SPIs are charon's
 #   resp-A     charon initiates suite A, espgw responds; pings
+#   3des       espgw initiates suite C: charon agrees on 3DES for phase 1; pings; espgw warned
 #   aggr-on    aggressive mode enabled on both, espgw initiates; pings; espgw warned loudly
 #   aggr-off   charon tries aggressive mode, espgw has it off: refused, and status/log say why
 #   dpd        espgw's DPD (2 s, restart) declares a kill -9'd charon dead; charon restarts and
@@ -114,10 +116,10 @@ NFT
     ip -n "$SW" addr add 198.51.100.2/32 dev lo
 }
 
-suite_ike() { [ "$1" = A ] && echo aes128-sha256-modp2048 || echo aes256-sha1-modp2048; }
-suite_esp() { [ "$1" = A ] && echo aes128gcm16 || echo aes256-sha256; }
+suite_ike() { case $1 in A) echo aes128-sha256-modp2048;; B) echo aes256-sha1-modp2048;; C) echo 3des-sha1-modp2048;; esac; }
+suite_esp() { case $1 in A) echo aes128gcm16;; *) echo aes256-sha256;; esac; }
 suite_pfs() { [ "$1" = A ] && echo "pfs_group: modp2048" || echo "pfs_group: null"; }
-suite_sw_esp() { [ "$1" = A ] && echo aes128gcm16-modp2048 || echo aes256-sha256; }
+suite_sw_esp() { case $1 in A) echo aes128gcm16-modp2048;; *) echo aes256-sha256;; esac; }
 
 # espgw_config FILE CASE SUITE START(start|none) MODE(main|aggressive) PAIRS(1|2)
 espgw_config() {
@@ -145,6 +147,7 @@ ike:
       remote_id: gw-b@example.org
       psk: "$PSK"
       ike_proposals: [$(suite_ike "$3")]
+      allow_3des: $([ "$3" = C ] && echo true || echo false)
       ike_rekey_seconds: ${IKE_LIFE_S:-28800}
       retransmit: ${E_RETRANSMIT:-"{ timeout_ms: 1000, tries: 3 }"}
 ${E_DPD:+      dpd: $E_DPD
@@ -415,6 +418,18 @@ if want resp-A && start_case resp-A A none main 1 no; then
     check "phase 1 established, phase 2 up (responder)" wait_state "established up 1"
     tunnel_checks AES_GCM_16_128/NO_ESN/MODP_2048
     check "iperf3 TCP h1 -> 198.51.100.1 for 3 s completed and moved bytes" iperf_through
+fi
+end_case
+
+echo "case 3des: espgw initiates main mode with 3des-sha1-modp2048 (allow_3des)"
+if want 3des && start_case 3des C start main 1 no; then
+    check "phase 1 established, phase 2 up" wait_state "established up 1"
+    check "charon's phase 1 is 3DES_CBC/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_2048" \
+        sh -c "swanctl_() { STRONGSWAN_CONF='$SWD/strongswan.conf' ip netns exec '$SW' swanctl \"\$@\" --uri 'unix://$SWD/charon.vici'; }; \
+               swanctl_ --list-sas | tee /dev/stderr | grep -q '3DES_CBC/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_2048'"
+    check "espgw status names the 3des phase 1 proposal" wait_status "3des-sha1-modp2048" 2
+    tunnel_checks AES_CBC_256/HMAC_SHA2_256_128/NO_ESN
+    check "espgw warned that 3DES is weak" grep -E "WARN.*3DES is allowed for IKEv1 phase 1.*Sweet32" "$WORK/$CASE.log"
 fi
 end_case
 

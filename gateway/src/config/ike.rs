@@ -16,6 +16,8 @@
 //!       retransmit: { timeout_ms: 2000, tries: 5 }
 //!       allow_weak_dh: false                  # true lets proposals name modp1024/modp1536
 //!                                             #   (groups 2 and 5; warned about at start)
+//!       allow_3des: false                     # IKEv1: true lets ike_proposals name 3des
+//!                                             #   (64-bit blocks; warned about at start)
 //!       fragment_size: 1280                   # IKE fragmentation (RFC 7383, when the peer
 //!                                             #   supports it too): protected messages whose
 //!                                             #   IP datagram would be larger go out as SKF
@@ -110,6 +112,10 @@ pub struct IkePeerConfig {
     /// Accept MODP 1024 / 1536 (groups 2 and 5) in this peer's proposals (both IKE versions).
     #[serde(default)]
     pub allow_weak_dh: bool,
+    /// IKEv1 only: let `ike_proposals` name 3des (phase 1 encryption with 64-bit blocks),
+    /// for peers that offer nothing better. Warned about at start.
+    #[serde(default)]
+    pub allow_3des: bool,
     /// IKEv2 only: the largest IKE datagram (whole IP packet) sent once fragmentation is
     /// agreed; default 1280.
     #[serde(default)]
@@ -348,6 +354,7 @@ impl IkePeerConfig {
             tries: self.retransmit.tries,
         };
         pc.allow_weak_dh = self.allow_weak_dh;
+        pc.allow_3des = self.allow_3des;
         pc.fragment_size = self.fragment_size.unwrap_or(ike::sa::DEFAULT_FRAGMENT_SIZE);
         for c in &self.children {
             let mut cc = ChildConfig::new(

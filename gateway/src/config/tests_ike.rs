@@ -72,8 +72,8 @@ fn psk_never_shows() {
 fn bad_ike_proposal() {
     let text = ike(&[("ike_proposals:", "ike_proposals: [aes128gcm16-sha256-x25519]")]);
     assert_err(&text, 16, "ike.peers[0].ike_proposals[0]", "AES-GCM takes no integrity algorithm");
-    let text = ike(&[("ike_proposals:", "ike_proposals: [3des-md5-modp1024]")]);
-    assert_err(&text, 16, "ike.peers[0].ike_proposals[0]", "unknown algorithm \"3des\"");
+    let text = ike(&[("ike_proposals:", "ike_proposals: [3des-md5-modp2048]")]);
+    assert_err(&text, 16, "ike.peers[0].ike_proposals[0]", "unknown algorithm \"md5\"");
 }
 
 #[test]
@@ -101,6 +101,25 @@ fn weak_dh_groups_only_when_allowed() {
     ]);
     let v1 = parse(&v1, "gw.yaml").unwrap().ike.peers[0].to_v1_config().unwrap();
     assert!(v1.peer.allow_weak_dh && v1.warnings().join(" ").contains("MODP 1024/1536"));
+}
+
+#[test]
+fn triple_des_only_for_ikev1_and_only_when_allowed() {
+    let v2 = ike(&[
+        ("ike_proposals:", "ike_proposals: [3des-sha1-modp2048]"),
+        ("local_id:", "allow_3des: true\n      local_id: gw-a@example.org"),
+    ]);
+    assert_err(&v2, 17, "ike.peers[0].ike_proposals[0]", "3des is only for IKEv1 phase 1");
+    let v1 = ikev1(&[("ike_proposals:", "ike_proposals: [3des-sha1-modp2048]")]);
+    assert_err(&v1, 16, "ike.peers[0].ike_proposals[0]", "set `allow_3des: true` on the peer");
+    let esp = ikev1(&[("esp_proposals:", "esp_proposals: [3des-sha1]")]);
+    assert_err(&esp, 21, "ike.peers[0].children[0].esp_proposals[0]", "3des is not offered for ESP");
+    let ok = ikev1(&[
+        ("ike_proposals:", "ike_proposals: [3des-sha1-modp2048, aes128-sha256-modp2048]"),
+        ("local_id:", "allow_3des: true\n      local_id: gw-a@example.org"),
+    ]);
+    let v1 = parse(&ok, "gw.yaml").unwrap().ike.peers[0].to_v1_config().unwrap();
+    assert!(v1.peer.allow_3des && v1.warnings().join(" ").contains("Sweet32"), "{:?}", v1.warnings());
 }
 
 #[test]

@@ -990,6 +990,15 @@ impl Validator {
                         format!("ike.peers[{i}].ike_proposals[{k}]"),
                         "IKEv1 phase 1 has no AES-GCM: use AES-CBC with a hash, e.g. aes128-sha256-modp2048",
                     ),
+                    Ok(p) if !peer.is_v1() && p.encr.iter().any(|e| e.is_weak()) => self.issue(
+                        format!("ike.peers[{i}].ike_proposals[{k}]"),
+                        "3des is only for IKEv1 phase 1 (with `allow_3des: true`); IKEv2 peers all speak AES",
+                    ),
+                    Ok(p) if !peer.allow_3des && p.encr.iter().any(|e| e.is_weak()) => self.issue(
+                        format!("ike.peers[{i}].ike_proposals[{k}]"),
+                        "3des has 64-bit blocks (Sweet32): use aes128/aes256, or set `allow_3des: true` on \
+                         the peer to accept it (logged as a warning)",
+                    ),
                     Ok(p) => self.check_weak_dh(format!("ike.peers[{i}].ike_proposals[{k}]"), peer, &p.dh),
                 }
             }

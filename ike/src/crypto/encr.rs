@@ -1,5 +1,6 @@
 //! Ciphers for the SK payload: AES-CBC (RFC 3602 as used by RFC 7296 §3.14, paired with an
-//! integrity transform) and AES-GCM with a 16-octet ICV (RFC 5282).
+//! integrity transform) and AES-GCM with a 16-octet ICV (RFC 5282); 3DES-CBC (RFC 2451) only
+//! for IKEv1 phase 1, where a configuration enables it.
 //!
 //! For AES-GCM the SK_e key material is the AES key followed by a 4-octet salt; the nonce is
 //! salt ‖ the 8-octet IV carried in the payload (RFC 5282 §4, §7.1). The caller supplies the
@@ -7,12 +8,13 @@
 
 use super::CryptoError;
 use crate::codec::EncrId;
-use aes::cipher::{consts::U16, generic_array::GenericArray, BlockDecrypt, BlockEncrypt, KeyInit};
+use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockEncrypt, BlockSizeUser, KeyInit};
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use zeroize::Zeroizing;
 
 const AES_BLOCK: usize = 16;
+const DES_BLOCK: usize = 8;
 const GCM_SALT_LEN: usize = 4;
 const GCM_IV_LEN: usize = 8;
 const GCM_ICV_LEN: usize = 16;
@@ -23,6 +25,9 @@ pub enum EncrAlg {
     AesCbc256,
     AesGcm16_128,
     AesGcm16_256,
+    /// Three-key 3DES-CBC: 64-bit blocks (Sweet32), kept for IKEv1 peers that offer nothing
+    /// else and refused unless the peer's configuration says `allow_3des`.
+    TripleDesCbc,
 }
 
 impl EncrAlg {
@@ -38,10 +43,10 @@ impl EncrAlg {
     }
 
     pub fn id(self) -> EncrId {
-        if self.is_aead() {
-            EncrId::AES_GCM_16
-        } else {
-            EncrId::AES_CBC
+        match self {
+            EncrAlg::AesGcm16_128 | EncrAlg::AesGcm16_256 => EncrId::AES_GCM_16,
+            EncrAlg::AesCbc128 | EncrAlg::AesCbc256 => EncrId::AES_CBC,
+            EncrAlg::TripleDesCbc => EncrId::TRIPLE_DES,
         }
     }
 
@@ -49,7 +54,13 @@ impl EncrAlg {
         match self {
             EncrAlg::AesCbc128 | EncrAlg::AesGcm16_128 => 128,
             EncrAlg::AesCbc256 | EncrAlg::AesGcm16_256 => 256,
+            EncrAlg::TripleDesCbc => 192,
         }
+    }
+
+    /// 64-bit block ciphers (3DES), which need an explicit opt-in.
+    pub fn is_weak(self) -> bool {
+        self == EncrAlg::TripleDesCbc
     }
 
     pub fn is_aead(self) -> bool {
@@ -62,19 +73,19 @@ impl EncrAlg {
     }
 
     pub fn iv_len(self) -> usize {
-        if self.is_aead() {
-            GCM_IV_LEN
-        } else {
-            AES_BLOCK
+        match self {
+            EncrAlg::AesGcm16_128 | EncrAlg::AesGcm16_256 => GCM_IV_LEN,
+            EncrAlg::AesCbc128 | EncrAlg::AesCbc256 => AES_BLOCK,
+            EncrAlg::TripleDesCbc => DES_BLOCK,
         }
     }
 
     /// The plaintext (with padding and Pad Length) must be a multiple of this.
     pub fn block_len(self) -> usize {
-        if self.is_aead() {
-            1
-        } else {
-            AES_BLOCK
+        match self {
+            EncrAlg::AesGcm16_128 | EncrAlg::AesGcm16_256 => 1,
+            EncrAlg::AesCbc128 | EncrAlg::AesCbc256 => AES_BLOCK,
+            EncrAlg::TripleDesCbc => DES_BLOCK,
         }
     }
 
@@ -93,6 +104,7 @@ enum Keyed {
     Cbc256(Box<aes::Aes256>),
     Gcm128(Box<Aes128Gcm>),
     Gcm256(Box<Aes256Gcm>),
+    Tdes(Box<des::TdesEde3>),
 }
 
 /// A keyed SK cipher for one direction. Key schedules zeroize on drop (the `aes` crate's
@@ -109,24 +121,27 @@ impl core::fmt::Debug for Cipher {
     }
 }
 
-fn cbc_encrypt<C: BlockEncrypt<BlockSize = U16>>(c: &C, iv: &[u8], buf: &mut [u8]) {
+/// CBC over any block cipher; `iv` and `buf` are whole blocks (checked by the caller).
+fn cbc_encrypt<C: BlockEncrypt>(c: &C, iv: &[u8], buf: &mut [u8]) {
+    let n = C::block_size();
     let mut prev = [0u8; AES_BLOCK];
-    prev.copy_from_slice(iv);
-    for block in buf.chunks_exact_mut(AES_BLOCK) {
+    prev[..n].copy_from_slice(iv);
+    for block in buf.chunks_exact_mut(n) {
         for (b, p) in block.iter_mut().zip(prev.iter()) {
             *b ^= p;
         }
         c.encrypt_block(GenericArray::from_mut_slice(block));
-        prev.copy_from_slice(block);
+        prev[..n].copy_from_slice(block);
     }
 }
 
-fn cbc_decrypt<C: BlockDecrypt<BlockSize = U16>>(c: &C, iv: &[u8], buf: &mut [u8]) {
+fn cbc_decrypt<C: BlockDecrypt + BlockSizeUser>(c: &C, iv: &[u8], buf: &mut [u8]) {
+    let n = C::block_size();
     let mut prev = [0u8; AES_BLOCK];
-    prev.copy_from_slice(iv);
-    for block in buf.chunks_exact_mut(AES_BLOCK) {
+    prev[..n].copy_from_slice(iv);
+    for block in buf.chunks_exact_mut(n) {
         let mut ct = [0u8; AES_BLOCK];
-        ct.copy_from_slice(block);
+        ct[..n].copy_from_slice(block);
         c.decrypt_block(GenericArray::from_mut_slice(block));
         for (b, p) in block.iter_mut().zip(prev.iter()) {
             *b ^= p;
@@ -149,6 +164,7 @@ impl Cipher {
             EncrAlg::AesCbc256 => Keyed::Cbc256(Box::new(aes::Aes256::new_from_slice(key).map_err(bad)?)),
             EncrAlg::AesGcm16_128 => Keyed::Gcm128(Box::new(Aes128Gcm::new_from_slice(key).map_err(bad)?)),
             EncrAlg::AesGcm16_256 => Keyed::Gcm256(Box::new(Aes256Gcm::new_from_slice(key).map_err(bad)?)),
+            EncrAlg::TripleDesCbc => Keyed::Tdes(Box::new(des::TdesEde3::new_from_slice(key).map_err(bad)?)),
         };
         let mut salt = Zeroizing::new([0u8; GCM_SALT_LEN]);
         if alg.is_aead() {
@@ -192,6 +208,10 @@ impl Cipher {
                 cbc_encrypt(c.as_ref(), iv, buf);
                 return Ok(());
             }
+            Keyed::Tdes(c) => {
+                cbc_encrypt(c.as_ref(), iv, buf);
+                return Ok(());
+            }
             Keyed::Gcm128(c) => c.encrypt_in_place_detached(&self.nonce(iv).into(), aad, buf),
             Keyed::Gcm256(c) => c.encrypt_in_place_detached(&self.nonce(iv).into(), aad, buf),
         }
@@ -208,6 +228,7 @@ impl Cipher {
         match &self.keyed {
             Keyed::Cbc128(c) => cbc_decrypt(c.as_ref(), iv, buf),
             Keyed::Cbc256(c) => cbc_decrypt(c.as_ref(), iv, buf),
+            Keyed::Tdes(c) => cbc_decrypt(c.as_ref(), iv, buf),
             Keyed::Gcm128(c) => {
                 c.decrypt_in_place_detached(&self.nonce(iv).into(), aad, buf, tag.into()).map_err(fail)?
             }
@@ -250,6 +271,25 @@ mod test {
             assert_eq!(buf, pt);
             assert_eq!(c.encrypt(&iv, &[], &mut buf[..15], &mut []).unwrap_err(), CryptoError::BadLength);
         }
+    }
+
+    /// Three-key 3DES-CBC, computed independently with Python's `cryptography` (OpenSSL):
+    /// `Cipher(TripleDES(key), modes.CBC(iv))` over the 24 bytes "The quick brown fox jump".
+    #[test]
+    fn triple_des_cbc_matches_openssl() {
+        let key = hex("0123456789abcdef23456789abcdef01456789abcdef0123");
+        let iv = hex("f69f2445df4f9b17");
+        let pt = b"The quick brown fox jump".to_vec();
+        let c = Cipher::new(EncrAlg::TripleDesCbc, &key).unwrap();
+        assert_eq!((EncrAlg::TripleDesCbc.block_len(), EncrAlg::TripleDesCbc.key_material_len()), (8, 24));
+        let mut buf = pt.clone();
+        c.encrypt(&iv, &[], &mut buf, &mut []).unwrap();
+        assert_eq!(buf, hex("63693c3d378a862f8051ae7c2934a296aa6c3102b6e5b79e"));
+        c.decrypt(&iv, &[], &mut buf, &[]).unwrap();
+        assert_eq!(buf, pt);
+        assert_eq!(c.encrypt(&iv, &[], &mut buf[..12], &mut []).unwrap_err(), CryptoError::BadLength);
+        assert_eq!(c.encrypt(&[0; 16], &[], &mut buf, &mut []).unwrap_err(), CryptoError::BadLength);
+        assert!(format!("{c:?}").contains("redacted"));
     }
 
     /// The GCM specification's test cases 4 (AES-128) and 16 (AES-256), with the 96-bit IV

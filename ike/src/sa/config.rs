@@ -74,6 +74,7 @@ fn encr_token(t: &str) -> Option<EncrAlg> {
         "aes256" => EncrAlg::AesCbc256,
         "aes128gcm16" | "aes128gcm" => EncrAlg::AesGcm16_128,
         "aes256gcm16" | "aes256gcm" => EncrAlg::AesGcm16_256,
+        "3des" => EncrAlg::TripleDesCbc,
         _ => return None,
     })
 }
@@ -177,6 +178,9 @@ impl EspProposal {
         let mut p = EspProposal { encr: vec![], integ: vec![], esn: vec![], dh: vec![] };
         for t in s.split('-') {
             if let Some(e) = encr_token(t) {
+                if e.is_weak() {
+                    return Err(format!("ESP proposal {s:?}: {t} is not offered for ESP (64-bit blocks)"));
+                }
                 p.encr.push(e);
             } else if let Some(i) = integ_token(t) {
                 if !matches!(i, IntegAlg::HmacSha1_96 | IntegAlg::HmacSha256_128) {
@@ -282,6 +286,9 @@ pub struct PeerConfig {
     /// Accept MODP 1024 / 1536 (groups 2 and 5) in proposals, for old peers; both IKE
     /// versions honour it and [`PeerConfig::warnings`] says so.
     pub allow_weak_dh: bool,
+    /// Let IKE proposals name 3DES (64-bit blocks): IKEv1 phase 1 only, for peers that offer
+    /// nothing better; the IKEv2 core never offers or accepts it. Warned about.
+    pub allow_3des: bool,
     /// The largest IKE datagram we send once fragmentation (RFC 7383) is agreed, counted as
     /// the whole IP datagram (IP and UDP headers included, like strongSwan's
     /// `fragment_size`); longer protected messages go out as SKF fragments.
@@ -322,6 +329,7 @@ impl PeerConfig {
             retransmit: RetransmitConfig::default(),
             half_open_timeout: Duration::from_secs(30),
             allow_weak_dh: false,
+            allow_3des: false,
             fragment_size: DEFAULT_FRAGMENT_SIZE,
         }
     }
@@ -369,12 +377,22 @@ impl PeerConfig {
                 return Err(format!("peer {}: DH group {g:?} is weak; it needs allow_weak_dh", self.name));
             }
         }
+        if !self.allow_3des && self.ike_proposals.iter().flat_map(|p| &p.encr).any(|e| e.is_weak()) {
+            return Err(format!("peer {}: 3des has 64-bit blocks; it needs allow_3des", self.name));
+        }
         Ok(())
     }
 
     /// What an admin should be told about this configuration.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
+        if self.allow_3des {
+            w.push(format!(
+                "peer {}: 3DES is allowed for IKEv1 phase 1: its 64-bit blocks make long-lived \
+                 SAs open to birthday attacks (Sweet32); move the peer to AES",
+                self.name
+            ));
+        }
         if self.allow_weak_dh {
             w.push(format!(
                 "peer {}: weak DH groups (MODP 1024/1536) are allowed: a well-funded attacker can \
@@ -398,10 +416,30 @@ mod test {
         assert!(IkeProposal::parse("aes128gcm16-sha256-x25519").is_err());
         assert!(IkeProposal::parse("aes128-x25519").is_err());
         assert!(IkeProposal::parse("aes128gcm16-prfsha256").is_err());
-        assert!(IkeProposal::parse("3des-sha1-modp1024").is_err());
+        assert!(IkeProposal::parse("des-sha1-modp1024").is_err());
         let e = EspProposal::parse("aes128-sha1-esn-noesn-ecp256").unwrap();
         assert_eq!((e.esn.clone(), e.dh.clone()), (vec![true, false], vec![DhGroup::ECP_256]));
         assert!(EspProposal::parse("aes128-sha384").is_err());
+    }
+
+    #[test]
+    fn triple_des_needs_allow_3des_and_never_goes_to_esp() {
+        let mut pc = PeerConfig::new(
+            "p",
+            "192.0.2.1:500".parse().unwrap(),
+            "192.0.2.2:500".parse().unwrap(),
+            crate::codec::id::Identification::Fqdn("a".into()),
+            None,
+            b"0123456789",
+        );
+        pc.ike_proposals = vec![IkeProposal::parse("3des-sha1-modp2048").unwrap()];
+        assert_eq!(pc.ike_proposals[0].encr, [EncrAlg::TripleDesCbc]);
+        assert!(pc.validate().unwrap_err().contains("allow_3des"));
+        assert!(pc.warnings().is_empty());
+        pc.allow_3des = true;
+        pc.validate().unwrap();
+        assert!(pc.warnings()[0].contains("Sweet32"));
+        assert!(EspProposal::parse("3des-sha1").unwrap_err().contains("not offered for ESP"));
     }
 
     #[test]

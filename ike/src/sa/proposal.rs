@@ -18,7 +18,7 @@ pub(crate) fn ike_offer(props: &[IkeProposal], spi: &[u8]) -> SecurityAssociatio
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let mut t: Vec<Transform> = p.encr.iter().map(|&e| encr(e)).collect();
+            let mut t: Vec<Transform> = p.encr.iter().filter(|e| !e.is_weak()).map(|&e| encr(e)).collect();
             t.extend(p.prf.iter().map(|f| Transform::prf(f.id())));
             t.extend(p.integ.iter().map(|i| Transform::integ(i.id())));
             t.extend(p.dh.iter().map(|&g| Transform::dh(g)));
@@ -34,7 +34,7 @@ pub(crate) fn esp_offer(props: &[EspProposal], spi: u32, pfs: bool) -> SecurityA
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let mut t: Vec<Transform> = p.encr.iter().map(|&e| encr(e)).collect();
+            let mut t: Vec<Transform> = p.encr.iter().filter(|e| !e.is_weak()).map(|&e| encr(e)).collect();
             t.extend(p.integ.iter().map(|i| Transform::integ(i.id())));
             if pfs {
                 t.extend(p.dh.iter().map(|&g| Transform::dh(g)));

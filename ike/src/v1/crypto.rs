@@ -124,8 +124,8 @@ pub fn decrypt(cipher: &Cipher, iv: &[u8], body: &[u8]) -> Result<(Vec<u8>, Vec<
     Ok((buf, next))
 }
 
-/// The phase 1 cipher: AES-CBC only (3DES is not implemented; AES-GCM is not defined for
-/// IKEv1 phase 1).
+/// The phase 1 cipher: AES-CBC, or 3DES-CBC where the configuration allows it (AES-GCM is
+/// not defined for IKEv1 phase 1).
 pub fn ph1_cipher(alg: EncrAlg, key: &Secret) -> Result<Cipher, CryptoError> {
     if alg.is_aead() {
         return Err(CryptoError::Unsupported);

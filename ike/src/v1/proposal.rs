@@ -50,6 +50,7 @@ fn encr_name(e: EncrAlg) -> &'static str {
         EncrAlg::AesCbc256 => "aes256",
         EncrAlg::AesGcm16_128 => "aes128gcm16",
         EncrAlg::AesGcm16_256 => "aes256gcm16",
+        EncrAlg::TripleDesCbc => "3des",
     }
 }
 
@@ -137,13 +138,20 @@ pub fn ph1_offer(
                     if only_group.is_some_and(|o| o != g) {
                         continue;
                     }
-                    let mut a = vec![
-                        Attribute::basic(Ph1Attr::ENCRYPTION_ALGORITHM.0, Ph1Encr::AES_CBC.0),
-                        Attribute::basic(Ph1Attr::KEY_LENGTH.0, e.key_bits()),
+                    // 3DES has one key length, so no Key Length attribute (RFC 2409 App. A).
+                    let mut a = if e == EncrAlg::TripleDesCbc {
+                        vec![Attribute::basic(Ph1Attr::ENCRYPTION_ALGORITHM.0, Ph1Encr::TRIPLE_DES_CBC.0)]
+                    } else {
+                        vec![
+                            Attribute::basic(Ph1Attr::ENCRYPTION_ALGORITHM.0, Ph1Encr::AES_CBC.0),
+                            Attribute::basic(Ph1Attr::KEY_LENGTH.0, e.key_bits()),
+                        ]
+                    };
+                    a.extend([
                         Attribute::basic(Ph1Attr::HASH_ALGORITHM.0, hash_id(f)),
                         Attribute::basic(Ph1Attr::AUTHENTICATION_METHOD.0, AuthMethod::PRE_SHARED_KEY.0),
                         Attribute::basic(Ph1Attr::GROUP_DESCRIPTION.0, g.0),
-                    ];
+                    ]);
                     life_attrs(&mut a, Ph1Attr::LIFE_TYPE.0, Ph1Attr::LIFE_DURATION.0, life, kb);
                     let number = (transforms.len() + 1).min(255) as u8;
                     transforms.push(Transform { number, id: KEY_IKE, attributes: a });
@@ -173,7 +181,8 @@ pub fn ph1_read(t: &Transform, allow_weak: bool) -> Result<Ph1Choice, String> {
     let encr = match (get(Ph1Attr::ENCRYPTION_ALGORITHM).map(|v| Ph1Encr(v as u16)), bits) {
         (Some(Ph1Encr::AES_CBC), None | Some(128)) => EncrAlg::AesCbc128,
         (Some(Ph1Encr::AES_CBC), Some(256)) => EncrAlg::AesCbc256,
-        (Some(Ph1Encr::TRIPLE_DES_CBC), _) => return Err("3des (not implemented)".into()),
+        // Accepted only where our configuration lists 3des, which needs `allow_3des`.
+        (Some(Ph1Encr::TRIPLE_DES_CBC), None | Some(192)) => EncrAlg::TripleDesCbc,
         (e, b) => return Err(format!("cipher {:?}/{:?}", e, b)),
     };
     let prf = match get(Ph1Attr::HASH_ALGORITHM).map(|v| Ph1Hash(v as u16)) {
