@@ -66,6 +66,8 @@ impl Node {
     }
 }
 
+type DropFilter = Box<dyn FnMut(&[u8]) -> bool>;
+
 struct Net {
     now: Instant,
     rng: TestRng,
@@ -81,6 +83,8 @@ struct Net {
     /// Per node: act like the gateway's driver for phase 1 re-authentication (start a new
     /// phase 1 at `reauth_at`, let the newest established SA take over the older one).
     reauth: [bool; 2],
+    /// Drops east's datagrams for which this returns true (before the random loss).
+    drop_from_east: Option<DropFilter>,
 }
 
 impl Net {
@@ -102,6 +106,7 @@ impl Net {
             east_down: false,
             truncate: false,
             reauth: [false; 2],
+            drop_from_east: None,
         };
         let (sa, out) = IsakmpSa::initiate(Arc::new(west), n.now, &mut n.rng);
         n.nodes[0].sas.push(sa);
@@ -139,6 +144,11 @@ impl Net {
 
     fn transmit(&mut self, from: usize, mut d: Datagram) {
         self.nodes[from].sent.push(d.clone());
+        if let Some(drop) = self.drop_from_east.as_mut().filter(|_| from == 1) {
+            if drop(&d.bytes) {
+                return;
+            }
+        }
         if self.nat && from == 0 {
             d.src = SocketAddr::new(NAT_IP.into(), d.src.port() + 40000);
         }
@@ -589,6 +599,17 @@ fn phase2_rekey_is_make_before_break() {
 
 #[test]
 fn thirty_percent_loss_with_retransmits() {
+    thirty_percent_loss(false);
+}
+
+/// The same with the commit bit: four quick mode messages, the fourth retransmitted through
+/// repeats of the third.
+#[test]
+fn thirty_percent_loss_with_the_commit_bit() {
+    thirty_percent_loss(true);
+}
+
+fn thirty_percent_loss(commit: bool) {
     let mut ok = 0;
     let seeds: Vec<u64> = match std::env::var("V1_SEED") {
         Ok(v) => vec![v.parse().unwrap()],
@@ -610,6 +631,7 @@ fn thirty_percent_loss_with_retransmits() {
             c.peer.children[1].esp_proposals = vec![EspProposal::parse("aes128-sha256").unwrap()];
             c.peer.retransmit = RetransmitConfig { timeout: Duration::from_secs(1), tries: 8 };
         }
+        w.commit_bit = commit;
         let mut n = Net::with_seed(w, e, seed, false);
         n.loss_permille = 300;
         n.run(Duration::from_secs(1000));
@@ -632,7 +654,9 @@ fn thirty_percent_loss_with_retransmits() {
 
 #[test]
 fn mangled_messages_never_panic_or_change_state() {
-    let (w, e) = configs();
+    let (mut w, e) = configs();
+    // With the commit bit, so that message 4 is among the mangled ones.
+    w.commit_bit = true;
     let mut n = Net::new(w, e);
     n.run(Duration::from_secs(3));
     assert_pairs_match(&n);
@@ -753,4 +777,67 @@ fn phase1_hard_lifetime_ends_the_sa_when_reauth_keeps_failing() {
         assert!(node.installed.is_empty(), "node {i}: {:?}", node.installed.keys());
         assert!(node.sas.iter().all(|s| !s.is_established()), "node {i}");
     }
+}
+
+/// Quick mode messages (exchange 32) a node sent, as (message ID, commit flag).
+fn quick_sent(node: &Node) -> Vec<(u32, bool)> {
+    node.sent
+        .iter()
+        .filter(|d| d.bytes.len() > 28 && d.bytes[18] == 32)
+        .map(|d| (u32::from_be_bytes(d.bytes[20..24].try_into().unwrap()), d.bytes[19] & 0x02 != 0))
+        .collect()
+}
+
+/// The commit bit, asked for by either side: four messages in one exchange (the responder's
+/// second is N(CONNECTED)), both sides install the same pair.
+#[test]
+fn commit_bit_from_either_side_adds_the_connected_message() {
+    for (west_asks, east_asks) in [(true, false), (false, true)] {
+        let (mut w, mut e) = configs();
+        w.commit_bit = west_asks;
+        e.commit_bit = east_asks;
+        let mut n = Net::new(w, e);
+        // Every prefix of every message (message 4 included) is dropped without output.
+        n.truncate = true;
+        n.run(Duration::from_secs(3));
+        assert_pairs_match(&n);
+        assert_eq!(n.nodes[0].installed.len(), 1);
+        let (qw, qe) = (quick_sent(&n.nodes[0]), quick_sent(&n.nodes[1]));
+        let id = qe[0].0;
+        // West: QM1 (commit only if it asked), QM3 with the bit; east: QM2 and QM4 with it.
+        assert_eq!(qw, [(id, west_asks), (id, true)], "west {qw:?}");
+        assert_eq!(qe, [(id, true), (id, true)], "east {qe:?}");
+        assert!(n.nodes.iter().all(|x| x.failures().is_empty()));
+    }
+    // Without it: three messages.
+    let (w, e) = configs();
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    assert_eq!(quick_sent(&n.nodes[1]).len(), 1);
+}
+
+/// The initiator does not install before CONNECTED: with every message 4 lost it repeats
+/// message 3 (each answered by a new copy of message 4) and gives up, never having installed,
+/// and says what was missing.
+#[test]
+fn commit_bit_initiator_waits_for_connected() {
+    let (mut w, e) = configs();
+    w.commit_bit = true;
+    let mut n = Net::new(w, e);
+    let mut quick = 0;
+    n.drop_from_east = Some(Box::new(move |b: &[u8]| {
+        if b.len() > 28 && b[18] == 32 {
+            quick += 1;
+            return quick > 1;
+        }
+        false
+    }));
+    n.run(Duration::from_secs(120));
+    assert_eq!(n.nodes[1].installed.len(), 1, "east installed on message 3");
+    assert!(n.nodes[0].installed.is_empty(), "west must not install without CONNECTED");
+    let qw = quick_sent(&n.nodes[0]);
+    assert_eq!(qw.len(), 1 + 1 + 5, "QM1, QM3 and its 5 retransmits: {qw:?}");
+    assert_eq!(quick_sent(&n.nodes[1]).len(), 1 + 6, "QM2, then QM4 for each QM3");
+    let f = n.nodes[0].failures()[0].to_string();
+    assert!(f.contains("no message 4 (CONNECTED, commit bit)"), "{f}");
 }

@@ -20,8 +20,10 @@
 #              30 s; pings for 45 s across two phase 1 re-auths (new main mode, the IPsec SAs
 #              move under it, the old ISAKMP SA is deleted) and a phase 2 rekey: none lost,
 #              make-before-break, the new SPIs are charon's
-#   resp-A     charon initiates suite A, espgw responds; pings
-#   3des       espgw initiates suite C: charon agrees on 3DES for phase 1; pings; espgw warned
+#   resp-A     charon initiates suite A, espgw responds with the commit bit (its fourth
+#              message, CONNECTED, reaches charon); pings
+#   3des       espgw initiates suite C: charon agrees on 3DES for phase 1; pings; espgw warned;
+#              espgw asks for the commit bit, charon ignores it, three messages as usual
 #   aggr-on    aggressive mode enabled on both, espgw initiates; pings; espgw warned loudly
 #   aggr-off   charon tries aggressive mode, espgw has it off: refused, and status/log say why
 #   dpd        espgw's DPD (2 s, restart) declares a kill -9'd charon dead; charon restarts and
@@ -148,6 +150,7 @@ ike:
       psk: "$PSK"
       ike_proposals: [$(suite_ike "$3")]
       allow_3des: $([ "$3" = C ] && echo true || echo false)
+      commit_bit: ${E_COMMIT:-false}
       ike_rekey_seconds: ${IKE_LIFE_S:-28800}
       retransmit: ${E_RETRANSMIT:-"{ timeout_ms: 1000, tries: 3 }"}
 ${E_DPD:+      dpd: $E_DPD
@@ -411,17 +414,21 @@ fi
 end_case
 REKEY_S=3600; IKE_LIFE_S=""
 
-echo "case resp-A: charon initiates main mode, suite A; espgw responds"
+echo "case resp-A: charon initiates main mode, suite A; espgw responds (with the commit bit)"
+E_COMMIT=true
 if want resp-A && start_case resp-A A none main 1 no; then
     swanctl_ --initiate --child one --timeout 15 >"$SWD/initiate.log" 2>&1
     check "swanctl --initiate succeeded" grep -q "initiate completed successfully" "$SWD/initiate.log"
     check "phase 1 established, phase 2 up (responder)" wait_state "established up 1"
     tunnel_checks AES_GCM_16_128/NO_ESN/MODP_2048
+    # charon names notify 16384 by its IKEv2 meaning (INITIAL_CONTACT); in IKEv1 it is CONNECTED.
+    check "charon took espgw's fourth quick mode message (HASH, N(CONNECTED))" \
+        grep -E "parsed QUICK_MODE response [0-9]+ \[ HASH N\(" "$SWD/charon.log"
     check "iperf3 TCP h1 -> 198.51.100.1 for 3 s completed and moved bytes" iperf_through
 fi
 end_case
 
-echo "case 3des: espgw initiates main mode with 3des-sha1-modp2048 (allow_3des)"
+echo "case 3des: espgw initiates main mode with 3des-sha1-modp2048 (allow_3des), asking for the commit bit"
 if want 3des && start_case 3des C start main 1 no; then
     check "phase 1 established, phase 2 up" wait_state "established up 1"
     check "charon's phase 1 is 3DES_CBC/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_2048" \
@@ -430,8 +437,11 @@ if want 3des && start_case 3des C start main 1 no; then
     check "espgw status names the 3des phase 1 proposal" wait_status "3des-sha1-modp2048" 2
     tunnel_checks AES_CBC_256/HMAC_SHA2_256_128/NO_ESN
     check "espgw warned that 3DES is weak" grep -E "WARN.*3DES is allowed for IKEv1 phase 1.*Sweet32" "$WORK/$CASE.log"
+    check "charon ignored the commit bit: three quick mode messages, no fourth" \
+        sh -c "! grep -E 'generating QUICK_MODE response [0-9]+ \[ HASH N\(' '$SWD/charon.log'"
 fi
 end_case
+E_COMMIT=""
 
 echo "case aggr-on: aggressive mode enabled on both, espgw initiates"
 if want aggr-on && start_case aggr-on A start aggressive 1 yes; then

@@ -47,6 +47,8 @@
 //!       version: 1
 //!       mode: main                            # main (default) | aggressive (warned about: it
 //!                                             # exposes a PSK-keyed hash to offline cracking)
+//!       commit_bit: false                     # true: our quick modes ask for the commit bit
+//!                                             # (a 4th message, CONNECTED, before we send)
 //!       children:
 //!         - name: net
 //!           pfs_group: modp2048               # PFS for every esp_proposal naming no group
@@ -95,6 +97,10 @@ pub struct IkePeerConfig {
     /// IKEv1 only: main (default) or aggressive mode.
     #[serde(default)]
     pub mode: Option<V1Mode>,
+    /// IKEv1 only: set the commit bit in our quick modes (the peer confirms with CONNECTED
+    /// before we install); a peer's commit bit is honoured either way.
+    #[serde(default)]
+    pub commit_bit: Option<bool>,
     pub local: IpAddr,
     pub remote: IpAddr,
     pub local_id: String,
@@ -389,6 +395,7 @@ impl IkePeerConfig {
     pub fn to_v1_config(&self) -> Result<V1Config, String> {
         let mut v1 = V1Config::new(self.to_peer_config()?);
         v1.aggressive = self.mode == Some(V1Mode::Aggressive);
+        v1.commit_bit = self.commit_bit == Some(true);
         v1.validate()?;
         Ok(v1)
     }

@@ -123,6 +123,16 @@ fn triple_des_only_for_ikev1_and_only_when_allowed() {
 }
 
 #[test]
+fn commit_bit_is_ikev1_only() {
+    let v2 = ike(&[("local_id:", "commit_bit: true\n      local_id: gw-a@example.org")]);
+    assert_err(&v2, 13, "ike.peers[0].commit_bit", "the commit bit is IKEv1 only");
+    let v1 = ikev1(&[("local_id:", "commit_bit: true\n      local_id: gw-a@example.org")]);
+    assert!(parse(&v1, "gw.yaml").unwrap().ike.peers[0].to_v1_config().unwrap().commit_bit);
+    let v1 = parse(&ikev1(&[]), "gw.yaml").unwrap().ike.peers[0].to_v1_config().unwrap();
+    assert!(!v1.commit_bit);
+}
+
+#[test]
 fn fragment_size_is_bounded_and_ikev2_only() {
     let pc = parse(&ike(&[]), "gw.yaml").unwrap().ike.peers[0].to_peer_config().unwrap();
     assert_eq!(pc.fragment_size, 1280);

@@ -1152,6 +1152,12 @@ impl Validator {
                         "main/aggressive mode is IKEv1 only: add `version: 1` or remove `mode`",
                     );
                 }
+                if peer.commit_bit.is_some() {
+                    self.issue(
+                        at("commit_bit"),
+                        "the commit bit is IKEv1 only: add `version: 1` or remove `commit_bit`",
+                    );
+                }
             }
             v => self.issue(at("version"), format!("IKE version {v}: use 1 (IKEv1) or 2 (IKEv2)")),
         }

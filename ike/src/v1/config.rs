@@ -22,11 +22,22 @@ pub struct V1Config {
     pub child_lifetime_kb: Option<u64>,
     /// Offer and accept NAT traversal (RFC 3947).
     pub nat_t: bool,
+    /// Set the commit bit (RFC 2408 §3.1) in our quick modes: the responder installs on
+    /// message 3 and confirms with a fourth message (HASH(4), N(CONNECTED)), and only then
+    /// does the initiator install and send. Honoured whenever the peer sets it.
+    pub commit_bit: bool,
 }
 
 impl V1Config {
     pub fn new(peer: PeerConfig) -> V1Config {
-        V1Config { peer, aggressive: false, ike_lifetime_kb: None, child_lifetime_kb: None, nat_t: true }
+        V1Config {
+            peer,
+            aggressive: false,
+            ike_lifetime_kb: None,
+            child_lifetime_kb: None,
+            nat_t: true,
+            commit_bit: false,
+        }
     }
 
     /// The phase 1 lifetime we offer.

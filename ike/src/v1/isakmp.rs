@@ -89,6 +89,9 @@ pub(super) struct Quick {
     pub forget_at: Option<Instant>,
     pub replaces: Option<u32>,
     pub lifetime: Duration,
+    /// The commit bit is set on this exchange: the responder sends message 4 (CONNECTED)
+    /// after installing; the initiator installs only when it arrives.
+    pub commit: bool,
 }
 
 pub(super) struct Child {

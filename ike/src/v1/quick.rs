@@ -11,14 +11,20 @@
 //!
 //! Proxy IDs mirror: the initiator's IDci is its local selector and the responder's remote
 //! one. The responder picks the child whose selectors cover the proposed ones (no narrowing in
-//! IKEv1). The initiator installs after message 2, the responder after message 3. The commit
-//! bit (a fourth message) is not supported: a message with it set is answered as without.
+//! IKEv1). The initiator installs after message 2, the responder after message 3.
+//!
+//! With the commit bit (RFC 2408 §3.1), set by either side in its first message and echoed by
+//! the responder in message 2 (the initiator goes by message 2), a fourth message follows: once the responder has installed on message 3 it answers
+//! `HDR*(C), HASH(4), N(CONNECTED)` with HASH(4) = prf(SKEYID_a, M-ID | N), in the same
+//! exchange (message ID and IV chain). The initiator installs only then, so it never sends on
+//! an SA its peer does not hold yet; it retransmits message 3 until message 4 arrives, and the
+//! responder answers a repeated message 3 with message 4 again.
 //! Rekeying is make-before-break: a new quick mode at the soft lifetime, install the new pair,
 //! then delete the old one.
 
 use super::codec::id::IdPayload;
 use super::codec::sa::{Attribute, Proposal, SaPayload};
-use super::codec::{ExchangeType, Header, LifeType, NotifyType, Payload, ProtocolId};
+use super::codec::{ExchangeType, Flags, Header, LifeType, NotifyType, Payload, ProtocolId};
 use super::crypto as v1crypto;
 use super::isakmp::{fail, nonce, notify, random_spi, Child, IsakmpSa, Quick};
 use super::proposal::{self, EspChoice};
@@ -70,6 +76,15 @@ fn lifetime_notify_secs(payloads: &[Payload]) -> Option<Duration> {
         }
         _ => None,
     })
+}
+
+/// A quick mode header, with the commit bit when this exchange uses it.
+fn quick_header(cky_i: u64, cky_r: u64, id: u32, commit: bool) -> Header {
+    let mut h = Header::new(cky_i, cky_r, ExchangeType::QUICK_MODE, id);
+    if commit {
+        h.flags = Flags(Flags::COMMIT);
+    }
+    h
 }
 
 /// How long finished exchanges are remembered to answer retransmits.
@@ -183,10 +198,12 @@ impl IsakmpSa {
         rest.push(Payload::Id(idcr));
         let id = self.fresh_message_id(rng);
         let Some(mut iv) = self.p2_iv(id) else { return };
-        let h = Header::new(self.cky_i, self.cky_r, ExchangeType::QUICK_MODE, id);
+        let commit = cfg.commit_bit;
+        let h = quick_header(self.cky_i, self.cky_r, id, commit);
         let Some(msg) = self.seal_hashed(h, &[&id.to_be_bytes()], &rest, &mut iv) else { return };
         let d = self.datagram(&msg);
         self.quicks.push(Quick {
+            commit,
             id,
             initiator: true,
             iv,
@@ -341,7 +358,9 @@ impl IsakmpSa {
             if q.done {
                 return;
             }
-            if q.initiator {
+            if q.initiator && q.commit && q.pending.is_some() {
+                self.qm4(now, src, dst, bytes, h, body, rng, out);
+            } else if q.initiator {
                 self.qm2(now, src, dst, bytes, h, body, rng, out);
             } else {
                 self.qm3(now, src, dst, bytes, h, body, rng, out);
@@ -507,7 +526,8 @@ impl IsakmpSa {
             ));
         }
         let mut iv = next_iv;
-        let hdr = Header::new(self.cky_i, self.cky_r, ExchangeType::QUICK_MODE, id);
+        let commit = h.flags.commit() || cfg.commit_bit;
+        let hdr = quick_header(self.cky_i, self.cky_r, id, commit);
         let Some(msg) = self.seal_hashed(hdr, &[&id.to_be_bytes(), ni], &rest, &mut iv) else { return };
         let pending = self.make_child_sa(
             &ch.name,
@@ -523,6 +543,7 @@ impl IsakmpSa {
         );
         let d = self.datagram(&msg);
         self.quicks.push(Quick {
+            commit,
             id,
             initiator: false,
             iv,
@@ -656,20 +677,32 @@ impl IsakmpSa {
         };
         let h3 = p1.choice.prf.prf(p1.keys.skeyid_a.as_bytes(), &[&[0], &id.to_be_bytes(), &ni, &nr]);
         let mut iv = next_iv;
-        let hdr = Header::new(self.cky_i, self.cky_r, ExchangeType::QUICK_MODE, id);
+        // The responder's answer decides: it echoes our commit bit or sets its own; a
+        // responder that ignores ours (strongSwan does) gets the usual three messages.
+        let commit = h.flags.commit();
+        let hdr = quick_header(self.cky_i, self.cky_r, id, commit);
         let Some(msg) = self.seal(hdr, &[Payload::Hash(h3.as_bytes().to_vec())], &mut iv) else { return };
         let d = self.datagram(&msg);
         let cfg_idx = q.cfg;
         let linger = linger(&self.cfg.peer.retransmit);
+        let rcfg = self.cfg.peer.retransmit;
         let q = &mut self.quicks[qi];
         q.iv = iv;
-        q.done = true;
-        q.out = None;
         q.dh = None;
         q.last_rx = bytes.to_vec();
         q.last_tx = Some(d.bytes.clone());
+        out.push(Output::Send(d.clone()));
+        if commit {
+            // Install on message 4; until then message 3 is repeated like a request.
+            q.commit = true;
+            q.lifetime = lifetime;
+            q.pending = Some(child);
+            q.out = Some(Outstanding::new(id, vec![d.bytes], now, &rcfg));
+            return;
+        }
+        q.done = true;
+        q.out = None;
         q.forget_at = Some(now + linger);
-        out.push(Output::Send(d));
         self.install(now, child, cfg_idx, lifetime, true, rng, out);
     }
 
@@ -689,7 +722,8 @@ impl IsakmpSa {
         let Some(qi) = self.quicks.iter().position(|q| q.id == id) else { return };
         let q = &self.quicks[qi];
         // Responder records keep Ni_b | Nr_b in `ni`.
-        let Some((_, _, _)) = self.open_hashed(h, body, &q.iv, &[&[0], &id.to_be_bytes(), &q.ni]) else {
+        let Some((_, next_iv, _)) = self.open_hashed(h, body, &q.iv, &[&[0], &id.to_be_bytes(), &q.ni])
+        else {
             return;
         };
         self.authenticated_from(now, src, dst);
@@ -700,12 +734,65 @@ impl IsakmpSa {
         q.last_rx = bytes.to_vec();
         q.last_tx = None;
         q.forget_at = Some(now + linger);
-        let (pending, cfg, lifetime) = (q.pending.take(), q.cfg, q.lifetime);
+        let (pending, cfg, lifetime, commit, spi_in) =
+            (q.pending.take(), q.cfg, q.lifetime, q.commit, q.spi_in);
         if let Some(mut sa) = pending {
             // Installed from the addresses of now (a NAT may have moved the peer).
             sa.local = self.local;
             sa.remote = self.remote;
             self.install(now, sa, cfg, lifetime, false, rng, out);
+        }
+        if commit {
+            // Message 4: installed, the initiator may send.
+            let n =
+                notify(ProtocolId::IPSEC_ESP, spi_in.to_be_bytes().to_vec(), NotifyType::CONNECTED, vec![]);
+            let mut iv = next_iv;
+            let hdr = quick_header(self.cky_i, self.cky_r, id, true);
+            let Some(msg) = self.seal_hashed(hdr, &[&id.to_be_bytes()], &[n], &mut iv) else { return };
+            let d = self.datagram(&msg);
+            if let Some(q) = self.quicks.iter_mut().find(|q| q.id == id) {
+                q.last_tx = Some(d.bytes.clone());
+            }
+            out.push(Output::Send(d));
+        }
+    }
+
+    /// Initiator, commit bit set: message 4 (HASH(4), N(CONNECTED)) says the responder has
+    /// installed; now we do.
+    #[allow(clippy::too_many_arguments)]
+    fn qm4(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        dst: SocketAddr,
+        bytes: &[u8],
+        h: &Header,
+        body: &[u8],
+        rng: &mut impl CryptoRngCore,
+        out: &mut Vec<Output>,
+    ) {
+        let id = h.message_id;
+        let Some(qi) = self.quicks.iter().position(|q| q.id == id) else { return };
+        let Some((payloads, _, _)) = self.open_hashed(h, body, &self.quicks[qi].iv, &[&id.to_be_bytes()])
+        else {
+            return;
+        };
+        let connected =
+            payloads.iter().any(|p| matches!(p, Payload::Notify(n) if n.ty == NotifyType::CONNECTED));
+        if !connected {
+            return;
+        }
+        self.authenticated_from(now, src, dst);
+        let linger = linger(&self.cfg.peer.retransmit);
+        let q = &mut self.quicks[qi];
+        q.done = true;
+        q.out = None;
+        q.last_rx = bytes.to_vec();
+        q.last_tx = None;
+        q.forget_at = Some(now + linger);
+        let (pending, cfg, lifetime) = (q.pending.take(), q.cfg, q.lifetime);
+        if let Some(sa) = pending {
+            self.install(now, sa, cfg, lifetime, true, rng, out);
         }
     }
 
@@ -775,7 +862,11 @@ impl IsakmpSa {
         for (id, n) in failed {
             let Some(qi) = self.quicks.iter().position(|q| q.id == id) else { continue };
             let q = self.quicks.remove(qi);
-            let which = if q.initiator { "message 2" } else { "message 3" };
+            let which = match (q.initiator, q.pending.is_some()) {
+                (true, true) => "message 4 (CONNECTED, commit bit)",
+                (true, false) => "message 2",
+                (false, _) => "message 3",
+            };
             let f = fail(
                 FailureKind::NoAnswer,
                 format!(
