@@ -117,6 +117,10 @@ fn main() {
                         hex(c.keys.integ_in.as_bytes()),
                         hex(c.keys.integ_out.as_bytes())
                     );
+                    #[cfg(feature = "interop-keys")]
+                    for (name, k) in sa.iter().flat_map(|s| s.phase1_keys_for_interop()) {
+                        println!("PHASE1 {name} {}", hex(&k));
+                    }
                     std::process::exit(0);
                 }
                 Output::DeleteChild(d) => println!("DELETE {d:?}"),

@@ -269,6 +269,23 @@ impl IsakmpSa {
             .collect()
     }
 
+    /// SKEYID, SKEYID_d, SKEYID_a and SKEYID_e, for the interop test that compares them with
+    /// strongSwan's log; only in builds with the `interop-keys` feature (never the gateway's).
+    #[cfg(feature = "interop-keys")]
+    pub fn phase1_keys_for_interop(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let Some(p1) = self.p1.as_ref() else { return Vec::new() };
+        let k = &p1.keys;
+        [
+            ("SKEYID", &k.skeyid),
+            ("SKEYID_d", &k.skeyid_d),
+            ("SKEYID_a", &k.skeyid_a),
+            ("SKEYID_e", &k.skeyid_e),
+        ]
+        .into_iter()
+        .map(|(n, s)| (n, s.as_bytes().to_vec()))
+        .collect()
+    }
+
     /// Each IPsec SA pair's state and next rekey (the IKEv2 core's shape, for status): a
     /// pair replaced by a responder-side rekey is `rekeyed` until the peer deletes it or it
     /// expires.

@@ -2,7 +2,8 @@
 # IKEv1 interop smoke test: our initiator (examples/v1_driver) against strongSwan's charon as
 # responder, each in its own network namespace joined by a veth pair. Checks that main mode
 # (or aggressive mode with "aggressive") and quick mode with PFS complete, and that the
-# IPsec SA keys we derived are the ones charon logs.
+# phase 1 keys (SKEYID, SKEYID_d/a/e, RFC 2409 §5) and the IPsec SA keys we derived are the
+# ones charon logs.
 #
 # Proposals: IKE_PROPOSAL / ESP_PROPOSAL (strongSwan syntax, used on both sides).
 # Usage (root): ike/tests/interop/v1_strongswan.sh [main|aggressive|respond|wrongpsk]
@@ -117,7 +118,7 @@ if [ $RC -ne 0 ]; then echo "FAIL (driver exit $RC); logs in $DIR"; trap - EXIT;
 # responder key" as hex lines; they must be ours.
 dump() { awk -v w="$1" '
     !f && $0 ~ w { for (i=1;i<=NF;i++) if ($i=="=>") n=$(i+1); f=1; next }
-    f && /\[CHD\] +[0-9]+: / { for (i=3; i<=NF && i<=18 && n>0; i++) { printf "%s", tolower($i); n-- } if (n==0) exit }' "$DIR/charon.log"; }
+    f && /\[(CHD|IKE)\] +[0-9]+: / { for (i=3; i<=NF && i<=18 && n>0; i++) { printf "%s", tolower($i); n-- } if (n==0) exit }' "$DIR/charon.log"; }
 OUT=$(grep -o 'encr_out [0-9a-f]*' "$DIR/driver.out" | cut -d' ' -f2)
 IN=$(grep -o 'encr_in [0-9a-f]*' "$DIR/driver.out" | cut -d' ' -f2)
 [ "$MODE" = respond ] && { T=$OUT; OUT=$IN; IN=$T; }
@@ -127,5 +128,16 @@ else
     echo "FAIL key check: charon $(dump 'encryption initiator key') / $(dump 'encryption responder key'), ours $OUT / $IN"
     exit 1
 fi
+# charon (ike = 4) dumps SKEYID and SKEYID_d/a/e of phase 1; the driver (built with the
+# interop-keys feature) prints ours.
+for k in SKEYID SKEYID_d SKEYID_a SKEYID_e; do
+    OURS=$(grep -o "PHASE1 $k [0-9a-f]*" "$DIR/driver.out" | cut -d' ' -f3)
+    THEIRS=$(dump "] $k =>")
+    if [ -z "$OURS" ] || [ "$OURS" != "$THEIRS" ]; then
+        echo "FAIL key check: charon's $k ${THEIRS:-(none)}, ours ${OURS:-(none: build with --features interop-keys)}"
+        exit 1
+    fi
+done
+echo "key check: charon's SKEYID, SKEYID_d, SKEYID_a and SKEYID_e are ours"
 echo PASS
 rm -rf "$DIR"
