@@ -88,7 +88,7 @@ scapy-test: build pyenv
 # the keys charon logs must be the ones ike::v1 derived.
 ikev1-test:
 	$(CARGO) build --release -p espgw-ike --example v1_driver --features interop-keys
-	@set -e; for m in main aggressive respond wrongpsk; do \
+	@set -e; for m in main aggressive respond wrongpsk ah; do \
 	  DRIVER=$(CURDIR)/target/release/examples/v1_driver bash ike/tests/interop/v1_strongswan.sh $$m; done
 
 ike-test: build

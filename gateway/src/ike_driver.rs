@@ -916,7 +916,14 @@ fn remove_all(peer: &mut Peer, sadb: &mut SadbBuilder, fx: &mut Effects) {
     }
 }
 
-fn algorithm(encr: EncrAlg, integ: Option<IntegAlg>) -> Result<Algorithm, String> {
+/// The data plane's transform for negotiated algorithms (`encr` `None`: AH).
+fn algorithm(encr: Option<EncrAlg>, integ: Option<IntegAlg>) -> Result<Algorithm, String> {
+    let Some(encr) = encr else {
+        return match integ {
+            Some(IntegAlg::HmacSha256_128) => Ok(Algorithm::AhHmacSha256_128),
+            i => Err(format!("the data plane has no AH transform {i:?}")),
+        };
+    };
     Ok(match (encr, integ) {
         (EncrAlg::AesGcm16_128, None) => Algorithm::AesGcm16_128,
         (EncrAlg::AesGcm16_256, None) => Algorithm::AesGcm16_256,
@@ -939,13 +946,20 @@ fn data_plane_sas(
         return Err("transport mode Child SAs are not wired to the data plane yet".into());
     }
     let alg = algorithm(c.algorithms.encr, c.algorithms.integ)?;
+    let protocol = match c.protocol {
+        ike::sa::ChildProtocol::Esp => Protocol::Esp,
+        ike::sa::ChildProtocol::Ah => Protocol::Ah,
+    };
+    if protocol == Protocol::Ah && c.udp_encap {
+        return Err("AH cannot be UDP-encapsulated".into());
+    }
     let natt = c.udp_encap.then_some(NatT { local_port: c.local.port(), remote_port: c.remote.port() });
     let mode = Mode::Tunnel { local: c.local.ip(), remote: c.remote.ip() };
     let make = |spi: u32, enc: &[u8], auth: &[u8], dir: &str| -> Result<Sa, String> {
         Ok(Sa {
             name: format!("{peer}/{}-{dir}", c.name),
             spi,
-            protocol: Protocol::Esp,
+            protocol,
             mode,
             transform: Transform::new(alg, enc, auth).map_err(|e| format!("{e:?}"))?,
             esn: c.algorithms.esn,
@@ -1064,7 +1078,10 @@ fn selectors(src: &[TrafficSelector], dst: &[TrafficSelector]) -> Result<Vec<Sel
 /// ESP transforms the way the IKE proposal is shown: `AES_GCM_16_128/NO_ESN`,
 /// `AES_CBC_256/HMAC_SHA2_256_128/ESN/MODP_2048` (a DH group when the SA was made with PFS).
 fn esp_text(a: &EspAlgorithms) -> String {
-    let mut v = vec![format!("{}_{}", a.encr.id().name().unwrap_or("ENCR"), a.encr.key_bits())];
+    let mut v = vec![match a.encr {
+        Some(e) => format!("{}_{}", e.id().name().unwrap_or("ENCR"), e.key_bits()),
+        None => "AH".to_string(),
+    }];
     v.extend(a.integ.map(|i| i.id().name().unwrap_or("INTEG").to_string()));
     v.push(if a.esn { "ESN" } else { "NO_ESN" }.to_string());
     v.extend(a.dh.map(|g| g.name().map_or_else(|| format!("DH_{}", u16::from(g)), str::to_string)));
@@ -1198,10 +1215,14 @@ mod tests {
     #[test]
     fn esp_transforms_read_like_the_ike_proposal() {
         use ike::codec::DhGroup;
-        let gcm = EspAlgorithms { encr: EncrAlg::AesGcm16_128, integ: None, esn: false, dh: None };
+        let gcm = EspAlgorithms { encr: Some(EncrAlg::AesGcm16_128), integ: None, esn: false, dh: None };
         assert_eq!(esp_text(&gcm), "AES_GCM_16_128/NO_ESN");
+        let ah = EspAlgorithms { encr: None, integ: Some(IntegAlg::HmacSha256_128), esn: false, dh: None };
+        assert_eq!(esp_text(&ah), "AH/HMAC_SHA2_256_128/NO_ESN");
+        assert_eq!(algorithm(None, Some(IntegAlg::HmacSha256_128)), Ok(Algorithm::AhHmacSha256_128));
+        assert!(algorithm(None, Some(IntegAlg::HmacSha1_96)).is_err());
         let cbc = EspAlgorithms {
-            encr: EncrAlg::AesCbc256,
+            encr: Some(EncrAlg::AesCbc256),
             integ: Some(IntegAlg::HmacSha256_128),
             esn: true,
             dh: Some(DhGroup::MODP_2048),

@@ -3,7 +3,8 @@
 //!
 //! `v1_driver LOCAL_IP REMOTE_IP PSK LOCAL_ID REMOTE_ID LOCAL_NET REMOTE_NET [aggressive|respond]`
 //! (`respond`: wait for the peer's main mode instead of initiating); proposals from
-//! `IKE_PROPOSAL` / `ESP_PROPOSAL` (default aes128-sha256-modp2048 / aes128gcm16-modp2048).
+//! `IKE_PROPOSAL` / `ESP_PROPOSAL` (default aes128-sha256-modp2048 / aes128gcm16-modp2048);
+//! `AH_PROPOSAL` (e.g. sha256-modp2048) negotiates AH instead of ESP.
 //! (networks as a.b.c.d/len). Prints events, installs (with keys, for comparison with the
 //! peer's log) and exits 0 once an IPsec SA pair is installed, 1 on failure or after 20 s.
 
@@ -77,6 +78,10 @@ fn main() {
     child.esp_proposals =
         vec![EspProposal::parse(&std::env::var("ESP_PROPOSAL").unwrap_or("aes128gcm16-modp2048".into()))
             .expect("esp")];
+    if let Ok(ah) = std::env::var("AH_PROPOSAL") {
+        child.protocol = ChildProtocol::Ah;
+        child.esp_proposals = vec![EspProposal::parse_ah(&ah).expect("ah")];
+    }
     peer.children.push(child);
     let mut cfg = V1Config::new(peer);
     cfg.aggressive = a.get(8).is_some_and(|s| s == "aggressive");

@@ -302,7 +302,12 @@ fn assert_pairs_match(n: &Net) {
         assert_eq!(a.keys.integ_in.as_bytes(), b.keys.integ_out.as_bytes());
         assert_eq!(a.keys.encr_out.as_bytes(), b.keys.encr_in.as_bytes());
         assert_eq!(a.keys.integ_out.as_bytes(), b.keys.integ_in.as_bytes());
-        assert_ne!(a.keys.encr_in.as_bytes(), a.keys.encr_out.as_bytes());
+        // The two directions have their own keys (AH: integrity keys only).
+        assert_ne!(
+            [a.keys.encr_in.as_bytes(), a.keys.integ_in.as_bytes()],
+            [a.keys.encr_out.as_bytes(), a.keys.integ_out.as_bytes()]
+        );
+        assert_eq!(a.protocol, b.protocol);
         assert_eq!(a.ts_local, b.ts_remote);
         assert_eq!(a.ts_remote, b.ts_local);
         assert_eq!(a.udp_encap, b.udp_encap);
@@ -376,6 +381,52 @@ fn triple_des_phase1_only_when_enabled() {
     assert!(n.nodes[1].installed.is_empty());
     let f = n.nodes[1].failures()[0].to_string();
     assert!(f.starts_with("no proposal chosen: ") && f.contains("3des-sha1-modp2048"), "{f}");
+}
+
+/// Quick mode with AH (HMAC-SHA-256-128) and PFS: both sides install an AH pair keyed from
+/// KEYMAT with protocol AH; a responder configured for ESP refuses it and says what was
+/// offered; AH is not proposed across a NAT.
+#[test]
+fn quick_mode_with_ah() {
+    let ah = |c: &mut V1Config| {
+        c.peer.children[0].protocol = ChildProtocol::Ah;
+        c.peer.children[0].esp_proposals = vec![EspProposal::parse_ah("sha256-modp2048").unwrap()];
+    };
+    let (mut w, mut e) = configs();
+    ah(&mut w);
+    ah(&mut e);
+    let mut n = Net::new(w.clone(), e);
+    n.truncate = true;
+    n.run(Duration::from_secs(3));
+    assert_pairs_match(&n);
+    for node in &n.nodes {
+        let c = node.installed.values().next().expect("installed");
+        assert_eq!(c.protocol, ChildProtocol::Ah);
+        assert_eq!(c.algorithms.encr, None);
+        assert_eq!(c.algorithms.integ, Some(ike::crypto::integ::IntegAlg::HmacSha256_128));
+        assert_eq!(c.algorithms.dh, Some(DhGroup::MODP_2048));
+        assert_eq!((c.keys.encr_in.len(), c.keys.integ_in.len()), (0, 32));
+        assert!(!c.udp_encap);
+    }
+
+    // East wants ESP: NO_PROPOSAL_CHOSEN, and both sides name the AH offer.
+    let (_, e) = configs();
+    let mut n = Net::new(w.clone(), e);
+    n.run(Duration::from_secs(3));
+    assert!(n.nodes[0].installed.is_empty() && n.nodes[1].installed.is_empty());
+    let f = n.nodes[1].failures()[0].to_string();
+    assert!(f.contains("peer offered [ah-sha256-modp2048], we accept [aes128-sha256]"), "{f}");
+    let f = n.nodes[0].failures()[0].to_string();
+    assert!(f.contains("accepted none of our proposals [ah-sha256-modp2048]"), "{f}");
+
+    // Behind a NAT, AH is not even proposed.
+    let (_, mut e) = configs();
+    ah(&mut e);
+    let mut n = Net::with_seed(w, e, 7, true);
+    n.run(Duration::from_secs(3));
+    assert!(n.nodes[0].installed.is_empty());
+    let f = n.nodes[0].failures()[0].to_string();
+    assert!(f.contains("AH cannot cross the NAT"), "{f}");
 }
 
 #[test]

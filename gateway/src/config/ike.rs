@@ -52,6 +52,8 @@
 //!       children:
 //!         - name: net
 //!           pfs_group: modp2048               # PFS for every esp_proposal naming no group
+//!           ah_proposals: [sha256]            # AH (HMAC-SHA-256-128) instead of ESP; not
+//!                                             # across a NAT
 //! ```
 //!
 //! The PSK is a [`Psk`]: zeroized on drop, `<redacted>` in Debug and Serialize, never quoted in
@@ -137,6 +139,10 @@ pub struct IkeChildConfig {
     pub remote_ts: Vec<IpPrefix>,
     #[serde(default = "default_esp_proposals")]
     pub esp_proposals: Vec<String>,
+    /// IKEv1 only: negotiate AH instead of ESP with these proposals (`sha256`, with a DH
+    /// group for PFS: `sha256-modp2048`); `esp_proposals` is then not used.
+    #[serde(default)]
+    pub ah_proposals: Vec<String>,
     #[serde(default = "default_child_rekey")]
     pub rekey_seconds: u64,
     /// Soft traffic lifetimes (each direction of the Child SA on its own): the data plane
@@ -220,7 +226,7 @@ fn default_version() -> u8 {
 fn default_ike_proposals() -> Vec<String> {
     vec!["aes128gcm16-prfsha256-x25519".to_string()]
 }
-fn default_esp_proposals() -> Vec<String> {
+pub(super) fn default_esp_proposals() -> Vec<String> {
     vec!["aes128gcm16".to_string()]
 }
 fn default_ike_rekey() -> u64 {
@@ -368,8 +374,14 @@ impl IkePeerConfig {
                 c.local_ts.iter().map(prefix_to_ts).collect(),
                 c.remote_ts.iter().map(prefix_to_ts).collect(),
             );
-            cc.esp_proposals =
-                c.esp_proposals.iter().map(|p| EspProposal::parse(p)).collect::<Result<_, _>>()?;
+            if c.ah_proposals.is_empty() {
+                cc.esp_proposals =
+                    c.esp_proposals.iter().map(|p| EspProposal::parse(p)).collect::<Result<_, _>>()?;
+            } else {
+                cc.protocol = ike::sa::ChildProtocol::Ah;
+                cc.esp_proposals =
+                    c.ah_proposals.iter().map(|p| EspProposal::parse_ah(p)).collect::<Result<_, _>>()?;
+            }
             if let Some(g) = c.pfs_group.as_deref() {
                 let g = pfs_group(g)?;
                 for p in cc.esp_proposals.iter_mut().filter(|p| p.dh.is_empty()) {

@@ -123,6 +123,29 @@ fn triple_des_only_for_ikev1_and_only_when_allowed() {
 }
 
 #[test]
+fn ah_children_are_ikev1_only_and_exclusive_with_esp() {
+    let ah = "ah_proposals: [sha256-modp2048]\n          esp_proposals: [aes128gcm16]";
+    let v1 = ikev1(&[("esp_proposals:", ah)]);
+    let cfg = parse(&v1, "gw.yaml").unwrap().ike.peers[0].to_v1_config().unwrap();
+    let c = &cfg.peer.children[0];
+    assert_eq!(c.protocol, ::ike::sa::ChildProtocol::Ah);
+    assert_eq!(c.esp_proposals[0].integ, [::ike::crypto::integ::IntegAlg::HmacSha256_128]);
+    assert_eq!(c.esp_proposals[0].dh, [::ike::codec::DhGroup::MODP_2048]);
+    let v2 = ike(&[("esp_proposals:", ah)]);
+    assert_err(&v2, 21, "ike.peers[0].children[0].ah_proposals", "AH children are IKEv1 only");
+    let both =
+        ikev1(&[("esp_proposals:", "ah_proposals: [sha256]\n          esp_proposals: [aes256-sha256]")]);
+    assert_err(
+        &both,
+        21,
+        "ike.peers[0].children[0].ah_proposals",
+        "give esp_proposals or ah_proposals, not both",
+    );
+    let bad = ikev1(&[("esp_proposals:", "ah_proposals: [sha1]")]);
+    assert_err(&bad, 21, "ike.peers[0].children[0].ah_proposals[0]", "not an AH algorithm here");
+}
+
+#[test]
 fn commit_bit_is_ikev1_only() {
     let v2 = ike(&[("local_id:", "commit_bit: true\n      local_id: gw-a@example.org")]);
     assert_err(&v2, 13, "ike.peers[0].commit_bit", "the commit bit is IKEv1 only");

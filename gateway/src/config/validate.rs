@@ -1058,6 +1058,27 @@ impl Validator {
                 if child.esp_proposals.is_empty() {
                     self.issue(at("esp_proposals"), "at least one ESP proposal, e.g. aes128gcm16");
                 }
+                if !child.ah_proposals.is_empty() && !peer.is_v1() {
+                    self.issue(
+                        at("ah_proposals"),
+                        "AH children are IKEv1 only here: use ESP, or `version: 1`",
+                    );
+                }
+                if !child.ah_proposals.is_empty()
+                    && child.esp_proposals != super::ike::default_esp_proposals()
+                {
+                    self.issue(
+                        at("ah_proposals"),
+                        "a quick mode negotiates ESP or AH: give esp_proposals or ah_proposals, not both",
+                    );
+                }
+                for (k, p) in child.ah_proposals.iter().enumerate() {
+                    let at = format!("ike.peers[{i}].children[{c}].ah_proposals[{k}]");
+                    match EspProposal::parse_ah(p) {
+                        Err(e) => self.issue(at, e),
+                        Ok(p) => self.check_weak_dh(at, peer, &p.dh),
+                    }
+                }
                 for (k, p) in child.esp_proposals.iter().enumerate() {
                     let at = format!("ike.peers[{i}].children[{c}].esp_proposals[{k}]");
                     match EspProposal::parse(p) {

@@ -851,4 +851,51 @@ mod tests {
         let f = format!("{:?}", v.last_failure);
         assert!(f.contains("phase 1 failed: lifetime expired — phase 1 lifetime (60 s) expired"), "{f}");
     }
+
+    /// Pair one negotiated as AH (HMAC-SHA-256-128, PFS): both data planes hold AH SAs, and
+    /// a packet A's outbound SA protects passes B's inbound SA (same keys, same SPI).
+    #[test]
+    fn ah_pair_negotiated_and_installed_in_both_data_planes() {
+        use crate::buf::VecBuf;
+        use crate::ipsec::{ah, replay::ReplayWindow, sa::Protocol, sadb::SaDirection};
+        let now = Instant::now();
+        let (mut ca, mut cb) = (cfg('a', "aes256-sha256", ""), cfg('b', "aes256-sha256", ""));
+        for c in [&mut ca, &mut cb] {
+            c.peers[0].children[0].ah_proposals = vec!["sha256".into()];
+        }
+        let mut n = Pair {
+            a: IkeDriver::new(&ca, now).unwrap(),
+            b: IkeDriver::new(&cb, now).unwrap(),
+            sa: SadbBuilder::new(),
+            sb: SadbBuilder::new(),
+            now,
+            cut: false,
+        };
+        n.run(2);
+        let v = &n.a.view(n.now)[0];
+        let one = v.children.iter().find(|c| c.name == "one").unwrap();
+        assert_eq!(one.esp, "AH/HMAC_SHA2_256_128/NO_ESN/MODP_2048", "{v:#?}");
+        let (snap_a, snap_b) = (n.sa.snapshot(), n.sb.snapshot());
+        let out_a = snap_a
+            .entries()
+            .map(|e| e.1)
+            .find(|e| e.sa.protocol == Protocol::Ah && e.direction == SaDirection::Out)
+            .expect("A's outbound AH SA");
+        let in_b = snap_b
+            .entries()
+            .map(|e| e.1)
+            .find(|e| e.sa.protocol == Protocol::Ah && e.direction == SaDirection::In)
+            .expect("B's inbound AH SA");
+        assert_eq!((out_a.sa.spi, out_a.sa.natt), (in_b.sa.spi, None));
+        let mut pkt = vec![0x45, 0, 0, 28, 0, 1, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 9, 198, 51, 100, 9];
+        pkt.extend_from_slice(&[0x30, 0x39, 0x10, 0xe1, 0, 8, 0, 0]);
+        let c = crate::wire::checksum::ipv4_header(pkt[..20].try_into().unwrap());
+        pkt[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut b = VecBuf::like_mbuf(&pkt);
+        ah::encapsulate(&mut b, &out_a.sa, 1).unwrap();
+        let loc = ah::locate(crate::buf::PacketBuf::data(&b)).unwrap();
+        let mut w = ReplayWindow::new(64, false);
+        ah::decapsulate(&mut b, &loc, &in_b.sa, &mut w).unwrap();
+        assert_eq!(crate::buf::PacketBuf::data(&b), &pkt[..]);
+    }
 }

@@ -131,7 +131,7 @@ impl IkeSa {
         we_initiated: bool,
     ) -> Option<ChildKeys> {
         let ike = self.ike(w)?;
-        let e = algs.encr.key_material_len();
+        let e = algs.encr.map_or(0, |e| e.key_material_len());
         let i = algs.integ.map_or(0, |a| a.key_len());
         let km = child_keymat(ike.suite.prf, &ike.sk_d, g_ir, ni, nr, ChildSaKeys::keymat_len(e, i)).ok()?;
         let k = ChildSaKeys::split(&km, e, i).ok()?;
@@ -161,6 +161,7 @@ impl IkeSa {
         let name = c.name.clone();
         out.push(Output::InstallChild(ChildSa {
             name: name.clone(),
+            protocol: super::ChildProtocol::Esp,
             spi_in,
             spi_out,
             keys,

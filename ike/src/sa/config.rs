@@ -205,6 +205,29 @@ impl EspProposal {
     }
 }
 
+impl EspProposal {
+    /// An AH proposal: `sha256`, `sha256-modp2048` (PFS). AH here is HMAC-SHA-256-128, the
+    /// one AH transform the data plane has.
+    pub fn parse_ah(s: &str) -> Result<EspProposal, String> {
+        let mut p = EspProposal { encr: vec![], integ: vec![], esn: vec![false], dh: vec![] };
+        for t in s.split('-') {
+            if t == "sha256" {
+                p.integ.push(IntegAlg::HmacSha256_128);
+            } else if let Some(g) = dh_token(t) {
+                p.dh.push(g);
+            } else {
+                return Err(format!(
+                    "AH proposal {s:?}: {t:?} is not an AH algorithm here (sha256, then DH groups)"
+                ));
+            }
+        }
+        if p.integ.is_empty() {
+            return Err(format!("AH proposal {s:?}: no integrity algorithm (sha256)"));
+        }
+        Ok(p)
+    }
+}
+
 /// Retransmission of our requests: the n-th retransmit goes out `timeout × 2^n` after the
 /// previous send; after `tries` retransmits and one more such wait the peer is declared gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +249,10 @@ pub struct ChildConfig {
     /// Our side of the tunnel (what we propose as TSi when initiating).
     pub local_ts: Vec<TrafficSelector>,
     pub remote_ts: Vec<TrafficSelector>,
+    /// IPsec protocol: ESP, or AH (IKEv1 only; the IKEv2 core negotiates ESP).
+    pub protocol: super::ChildProtocol,
+    /// The proposals for `protocol`: for AH ([`EspProposal::parse_ah`]) integrity and DH
+    /// groups only.
     pub esp_proposals: Vec<EspProposal>,
     pub rekey_time: Option<Duration>,
     /// Traffic lifetimes, which this state machine does not count: the driver hands them to
@@ -250,6 +277,7 @@ impl ChildConfig {
             name: name.to_owned(),
             local_ts,
             remote_ts,
+            protocol: super::ChildProtocol::Esp,
             esp_proposals: vec![EspProposal::parse("aes128gcm16").unwrap_or_else(|_| unreachable!())],
             rekey_time: Some(Duration::from_secs(3600)),
             soft_traffic: TrafficLimits::default(),

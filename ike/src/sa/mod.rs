@@ -86,20 +86,31 @@ pub struct ChildKeys {
     pub integ_out: Secret,
 }
 
-/// The negotiated ESP transforms. AES-GCM keys include the 4-octet salt (RFC 4106 §8.1).
+/// The negotiated ESP transforms (or AH's: no encryption). AES-GCM keys include the 4-octet
+/// salt (RFC 4106 §8.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EspAlgorithms {
-    pub encr: EncrAlg,
+    /// `None` exactly for AH ([`ChildProtocol::Ah`]), which has only integrity.
+    pub encr: Option<EncrAlg>,
     pub integ: Option<IntegAlg>,
     pub esn: bool,
     /// The PFS group used to make this SA, if any.
     pub dh: Option<DhGroup>,
 }
 
+/// The IPsec protocol of a Child SA: ESP, or AH (IKEv1 quick mode only here).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ChildProtocol {
+    #[default]
+    Esp,
+    Ah,
+}
+
 /// A Child SA pair for the data plane.
 #[derive(Debug, Clone)]
 pub struct ChildSa {
     pub name: String,
+    pub protocol: ChildProtocol,
     pub spi_in: u32,
     pub spi_out: u32,
     pub keys: ChildKeys,

@@ -142,7 +142,7 @@ pub(crate) fn esp_algs(p: &Proposal) -> Option<EspAlgorithms> {
         0 => false,
         _ => one(p, TransformType::ESN)?.id == EsnId::ESN.0,
     };
-    Some(EspAlgorithms { encr, integ, esn, dh })
+    Some(EspAlgorithms { encr: Some(encr), integ, esn, dh })
 }
 
 /// The offer without DH transforms (a peer may leave them in its IKE_AUTH child proposal).

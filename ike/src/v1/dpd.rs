@@ -101,7 +101,9 @@ impl IsakmpSa {
                 }
             }
             // strongSwan refuses a quick mode before choosing a protocol: protocol 0, no SPI.
-            t if t.is_error() && matches!(n.protocol, ProtocolId::IPSEC_ESP | ProtocolId(0)) => {
+            t if t.is_error()
+                && matches!(n.protocol, ProtocolId::IPSEC_ESP | ProtocolId::IPSEC_AH | ProtocolId(0)) =>
+            {
                 self.quick_refused(t, &n.spi, out)
             }
             _ => {}

@@ -2,13 +2,13 @@
 //! choosing the first acceptable transform of the peer's, and describing both in admin words.
 //!
 //! Phase 1 sends one ISAKMP proposal with one KEY_IKE transform per algorithm combination
-//! (RFC 2409 §5). Phase 2 sends one ESP proposal (our inbound SPI) with one transform per
-//! combination; with PFS, every transform names the same group as the KE payload.
+//! (RFC 2409 §5). Phase 2 sends one ESP (or AH) proposal (our inbound SPI) with one transform
+//! per combination; with PFS, every transform names the same group as the KE payload.
 
 use super::codec::sa::{Attribute, Proposal, SaPayload, Transform};
 use super::codec::{
-    AuthMethod, EncapMode, EspAttr, EspAuth, EspTransformId, LifeType, Ph1Attr, Ph1Encr, Ph1Hash, ProtocolId,
-    DOI_IPSEC, KEY_IKE, SIT_IDENTITY_ONLY,
+    AhTransformId, AuthMethod, EncapMode, EspAttr, EspAuth, EspTransformId, LifeType, Ph1Attr, Ph1Encr,
+    Ph1Hash, ProtocolId, DOI_IPSEC, KEY_IKE, SIT_IDENTITY_ONLY,
 };
 use crate::codec::DhGroup;
 use crate::crypto::dh;
@@ -244,6 +244,9 @@ pub fn describe_esp_props(props: &[EspProposal]) -> String {
         .iter()
         .map(|p| {
             let mut parts: Vec<String> = p.encr.iter().map(|&e| encr_name(e).to_owned()).collect();
+            if p.encr.is_empty() {
+                parts.push("ah".into());
+            }
             parts.extend(p.integ.iter().map(|&i| integ_name(i).to_owned()));
             parts.extend(p.dh.iter().map(|&g| group_name(g)));
             parts.join("-")
@@ -349,12 +352,18 @@ pub fn esp_read(t: &Transform) -> Result<EspChoice, String> {
     };
     let (lifetime, lifetime_kb) =
         read_life(t, EspAttr::SA_LIFE_TYPE.0, EspAttr::SA_LIFE_DURATION.0).ok_or("bad life attributes")?;
-    Ok(EspChoice { algs: EspAlgorithms { encr, integ, esn: false, dh }, mode, udp, lifetime, lifetime_kb })
+    Ok(EspChoice {
+        algs: EspAlgorithms { encr: Some(encr), integ, esn: false, dh },
+        mode,
+        udp,
+        lifetime,
+        lifetime_kb,
+    })
 }
 
 pub fn esp_acceptable(props: &[EspProposal], c: &EspChoice) -> bool {
     props.iter().any(|p| {
-        p.encr.contains(&c.algs.encr)
+        c.algs.encr.is_some_and(|e| p.encr.contains(&e))
             && c.algs.integ.is_none_or(|i| p.integ.contains(&i))
             && match c.algs.dh {
                 Some(g) => p.dh.contains(&g),
@@ -363,14 +372,101 @@ pub fn esp_acceptable(props: &[EspProposal], c: &EspChoice) -> bool {
     })
 }
 
+/// Our AH SA payload (HMAC-SHA-256-128 only, the data plane's one AH transform); `pfs` as
+/// for [`esp_offer`]. AH has no UDP encapsulation: it cannot cross a NAT.
+pub fn ah_offer(
+    props: &[EspProposal],
+    spi: u32,
+    pfs: Option<DhGroup>,
+    mode: Mode,
+    life: Duration,
+    kb: Option<u64>,
+) -> SaPayload {
+    let mut transforms = Vec::new();
+    for p in props {
+        if pfs.is_some_and(|g| !p.dh.contains(&g)) || (pfs.is_none() && !p.dh.is_empty()) {
+            continue;
+        }
+        if p.integ.contains(&IntegAlg::HmacSha256_128) {
+            let mut a = Vec::new();
+            life_attrs(&mut a, EspAttr::SA_LIFE_TYPE.0, EspAttr::SA_LIFE_DURATION.0, life, kb);
+            if let Some(g) = pfs {
+                a.push(Attribute::basic(EspAttr::GROUP_DESCRIPTION.0, g.0));
+            }
+            a.push(Attribute::basic(EspAttr::ENCAPSULATION_MODE.0, encap_mode(mode, false).0));
+            a.push(Attribute::basic(EspAttr::AUTHENTICATION_ALGORITHM.0, EspAuth::HMAC_SHA2_256.0));
+            let number = (transforms.len() + 1).min(255) as u8;
+            transforms.push(Transform { number, id: AhTransformId::AH_SHA2_256.0, attributes: a });
+        }
+    }
+    SaPayload {
+        doi: DOI_IPSEC,
+        situation: SIT_IDENTITY_ONLY,
+        proposals: vec![Proposal {
+            number: 1,
+            protocol: ProtocolId::IPSEC_AH,
+            spi: spi.to_be_bytes().to_vec(),
+            transforms,
+        }],
+    }
+}
+
+/// The algorithms of an AH transform (`encr` is `None`).
+pub fn ah_read(t: &Transform) -> Result<EspChoice, String> {
+    let get = |ty: EspAttr| t.attr(ty.0).and_then(Attribute::as_u64);
+    for a in &t.attributes {
+        if EspAttr(a.ty).name().is_none() {
+            return Err(format!("attribute {}", a.ty));
+        }
+    }
+    let auth = get(EspAttr::AUTHENTICATION_ALGORITHM).map(|v| EspAuth(v as u16));
+    let integ = match (AhTransformId(t.id), auth) {
+        (AhTransformId::AH_SHA2_256, Some(EspAuth::HMAC_SHA2_256)) => IntegAlg::HmacSha256_128,
+        (id, a) => return Err(format!("AH {id:?}/{a:?}")),
+    };
+    if get(EspAttr::EXTENDED_SEQUENCE_NUMBER).unwrap_or(0) != 0 {
+        return Err("ESN".into());
+    }
+    let dh = get(EspAttr::GROUP_DESCRIPTION).map(|g| DhGroup(g as u16));
+    let mode = match get(EspAttr::ENCAPSULATION_MODE).map(|m| EncapMode(m as u16)) {
+        Some(EncapMode::TUNNEL) | None => Mode::Tunnel,
+        Some(EncapMode::TRANSPORT) => Mode::Transport,
+        Some(m) => return Err(format!("AH mode {m:?}")),
+    };
+    let (lifetime, lifetime_kb) =
+        read_life(t, EspAttr::SA_LIFE_TYPE.0, EspAttr::SA_LIFE_DURATION.0).ok_or("bad life attributes")?;
+    let algs = EspAlgorithms { encr: None, integ: Some(integ), esn: false, dh };
+    Ok(EspChoice { algs, mode, udp: false, lifetime, lifetime_kb })
+}
+
+pub fn ah_acceptable(props: &[EspProposal], c: &EspChoice) -> bool {
+    c.algs.encr.is_none()
+        && props.iter().any(|p| {
+            c.algs.integ.is_some_and(|i| p.integ.contains(&i))
+                && match c.algs.dh {
+                    Some(g) => p.dh.contains(&g),
+                    None => p.dh.is_empty(),
+                }
+        })
+}
+
+/// A transform of `protocol` (ESP or AH) read into algorithms.
+pub fn read_for(protocol: ProtocolId, t: &Transform) -> Result<EspChoice, String> {
+    if protocol == ProtocolId::IPSEC_AH {
+        ah_read(t)
+    } else {
+        esp_read(t)
+    }
+}
+
 pub fn describe_esp(sa: &SaPayload) -> String {
     let v: Vec<String> = sa
         .proposals
         .iter()
-        .flat_map(|p| p.transforms.iter())
-        .map(|t| match esp_read(t) {
+        .flat_map(|p| p.transforms.iter().map(move |t| (p.protocol, t)))
+        .map(|(proto, t)| match read_for(proto, t) {
             Ok(c) => {
-                let mut s = encr_name(c.algs.encr).to_owned();
+                let mut s = c.algs.encr.map_or("ah", encr_name).to_owned();
                 if let Some(i) = c.algs.integ {
                     s = format!("{s}-{}", integ_name(i));
                 }
@@ -421,7 +517,23 @@ mod test {
         assert!(c.udp && esp_acceptable(&esp, &c));
         let sa = esp_offer(&esp, 7, None, Mode::Tunnel, false, Duration::from_secs(3600), None);
         let c = esp_read(&sa.proposals[0].transforms[0]).unwrap();
-        assert_eq!((c.algs.encr, c.algs.integ), (EncrAlg::AesGcm16_256, None));
+        assert_eq!((c.algs.encr, c.algs.integ), (Some(EncrAlg::AesGcm16_256), None));
         assert_eq!(describe_esp(&sa), "[aes256gcm16]");
+
+        let ah = vec![EspProposal::parse_ah("sha256-modp2048").unwrap()];
+        let sa = ah_offer(&ah, 9, Some(DhGroup::MODP_2048), Mode::Tunnel, Duration::from_secs(600), None);
+        assert_eq!((sa.proposals[0].protocol, sa.proposals[0].transforms.len()), (ProtocolId::IPSEC_AH, 1));
+        let t = &sa.proposals[0].transforms[0];
+        let c = read_for(ProtocolId::IPSEC_AH, t).unwrap();
+        assert_eq!((c.algs.encr, c.algs.integ), (None, Some(IntegAlg::HmacSha256_128)));
+        assert!(ah_acceptable(&ah, &c) && !esp_acceptable(&esp, &c));
+        assert!(esp_read(t).is_err());
+        assert_eq!(describe_esp(&sa), "[ah-sha256-modp2048]");
+        assert_eq!(describe_esp_props(&ah), "[ah-sha256-modp2048]");
+        // Without PFS in the offer, the PFS proposal is not offered.
+        assert!(ah_offer(&ah, 9, None, Mode::Tunnel, Duration::from_secs(600), None).proposals[0]
+            .transforms
+            .is_empty());
+        assert!(EspProposal::parse_ah("sha1").is_err() && EspProposal::parse_ah("modp2048").is_err());
     }
 }

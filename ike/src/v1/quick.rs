@@ -33,7 +33,7 @@ use crate::crypto::dh::DhPrivateKey;
 use crate::crypto::Secret;
 use crate::sa::retransmit::{Outstanding, Retransmit};
 use crate::sa::ts::{covered, describe};
-use crate::sa::{ChildKeys, ChildSa, Datagram, DeleteReason, Event, FailureKind, Output};
+use crate::sa::{ChildKeys, ChildProtocol, ChildSa, Datagram, DeleteReason, Event, FailureKind, Output};
 use rand_core::CryptoRngCore;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -169,6 +169,15 @@ impl IsakmpSa {
             )));
             return;
         };
+        let ah = ch.protocol == ChildProtocol::Ah;
+        if ah && self.nat.any() {
+            out.push(child_failed(format!(
+                "child '{}': AH cannot cross the NAT detected between us and the peer (it \
+                 authenticates the outer addresses); use ESP",
+                ch.name
+            )));
+            return;
+        }
         let pfs = ch.esp_proposals.iter().find_map(|p| p.dh.first().copied());
         let dh = match pfs.map(|g| DhPrivateKey::generate(g, cfg.peer.allow_weak_dh, rng)) {
             None => None,
@@ -181,15 +190,19 @@ impl IsakmpSa {
         let spi_in = random_spi(rng);
         let ni = nonce(rng);
         let lifetime = cfg.child_lifetime(cfg_idx);
-        let offer = proposal::esp_offer(
-            &ch.esp_proposals,
-            spi_in,
-            pfs,
-            ch.mode,
-            self.nat.any(),
-            lifetime,
-            cfg.child_lifetime_kb,
-        );
+        let offer = if ah {
+            proposal::ah_offer(&ch.esp_proposals, spi_in, pfs, ch.mode, lifetime, cfg.child_lifetime_kb)
+        } else {
+            proposal::esp_offer(
+                &ch.esp_proposals,
+                spi_in,
+                pfs,
+                ch.mode,
+                self.nat.any(),
+                lifetime,
+                cfg.child_lifetime_kb,
+            )
+        };
         let mut rest = vec![Payload::Sa(offer.clone()), Payload::Nonce(ni.clone())];
         if let Some(d) = &dh {
             rest.push(Payload::Ke(d.public_value()));
@@ -244,15 +257,20 @@ impl IsakmpSa {
         replaces: Option<u32>,
     ) -> Option<ChildSa> {
         let p1 = self.p1.as_ref()?;
-        let el = c.algs.encr.key_material_len();
+        let el = c.algs.encr.map_or(0, |e| e.key_material_len());
         let il = c.algs.integ.map_or(0, |i| i.key_len());
         let prf = p1.choice.prf;
-        let esp = ProtocolId::IPSEC_ESP.0;
-        let kin = v1crypto::keymat(prf, &p1.keys.skeyid_d, gqm, esp, spi_in, ni, nr, el + il);
-        let kout = v1crypto::keymat(prf, &p1.keys.skeyid_d, gqm, esp, spi_out, ni, nr, el + il);
+        // AH has no encryption algorithm; its KEYMAT is keyed with protocol AH (RFC 2409 §5.5).
+        let (protocol, proto) = match c.algs.encr {
+            None => (ChildProtocol::Ah, ProtocolId::IPSEC_AH.0),
+            Some(_) => (ChildProtocol::Esp, ProtocolId::IPSEC_ESP.0),
+        };
+        let kin = v1crypto::keymat(prf, &p1.keys.skeyid_d, gqm, proto, spi_in, ni, nr, el + il);
+        let kout = v1crypto::keymat(prf, &p1.keys.skeyid_d, gqm, proto, spi_out, ni, nr, el + il);
         let (a, b) = (kin.as_bytes(), kout.as_bytes());
         Some(ChildSa {
             name: name.to_owned(),
+            protocol,
             spi_in,
             spi_out,
             keys: ChildKeys {
@@ -267,7 +285,7 @@ impl IsakmpSa {
             mode: c.mode,
             local: self.local,
             remote: self.remote,
-            udp_encap: c.udp || self.nat.any(),
+            udp_encap: protocol == ChildProtocol::Esp && (c.udp || self.nat.any()),
             replaces,
             defer_outbound: false,
         })
@@ -410,8 +428,10 @@ impl IsakmpSa {
         let (ts_local, ts_remote) = (their_remote, their_local);
         let peer = self.remote;
         let cfg = self.cfg.clone();
-        let Some(prop) =
-            offer.proposals.iter().find(|p| p.protocol == ProtocolId::IPSEC_ESP && p.spi.len() == 4)
+        let Some(prop) = offer
+            .proposals
+            .iter()
+            .find(|p| matches!(p.protocol, ProtocolId::IPSEC_ESP | ProtocolId::IPSEC_AH) && p.spi.len() == 4)
         else {
             return;
         };
@@ -423,12 +443,7 @@ impl IsakmpSa {
             .position(|c| covered(&ts_local, &c.local_ts) && covered(&ts_remote, &c.remote_ts))
         else {
             self.send_info(
-                vec![notify(
-                    ProtocolId::IPSEC_ESP,
-                    prop.spi.clone(),
-                    NotifyType::INVALID_ID_INFORMATION,
-                    vec![],
-                )],
+                vec![notify(prop.protocol, prop.spi.clone(), NotifyType::INVALID_ID_INFORMATION, vec![])],
                 rng,
                 out,
             );
@@ -446,25 +461,33 @@ impl IsakmpSa {
             return;
         };
         let ch = &cfg.peer.children[ci];
-        let chosen = prop.transforms.iter().find_map(|t| {
-            let c = proposal::esp_read(t).ok()?;
+        let want =
+            if ch.protocol == ChildProtocol::Ah { ProtocolId::IPSEC_AH } else { ProtocolId::IPSEC_ESP };
+        let acceptable = |c: &proposal::EspChoice| {
+            if want == ProtocolId::IPSEC_AH {
+                !self.nat.any() && proposal::ah_acceptable(&ch.esp_proposals, c)
+            } else {
+                proposal::esp_acceptable(&ch.esp_proposals, c)
+            }
+        };
+        let chosen = prop.transforms.iter().filter(|_| prop.protocol == want).find_map(|t| {
+            let c = proposal::read_for(prop.protocol, t).ok()?;
             let ke_ok = match c.algs.dh {
                 Some(g) => ke.is_some() && crate::crypto::dh::is_supported(g, cfg.peer.allow_weak_dh),
                 None => ke.is_none(),
             };
-            (ke_ok && c.mode == ch.mode && proposal::esp_acceptable(&ch.esp_proposals, &c))
-                .then(|| (t.clone(), c))
+            (ke_ok && c.mode == ch.mode && acceptable(&c)).then(|| (t.clone(), c))
         });
         let Some((t, mut choice)) = chosen else {
             self.send_info(
-                vec![notify(ProtocolId::IPSEC_ESP, prop.spi.clone(), NotifyType::NO_PROPOSAL_CHOSEN, vec![])],
+                vec![notify(prop.protocol, prop.spi.clone(), NotifyType::NO_PROPOSAL_CHOSEN, vec![])],
                 rng,
                 out,
             );
             let f = fail(
                 FailureKind::NoProposalChosen,
                 format!(
-                    "quick mode for child '{}' from {peer}: ESP proposals unacceptable: peer offered {}, we accept {}",
+                    "quick mode for child '{}' from {peer}: proposals unacceptable: peer offered {}, we accept {}",
                     ch.name,
                     proposal::describe_esp(offer),
                     proposal::describe_esp_props(&ch.esp_proposals)
@@ -602,28 +625,32 @@ impl IsakmpSa {
             return;
         };
         let ke = payloads.iter().find_map(|p| if let Payload::Ke(k) = p { Some(k) } else { None });
+        let ours = q.offer.as_ref().and_then(|o| o.proposals.first()).map(|p| p.protocol);
         let (prop, t) = match sa.proposals.as_slice() {
-            [p] if p.transforms.len() == 1 && p.spi.len() == 4 && p.protocol == ProtocolId::IPSEC_ESP => {
+            [p] if p.transforms.len() == 1 && p.spi.len() == 4 && Some(p.protocol) == ours => {
                 (p, &p.transforms[0])
             }
             _ => {
                 out.push(child_failed(
-                    "quick mode answer does not choose exactly one ESP transform".into(),
+                    "quick mode answer does not choose exactly one transform of the protocol we offered"
+                        .into(),
                     FailureKind::Protocol,
                 ));
                 self.quicks.remove(qi);
                 return;
             }
         };
-        let Ok(mut choice) = proposal::esp_read(t) else { return };
+        let Ok(mut choice) = proposal::read_for(prop.protocol, t) else { return };
         // The answer must be one of our transforms in substance; peers reorder attributes and
         // may lower the lifetime.
         let offered = q
             .offer
             .iter()
             .flat_map(|o| o.proposals.iter())
-            .flat_map(|p| p.transforms.iter())
-            .any(|x| proposal::esp_read(x).is_ok_and(|o| o.algs == choice.algs && o.mode == choice.mode));
+            .flat_map(|p| p.transforms.iter().map(move |t| (p.protocol, t)))
+            .any(|(pr, x)| {
+                proposal::read_for(pr, x).is_ok_and(|o| o.algs == choice.algs && o.mode == choice.mode)
+            });
         if !offered {
             out.push(child_failed(
                 format!("peer chose {}, which we did not offer", proposal::describe_esp(sa)),
@@ -814,7 +841,7 @@ impl IsakmpSa {
             NotifyType::NO_PROPOSAL_CHOSEN => fail(
                 FailureKind::NoProposalChosen,
                 format!(
-                    "quick mode for child '{}': {peer} accepted none of our ESP proposals {} (NO_PROPOSAL_CHOSEN)",
+                    "quick mode for child '{}': {peer} accepted none of our proposals {} (NO_PROPOSAL_CHOSEN)",
                     q.name,
                     q.offer.as_ref().map(proposal::describe_esp).unwrap_or_default()
                 ),

@@ -216,6 +216,17 @@ registry! {
     }
 }
 
+registry! {
+    /// AH transform IDs of the IPsec DOI (RFC 2407 §4.4.3, RFC 4868 §2.4).
+    AhTransformId(u8) {
+        AH_MD5 = 2,
+        AH_SHA = 3,
+        AH_SHA2_256 = 5,
+        AH_SHA2_384 = 6,
+        AH_SHA2_512 = 7,
+    }
+}
+
 /// The IPsec Domain of Interpretation (RFC 2407 §4.2).
 pub const DOI_IPSEC: u32 = 1;
 /// Situation: identity only (RFC 2407 §4.2.1), the one situation we speak.
