@@ -60,6 +60,7 @@ FUZZ_SECONDS ?= 45
 fuzz-smoke:
 	cd fuzz && $(CARGO) +nightly fuzz run inbound -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
 	cd fuzz && $(CARGO) +nightly fuzz run ike_message -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
+	cd fuzz && $(CARGO) +nightly fuzz run isakmp_message -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
 
 fuzz:
 	$(MAKE) fuzz-smoke FUZZ_SECONDS=1800
