@@ -397,6 +397,7 @@ if want init-B && start_case init-B B start main 1 no; then
     check "phase 1 established, phase 2 up" wait_state "established up 1"
     tunnel_checks AES_CBC_256/HMAC_SHA2_256_128/NO_ESN
     check "status shows the next phase 1 re-auth (lifetime 20 s: at 18 s)" wait_status "phase 1 re-auth in 1[0-9]s" 2
+    check "status shows pair one's next phase 2 rekey (at 30 s)" wait_status "NO_ESN in UDP 4500, rekey in [12][0-9]s" 2
     ip netns exec "$H1" ping -c 225 -i 0.2 -W 1 198.51.100.1 > "$WORK/rekey-ping" 2>&1
     check "225 pings across two phase 1 re-auths and a phase 2 rekey, none lost" grep -q " 225 received, 0% packet loss" "$WORK/rekey-ping"
     reauthed() { status --json | python3 -c 'import json,sys
