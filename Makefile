@@ -8,10 +8,11 @@ PERF  := target/release/espgw-perf
 # the demo drive (namespaces, ping, ethtool, iperf3, DPDK's testpmd and the ipsec-secgw
 # example sources (dpdk-doc) as the perf peers;
 # tcpdump/tshark/nftables and a Python venv for scapy in the ESP namespace tests;
-# strongSwan's charon + swanctl, and kernel-libipsec from the extra plugins, as the IKEv2 peer).
+# strongSwan's charon + swanctl, and kernel-libipsec from the extra plugins, as the IKEv2 peer;
+# BIRD 2 as the routing daemon that speaks BGP over VTIs).
 DEB_PACKAGES := dpdk dpdk-dev dpdk-doc libdpdk-dev pkg-config libclang-dev clang gcc make \
                 iproute2 iputils-ping ethtool iperf3 procps python3 \
-                tcpdump tshark nftables python3-venv curl prometheus systemd \
+                tcpdump tshark nftables python3-venv curl prometheus systemd bird2 \
                 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
 
 # scapy (an independent ESP implementation) and its crypto backend, for the ESP tests.
@@ -73,8 +74,11 @@ netns-test: build
 tunnel-test: build pyenv
 	ESPGW=$(CURDIR)/$(ESPGW) PY=$(CURDIR)/$(PYENV)/bin/python bash tests/netns/tunnel.sh
 
+# Route-based tunnel: static routes into the VTI, then BGP (BIRD) over it with the learned
+# routes imported from the kernel; a policy-based tunnel alongside in both.
 vti-test: build
 	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti.sh
+	ROUTING=bgp ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti.sh
 
 # scapy as the remote ESP gateway through espgw's DPDK ports, over an algorithm/mode matrix.
 scapy-test: build pyenv

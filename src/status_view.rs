@@ -223,6 +223,24 @@ pub fn render(s: &Status) -> String {
                 v.packets_out,
                 v.bytes_out
             );
+            if let (Some(h), Some(c)) = (&v.host_interface, &v.host) {
+                let _ = writeln!(
+                    o,
+                    "    host interface {h}: {} packets to the host, {} from it ({} dropped: not routed into a VTI)",
+                    c.to_host, c.from_host, c.from_host_dropped
+                );
+            }
+            if !v.learned_routes.is_empty() {
+                let shown: Vec<&str> = v.learned_routes.iter().take(16).map(String::as_str).collect();
+                let more = v.learned_routes.len().saturating_sub(shown.len());
+                let _ = writeln!(
+                    o,
+                    "    {} routes learned from the host: {}{}",
+                    v.learned_routes.len(),
+                    shown.join(" "),
+                    if more > 0 { format!(" (+{more})") } else { String::new() }
+                );
+            }
         }
     }
     if !s.routes.is_empty() {

@@ -7,6 +7,8 @@
 //!   freed on drop), [`Burst`] (a fixed array of owned mbufs, bulk-freed), [`Port`] with
 //!   exclusive [`RxQueue`]/[`TxQueue`] handles, [`MbufRing`] producer/consumer handles, and
 //!   lcore launch with panics caught at the `extern "C"` boundary.
+//! - [`host`]: not DPDK but the same kind of boundary: the Linux TUN interfaces and the
+//!   rtnetlink route dump of the VTI exception path (control thread only).
 //!
 //! All `unsafe` in espgw lives in this crate; every block carries a `// SAFETY:` note.
 //! The rest of the workspace is `#![forbid(unsafe_code)]`.
@@ -23,6 +25,7 @@ pub mod ffi {
 mod burst;
 mod eal;
 mod error;
+pub mod host;
 mod lcore;
 mod mbuf;
 mod mempool;

@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 pub struct ControlSnapshot {
     pub fib_generation: u64,
     pub neighbours: Vec<NeighbourStatus>,
+    /// Routes learned from the host (VTI index, prefix).
+    pub learned: Vec<(u16, String)>,
+    pub host: crate::control::HostCounters,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,7 +167,14 @@ impl StatusSource {
                 pending: n.pending,
             })
             .collect();
-        self.snapshot.store(Arc::new(ControlSnapshot { fib_generation: cp.generation(), neighbours }));
+        let learned =
+            cp.learned_routes().iter().filter_map(|r| Some((r.vti?, r.prefix.to_string()))).collect();
+        self.snapshot.store(Arc::new(ControlSnapshot {
+            fib_generation: cp.generation(),
+            neighbours,
+            learned,
+            host: cp.host_counters(),
+        }));
     }
 
     pub fn status(&self) -> Status {
@@ -272,7 +282,11 @@ impl StatusSource {
             })
             .collect();
         let ipsec = self.ipsec_status();
-        let vtis = self.vti_status(&cfg.vtis);
+        let mut vtis = self.vti_status(&cfg.vtis);
+        for (i, v) in vtis.iter_mut().enumerate() {
+            v.learned_routes =
+                snap.learned.iter().filter(|(x, _)| *x as usize == i).map(|(_, p)| p.clone()).collect();
+        }
         Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             config: self.config_path.clone(),
@@ -311,6 +325,8 @@ impl StatusSource {
                     state: if out.is_some() { "up" } else { "down" }.to_string(),
                     spi_in: newest_in.map(|(_, e)| format!("{:08x}", e.sa.spi)),
                     spi_out: out.map(|e| format!("{:08x}", e.sa.spi)),
+                    host_interface: v.host_interface.clone(),
+                    host: v.host_interface.as_ref().map(|_| self.snapshot.load().host),
                     ..VtiStatus::default()
                 };
                 for (_, e) in t.entries().filter(|(_, e)| e.vti == Some(i)) {
@@ -466,6 +482,14 @@ pub struct VtiStatus {
     pub bytes_in: u64,
     pub packets_out: u64,
     pub bytes_out: u64,
+    /// The host exception path: its interface, the packets through it (all VTIs' host
+    /// interfaces together), and the routes learned from it into this VTI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<crate::control::HostCounters>,
+    #[serde(default)]
+    pub learned_routes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -289,6 +289,9 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         control_stats.clone(),
     );
 
+    let hosts = host_interfaces(&cfg)?;
+    cp.set_host_vtis(cfg.vtis.iter().map(|v| v.host_interface.is_some()).collect());
+
     let (reload_tx, reload_rx) = std::sync::mpsc::channel::<api::ReloadRequest>();
     let (tunnel_tx, tunnel_rx) = std::sync::mpsc::channel::<api::TunnelRequest>();
     let source = Arc::new(
@@ -340,6 +343,8 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     let mut idle_sleep = Duration::from_micros(50);
     let mut last_publish = Instant::now();
     let mut last_lifetime_check = Instant::now();
+    let mut last_route_import: Option<Instant> = None;
+    let mut host_buf = vec![0u8; 65536];
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         let mut work = 0;
@@ -350,6 +355,11 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
                 let idx = dpdk_to_index.get(m.port() as usize).copied().unwrap_or(u8::MAX);
                 cp.handle_frame(idx, m.data(), now, &mut out);
             }
+        }
+        work += exchange_with_host(&hosts, &mut cp, &mut host_buf, &mut out);
+        if last_route_import.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            last_route_import = Some(now);
+            import_host_routes(&hosts, &mut cp);
         }
         // Lifetimes: manual SAs are only reported (or removed at a hard limit); IKE's Child SAs
         // are rekeyed (soft) or deleted with the peer (hard) by the driver, below.
@@ -503,5 +513,103 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
         Ok(())
     } else {
         Err(failed.join("; "))
+    }
+}
+
+/// A VTI's host interface (the routing daemon's side of the exception path).
+struct HostInterface {
+    vti: u16,
+    tun: dpdk_sys::host::Tun,
+    import_routes: bool,
+}
+
+/// MTU of the host interfaces: room for ESP in UDP and an IPv6 outer header under 1500.
+const HOST_MTU: u16 = 1400;
+
+/// Creates the TUN interface of every VTI that has `host_interface`, with the VTI's inside
+/// address, up.
+fn host_interfaces(cfg: &Config) -> Result<Vec<HostInterface>, String> {
+    let mut v = Vec::new();
+    for (i, vti) in cfg.vtis.iter().enumerate() {
+        let Some(name) = &vti.host_interface else { continue };
+        let std::net::IpAddr::V4(a) = vti.address.addr else { continue };
+        let tun = dpdk_sys::host::Tun::create(name)
+            .map_err(|e| format!("vtis[{i}].host_interface: cannot create TUN interface `{name}`: {e}"))?;
+        tun.configure_ipv4(a, vti.address.len, HOST_MTU)
+            .map_err(|e| format!("vtis[{i}].host_interface: cannot configure `{name}`: {e}"))?;
+        tracing::info!(vti = %vti.name, interface = %name, ifindex = tun.ifindex(), address = %vti.address,
+            import_routes = vti.import_routes, "VTI host interface up (exception path for a routing daemon)");
+        v.push(HostInterface { vti: i as u16, tun, import_routes: vti.import_routes });
+    }
+    Ok(v)
+}
+
+/// Moves packets between the host interfaces and the data plane: what the host sent goes
+/// to the control path (injected, routed into a VTI); what came through a VTI for its inside
+/// address goes to the host. Returns how many packets moved.
+fn exchange_with_host(
+    hosts: &[HostInterface],
+    cp: &mut ControlPlane,
+    buf: &mut [u8],
+    out: &mut Vec<crate::control::Transmit>,
+) -> usize {
+    let mut moved = 0;
+    for h in hosts {
+        for _ in 0..64 {
+            match h.tun.recv(buf) {
+                Ok(Some(n)) => {
+                    moved += 1;
+                    cp.from_host(h.vti, &buf[..n], out);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(interface = %h.tun.name(), "host interface read failed: {e}");
+                    break;
+                }
+            }
+        }
+    }
+    for (vti, p) in cp.take_host() {
+        moved += 1;
+        if let Some(h) = hosts.iter().find(|h| h.vti == vti) {
+            if let Err(e) = h.tun.send(&p) {
+                tracing::debug!(interface = %h.tun.name(), "host interface write failed: {e}");
+            }
+        }
+    }
+    moved
+}
+
+/// The kernel's main-table routes out of an importing VTI's host interface (what the
+/// routing daemon learned and exported), as routes into that VTI. Routes the kernel made
+/// itself (the interface's own subnet) are left out.
+fn import_host_routes(hosts: &[HostInterface], cp: &mut ControlPlane) {
+    if !hosts.iter().any(|h| h.import_routes) {
+        return;
+    }
+    const MAIN_TABLE: u32 = 254;
+    const RTPROT_KERNEL: u8 = 2;
+    let dump = match dpdk_sys::host::dump_ipv4_routes() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!("cannot read the kernel routing table: {e}");
+            return;
+        }
+    };
+    let mut learned: Vec<StaticRoute> = crate::route::kernel::parse_ipv4_routes(&dump)
+        .into_iter()
+        .filter(|r| r.table == MAIN_TABLE && r.protocol != RTPROT_KERNEL)
+        .filter_map(|r| {
+            let h = hosts.iter().find(|h| h.import_routes && h.tun.ifindex() == r.oif)?;
+            Some(StaticRoute { prefix: r.prefix, via: None, port: None, vti: Some(h.vti) })
+        })
+        .collect();
+    learned.sort_by_key(|r| (r.prefix.addr, r.prefix.len, r.vti));
+    learned.dedup();
+    if learned != cp.learned_routes() {
+        tracing::info!(target: "gateway::route", routes = learned.len(),
+            prefixes = %learned.iter().take(8).map(|r| r.prefix.to_string()).collect::<Vec<_>>().join(" "),
+            "routes learned from the host (routing daemon) into VTIs changed");
+        cp.set_learned_routes(learned);
     }
 }

@@ -128,6 +128,16 @@ pub struct VtiConfig {
     pub address: IpPrefix,
     /// The `ike.peers[].name` whose Child SA the VTI uses.
     pub peer: String,
+    /// The exception path for a routing daemon: a Linux TUN interface of this name, created
+    /// by espgw with the VTI's inside address (IPv4). Packets for the inside address that
+    /// come through the VTI go to the host, and what the host sends out of the interface is
+    /// routed (into the VTI) and encrypted. BIRD or FRR peers with BGP over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_interface: Option<String>,
+    /// Install the kernel's routes out of `host_interface` (what the routing daemon learned
+    /// and exported to the kernel) as routes into this VTI, read once a second.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub import_routes: bool,
 }
 
 /// A dataplane worker thread pinned to one lcore.

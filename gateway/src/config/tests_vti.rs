@@ -139,3 +139,32 @@ fn two_vtis_may_not_overlap_or_share_a_peer() {
         "duplicate VTI name",
     );
 }
+
+#[test]
+fn host_interface_and_route_import() {
+    let ok = vti(&[(
+        "- { name: vti1",
+        "- { name: vti1, address: 169.254.10.1/30, peer: aws1, host_interface: espgw-vti1, import_routes: true }",
+    )]);
+    let cfg = parse(&ok, "gw.yaml").unwrap();
+    assert_eq!(cfg.vtis[0].host_interface.as_deref(), Some("espgw-vti1"));
+    assert!(cfg.vtis[0].import_routes);
+    assert_err(
+        &vti(&[(
+            "- { name: vti1",
+            "- { name: vti1, address: 169.254.10.1/30, peer: aws1, import_routes: true }",
+        )]),
+        23,
+        "vtis[0].import_routes",
+        "set `host_interface` too",
+    );
+    assert_err(
+        &vti(&[(
+            "- { name: vti1",
+            "- { name: vti1, address: 169.254.10.1/30, peer: aws1, host_interface: a-name-far-too-long }",
+        )]),
+        23,
+        "vtis[0].host_interface",
+        "1 to 15 characters",
+    );
+}

@@ -440,6 +440,30 @@ impl Validator {
                     );
                 }
             }
+            if let Some(h) = &vti.host_interface {
+                if !valid_port_name(h) {
+                    self.issue(
+                        at("host_interface"),
+                        format!("`{h}` must be 1 to 15 characters of a-z, 0-9, '_' or '-'"),
+                    );
+                } else if vtis[..i].iter().any(|o| o.host_interface.as_deref() == Some(h.as_str())) {
+                    self.issue(
+                        at("host_interface"),
+                        format!("host interface `{h}` is already another VTI's"),
+                    );
+                }
+                if !vti.address.addr.is_ipv4() {
+                    self.issue(
+                        at("host_interface"),
+                        "the host interface carries an IPv4 inside address only",
+                    );
+                }
+            } else if vti.import_routes {
+                self.issue(
+                    at("import_routes"),
+                    "routes are imported from the host interface: set `host_interface` too",
+                );
+            }
             let Some(peer) = ike.peers.iter().find(|p| p.name == vti.peer) else {
                 let known: Vec<&str> = ike.peers.iter().map(|p| p.name.as_str()).collect();
                 let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };

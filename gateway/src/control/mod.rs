@@ -87,6 +87,25 @@ pub struct ControlPlane {
     ike_inbox: Vec<IkeDatagram>,
     /// Collect IKE datagrams (an IKE driver runs); otherwise they are `local_unhandled`.
     ike_enabled: bool,
+    /// Per VTI index: packets for its inside address go to the host (a routing daemon on the
+    /// VTI's host interface) instead of being answered here.
+    host_vtis: Vec<bool>,
+    /// IP packets for the host, by VTI index, since the last [`ControlPlane::take_host`].
+    to_host: Vec<(u16, Vec<u8>)>,
+    /// Routes the host's routing daemon learned (into VTIs), below the static routes.
+    learned: Vec<StaticRoute>,
+    host_counters: HostCounters,
+}
+
+/// Packets through the host exception path (all VTIs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostCounters {
+    /// Handed to the host (arrived through a VTI for its inside address).
+    pub to_host: u64,
+    /// Sent by the host and injected into the data plane (routed into a VTI).
+    pub from_host: u64,
+    /// Sent by the host but not routed into any VTI, or not IPv4: dropped.
+    pub from_host_dropped: u64,
 }
 
 impl ControlPlane {
@@ -119,9 +138,61 @@ impl ControlPlane {
             last_tick: None,
             ike_inbox: Vec::new(),
             ike_enabled: false,
+            host_vtis: Vec::new(),
+            to_host: Vec::new(),
+            learned: Vec::new(),
+            host_counters: HostCounters::default(),
         };
         cp.publish();
         cp
+    }
+
+    /// Turns the host exception path on for these VTIs (by index).
+    pub fn set_host_vtis(&mut self, host: Vec<bool>) {
+        self.host_vtis = host;
+    }
+
+    /// IP packets for the host since the last call, by VTI index.
+    pub fn take_host(&mut self) -> Vec<(u16, Vec<u8>)> {
+        std::mem::take(&mut self.to_host)
+    }
+
+    pub fn host_counters(&self) -> HostCounters {
+        self.host_counters
+    }
+
+    /// An IPv4 packet the host sent out of VTI `vti`'s host interface: injected into the data
+    /// plane, which encrypts it with the VTI's SA when the FIB routes it into a VTI (the
+    /// daemon's BGP session, traffic to the far inside address). Anything else is dropped:
+    /// the host interface is no way around the gateway's routing.
+    pub fn from_host(&mut self, vti: u16, packet: &[u8], out: &mut Vec<Transmit>) {
+        let routed = ipv4::Packet::new_checked(packet)
+            .ok()
+            .filter(|ip| ip.total_len() as usize == packet.len())
+            .and_then(|ip| self.tables.load().fib.lookup_v4(ip.dst_addr()))
+            .is_some_and(|a| matches!(a, crate::route::Adjacency::Vti { .. }));
+        if !routed || vti as usize >= self.vtis.len() {
+            self.host_counters.from_host_dropped += 1;
+            return self.count(DropReason::NoRoute);
+        }
+        self.host_counters.from_host += 1;
+        let mut frame = vec![0u8; ethernet::HEADER_LEN];
+        frame[12..14].copy_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(packet);
+        out.push(Transmit { port: 0, frame });
+    }
+
+    /// Routes the host's routing daemon learned: installed below connected subnets and
+    /// static routes (those win for the same prefix). Republishes the FIB when they changed.
+    pub fn set_learned_routes(&mut self, routes: Vec<StaticRoute>) {
+        if routes != self.learned {
+            self.learned = routes;
+            self.publish();
+        }
+    }
+
+    pub fn learned_routes(&self) -> &[StaticRoute] {
+        &self.learned
     }
 
     /// Builds the initial tables without a control plane (used before workers start).
@@ -132,7 +203,7 @@ impl ControlPlane {
         neighbours: &[Neighbour],
     ) -> Tables {
         Tables::new(
-            Fib::build(&FibInput { ports, routes, neighbours, vtis }, 0),
+            Fib::build(&FibInput { ports, routes, learned: &[], neighbours, vtis }, 0),
             ports.iter().map(|p| PortL2 { mac: p.mac.0, mtu: p.mtu }).collect(),
         )
     }
@@ -142,7 +213,13 @@ impl ControlPlane {
         let neighbours: Vec<Neighbour> =
             self.neigh.resolved().map(|(k, mac)| Neighbour { port: k.port, ip: k.ip, mac }).collect();
         let fib = Fib::build(
-            &FibInput { ports: &self.ports, routes: &self.routes, neighbours: &neighbours, vtis: &self.vtis },
+            &FibInput {
+                ports: &self.ports,
+                routes: &self.routes,
+                learned: &self.learned,
+                neighbours: &neighbours,
+                vtis: &self.vtis,
+            },
             self.generation,
         );
         let ports = self.ports.iter().map(|p| PortL2 { mac: p.mac.0, mtu: p.mtu }).collect();
@@ -455,6 +532,27 @@ impl ControlPlane {
 
     fn local_v4(&mut self, in_port: u8, src_mac: MacAddr, bytes: &[u8], out: &mut Vec<Transmit>) {
         let Ok(ip) = ipv4::Packet::new_checked(bytes) else { return self.count(DropReason::Ipv4Malformed) };
+        let dst = IpAddr::V4(ip.dst_addr());
+        // From across a VTI (the source routes back into one) to a host-path VTI's inside
+        // address: for the host's routing daemon (BGP), which answers pings too. Anything
+        // else for that address (a ping from the LAN) is answered here, as without a host.
+        let from_vti = || {
+            matches!(
+                self.tables.load().fib.lookup_v4(ip.src_addr()),
+                Some(crate::route::Adjacency::Vti { .. })
+            )
+        };
+        if let Some(v) = self
+            .vtis
+            .iter()
+            .position(|a| a.addr == dst)
+            .filter(|v| self.host_vtis.get(*v) == Some(&true) && from_vti())
+        {
+            let end = (ip.total_len() as usize).min(bytes.len());
+            self.host_counters.to_host += 1;
+            self.to_host.push((v as u16, bytes[..end].to_vec()));
+            return;
+        }
         if ip.protocol() == IpProtocol::UDP && !ip.more_frags() && ip.frag_offset() == 0 {
             let (src, dst) = (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()));
             return self.local_udp(src, dst, ip.payload());

@@ -370,3 +370,82 @@ fn ike_over_ipv6_is_received_and_sent_from_a_port_address() {
     assert!(!fx.cp.send_udp(src, "198.51.100.2:500".parse().unwrap(), b"x", fx.now, &mut out));
     assert_eq!(out.len(), 1);
 }
+
+/// The host exception path of a VTI (169.254.10.1/30, route 203.0.113.0/24 into it): what
+/// comes from across the VTI for the inside address goes to the host; a ping from the LAN to
+/// it is still answered here; what the host sends is injected only when routed into a VTI;
+/// learned routes enter the FIB below the static ones.
+#[test]
+fn host_exception_path_and_learned_routes() {
+    let ports = vec![
+        L3Port {
+            name: "lan".into(),
+            mac: GW_LAN,
+            mtu: 1500,
+            addresses: vec!["192.0.2.1/24".parse().unwrap()],
+        },
+        L3Port {
+            name: "wan".into(),
+            mac: GW_WAN,
+            mtu: 1500,
+            addresses: vec!["198.51.100.1/24".parse().unwrap()],
+        },
+    ];
+    let vtis: Vec<IpPrefix> = vec!["169.254.10.1/30".parse().unwrap()];
+    let routes =
+        vec![StaticRoute { prefix: "203.0.113.0/24".parse().unwrap(), via: None, port: None, vti: Some(0) }];
+    let tables: SharedTables =
+        Arc::new(ArcSwap::from_pointee(ControlPlane::initial_tables(&ports, &routes, &vtis, &[])));
+    let stats = Arc::new(WorkerStats::new(0, 2));
+    let mut cp =
+        ControlPlane::new(ports, routes, vtis, &[], tables.clone(), Default::default(), stats.clone());
+    cp.set_host_vtis(vec![true]);
+    let now = Instant::now();
+
+    // Decrypted from the VTI (the peer's inside address as source): to the host, unchanged.
+    let bgp = icmp4_frame(
+        GW_WAN,
+        GW_WAN,
+        v4("169.254.10.2"),
+        v4("169.254.10.1"),
+        ICMP4_ECHO_REQUEST,
+        0,
+        [0; 4],
+        &[7; 20],
+    );
+    let mut out = Vec::new();
+    cp.handle_frame(1, &bgp, now, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(cp.take_host(), vec![(0u16, bgp[14..].to_vec())]);
+    // From the LAN: espgw answers, the host sees nothing.
+    cp.handle_frame(0, &ping4(v4("169.254.10.1"), 64, 8, false), now, &mut out);
+    assert_eq!(out.len(), 1);
+    assert!(cp.take_host().is_empty());
+    out.clear();
+
+    // From the host: into the VTI (its far inside address, the routed site) or dropped.
+    let ip = |dst: &str| {
+        icmp4_frame(GW_WAN, GW_WAN, v4("169.254.10.1"), v4(dst), ICMP4_ECHO_REQUEST, 0, [0; 4], &[1; 8])[14..]
+            .to_vec()
+    };
+    for dst in ["169.254.10.2", "203.0.113.9"] {
+        cp.from_host(0, &ip(dst), &mut out);
+    }
+    assert_eq!(out.len(), 2);
+    assert_eq!(&out[0].frame[12..14], &[0x08, 0x00]);
+    assert_eq!(&out[0].frame[14..], &ip("169.254.10.2")[..]);
+    cp.from_host(0, &ip("192.0.2.2"), &mut out);
+    cp.from_host(0, &[0x45, 0, 0], &mut out);
+    assert_eq!(out.len(), 2);
+    let c = cp.host_counters();
+    assert_eq!((c.to_host, c.from_host, c.from_host_dropped), (1, 2, 2));
+
+    // Learned routes: into the FIB, a static route for the same prefix wins, withdrawn again.
+    let learned = |p: &str| StaticRoute { prefix: p.parse().unwrap(), via: None, port: None, vti: Some(0) };
+    cp.set_learned_routes(vec![learned("10.9.0.0/16"), learned("192.0.2.0/24")]);
+    let fib = |a: &str| tables.load().fib.lookup_v4(v4(a));
+    assert_eq!(fib("10.9.1.1"), Some(crate::route::Adjacency::Vti { vti: 0 }));
+    assert_eq!(fib("192.0.2.7"), Some(crate::route::Adjacency::Glean { port: 0 }), "connected beats learned");
+    cp.set_learned_routes(vec![]);
+    assert_eq!(fib("10.9.1.1"), None);
+}

@@ -3,6 +3,8 @@
 //! swap (arc-swap). Workers load it once per burst.
 //!
 //! Built from (in increasing precedence for equal prefixes):
+//! - routes a routing daemon learned (read from the kernel, [`super::kernel`]) → into their
+//!   VTI: the lowest, so a peer announcing one of our own subnets cannot take it over,
 //! - connected subnets of each port → [`Adjacency::Glean`] (resolve the destination itself),
 //! - static routes → [`Adjacency::Forward`] when the next hop is resolved, else
 //!   [`Adjacency::Resolve`]; routes with a port and no next hop are on-link (Glean),
@@ -62,6 +64,8 @@ pub struct Neighbour {
 pub struct FibInput<'a> {
     pub ports: &'a [L3Port],
     pub routes: &'a [StaticRoute],
+    /// Learned routes (into VTIs), below everything else.
+    pub learned: &'a [StaticRoute],
     pub neighbours: &'a [Neighbour],
     /// Inside address (with the link prefix) of each VTI, by VTI index.
     pub vtis: &'a [IpPrefix],
@@ -113,6 +117,11 @@ impl Fib {
             IpAddr::V6(p) => v6.insert(p.octets(), len, a),
         };
 
+        for r in input.learned {
+            if let Some(vti) = r.vti {
+                add(r.prefix.network().addr, r.prefix.len, intern(Adjacency::Vti { vti }));
+            }
+        }
         for (i, p) in input.ports.iter().enumerate() {
             for a in &p.addresses {
                 add(a.network().addr, a.len, intern(Adjacency::Glean { port: i as u8 }));
@@ -260,7 +269,10 @@ mod tests {
             Neighbour { port: 1, ip: "198.51.100.254".parse().unwrap(), mac: mac(0xfe) },
             Neighbour { port: 0, ip: "192.0.2.2".parse().unwrap(), mac: mac(0x22) },
         ];
-        let fib = Fib::build(&FibInput { ports: &ports, routes: &routes, neighbours: &neigh, vtis: &[] }, 1);
+        let fib = Fib::build(
+            &FibInput { ports: &ports, routes: &routes, learned: &[], neighbours: &neigh, vtis: &[] },
+            1,
+        );
         let l = |s: &str| fib.lookup(s.parse().unwrap());
         assert_eq!(l("192.0.2.1"), Some(Adjacency::Local));
         assert_eq!(l("2001:db8:2::1"), Some(Adjacency::Local));
@@ -293,7 +305,10 @@ mod tests {
             },
         ];
         let vtis = [pfx("169.254.10.1/30"), pfx("169.254.20.1/30")];
-        let fib = Fib::build(&FibInput { ports: &ports, routes: &routes, neighbours: &[], vtis: &vtis }, 1);
+        let fib = Fib::build(
+            &FibInput { ports: &ports, routes: &routes, learned: &[], neighbours: &[], vtis: &vtis },
+            1,
+        );
         let l = |s: &str| fib.lookup(s.parse().unwrap());
         assert_eq!(l("169.254.10.1"), Some(Adjacency::Local), "the inside address is ours");
         assert_eq!(l("169.254.10.2"), Some(Adjacency::Vti { vti: 0 }), "the far end is through the VTI");

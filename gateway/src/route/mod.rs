@@ -1,7 +1,9 @@
 //! Routing: the longest-prefix-match tables ([`lpm`]) and the forwarding information base
-//! ([`fib`]) the workers consult once per packet.
+//! ([`fib`]) the workers consult once per packet, and the routes a routing daemon learned,
+//! read from the kernel ([`kernel`]).
 
 pub mod fib;
+pub mod kernel;
 pub mod lpm;
 
 pub use fib::{Adjacency, Fib, FibInput, L3Port, Neighbour, StaticRoute};
