@@ -75,10 +75,12 @@ tunnel-test: build pyenv
 	ESPGW=$(CURDIR)/$(ESPGW) PY=$(CURDIR)/$(PYENV)/bin/python bash tests/netns/tunnel.sh
 
 # Route-based tunnel: static routes into the VTI, then BGP (BIRD) over it with the learned
-# routes imported from the kernel; a policy-based tunnel alongside in both.
+# routes imported from the kernel; a policy-based tunnel alongside in both; then failover
+# between two VTIs to two far gateways when one dies, and back.
 vti-test: build
 	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti.sh
 	ROUTING=bgp ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti.sh
+	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti_failover.sh
 
 # scapy as the remote ESP gateway through espgw's DPDK ports, over an algorithm/mode matrix.
 scapy-test: build pyenv
