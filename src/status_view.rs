@@ -230,13 +230,13 @@ pub fn render(s: &Status) -> String {
                     c.to_host, c.from_host, c.from_host_dropped
                 );
             }
-            if !v.learned_routes.is_empty() {
+            if v.learned_route_count > 0 {
                 let shown: Vec<&str> = v.learned_routes.iter().take(16).map(String::as_str).collect();
-                let more = v.learned_routes.len().saturating_sub(shown.len());
+                let more = v.learned_route_count.saturating_sub(shown.len());
                 let _ = writeln!(
                     o,
                     "    {} routes learned from the host: {}{}",
-                    v.learned_routes.len(),
+                    v.learned_route_count,
                     shown.join(" "),
                     if more > 0 { format!(" (+{more})") } else { String::new() }
                 );

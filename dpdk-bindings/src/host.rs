@@ -206,3 +206,52 @@ pub fn dump_ipv4_routes() -> io::Result<Vec<u8>> {
         all.extend_from_slice(chunk);
     }
 }
+
+/// Notifications of changes to the kernel's IPv4 routes (rtnetlink group `RTNLGRP_IPV4_ROUTE`),
+/// so that the table is dumped again only when something changed.
+#[derive(Debug)]
+pub struct RouteMonitor {
+    fd: OwnedFd,
+}
+
+impl RouteMonitor {
+    pub fn new() -> io::Result<RouteMonitor> {
+        let fd = socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_NONBLOCK, libc::NETLINK_ROUTE)?;
+        // SAFETY: a zeroed sockaddr_nl with family and group mask set is a valid bind address.
+        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        addr.nl_family = libc::AF_NETLINK as u16;
+        addr.nl_groups = 1 << (libc::RTNLGRP_IPV4_ROUTE - 1);
+        // SAFETY: addr is valid for its size; fd is an open netlink socket.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(RouteMonitor { fd })
+    }
+
+    /// Whether any route changed since the last call (drains the pending notifications). A
+    /// lost notification (the socket's buffer overflowed) counts as a change.
+    pub fn changed(&self) -> bool {
+        let mut buf = [0u8; 8192];
+        let mut any = false;
+        loop {
+            // SAFETY: buf is valid for writes of its length; fd is open and non-blocking.
+            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n > 0 {
+                any = true;
+                continue;
+            }
+            if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOBUFS) {
+                any = true;
+                continue;
+            }
+            return any;
+        }
+    }
+}

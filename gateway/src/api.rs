@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 pub struct ControlSnapshot {
     pub fib_generation: u64,
     pub neighbours: Vec<NeighbourStatus>,
-    /// Routes learned from the host (VTI index, prefix).
-    pub learned: Vec<(u16, String)>,
+    /// Routes learned from the host (into VTIs), shared with the control plane.
+    #[serde(skip)]
+    pub learned: Arc<Vec<crate::route::StaticRoute>>,
     pub host: crate::control::HostCounters,
 }
 
@@ -167,8 +168,7 @@ impl StatusSource {
                 pending: n.pending,
             })
             .collect();
-        let learned =
-            cp.learned_routes().iter().filter_map(|r| Some((r.vti?, r.prefix.to_string()))).collect();
+        let learned = cp.learned_routes().clone();
         self.snapshot.store(Arc::new(ControlSnapshot {
             fib_generation: cp.generation(),
             neighbours,
@@ -284,8 +284,9 @@ impl StatusSource {
         let ipsec = self.ipsec_status();
         let mut vtis = self.vti_status(&cfg.vtis);
         for (i, v) in vtis.iter_mut().enumerate() {
-            v.learned_routes =
-                snap.learned.iter().filter(|(x, _)| *x as usize == i).map(|(_, p)| p.clone()).collect();
+            let mine = snap.learned.iter().filter(|r| r.vti == Some(i as u16));
+            v.learned_route_count = mine.clone().count();
+            v.learned_routes = mine.take(LEARNED_SHOWN).map(|r| r.prefix.to_string()).collect();
         }
         Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -488,9 +489,15 @@ pub struct VtiStatus {
     pub host_interface: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<crate::control::HostCounters>,
+    /// How many routes were learned into this VTI, and the first [`LEARNED_SHOWN`] of them.
+    #[serde(default)]
+    pub learned_route_count: usize,
     #[serde(default)]
     pub learned_routes: Vec<String>,
 }
+
+/// Learned routes listed per VTI in the status document (all are counted).
+pub const LEARNED_SHOWN: usize = 1000;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PortStatus {

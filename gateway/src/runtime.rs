@@ -290,6 +290,14 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     );
 
     let hosts = host_interfaces(&cfg)?;
+    let route_monitor = if hosts.iter().any(|h| h.import_routes) {
+        Some(
+            dpdk_sys::host::RouteMonitor::new()
+                .map_err(|e| format!("cannot watch the kernel's routes: {e}"))?,
+        )
+    } else {
+        None
+    };
     cp.set_host_vtis(cfg.vtis.iter().map(|v| v.host_interface.is_some()).collect());
 
     let (reload_tx, reload_rx) = std::sync::mpsc::channel::<api::ReloadRequest>();
@@ -344,6 +352,7 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
     let mut last_publish = Instant::now();
     let mut last_lifetime_check = Instant::now();
     let mut last_route_import: Option<Instant> = None;
+    let mut route_dirty = true;
     let mut host_buf = vec![0u8; 65536];
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
@@ -357,9 +366,17 @@ pub fn run(cfg: Config, config_path: String) -> Result<(), String> {
             }
         }
         work += exchange_with_host(&hosts, &mut cp, &mut host_buf, &mut out);
-        if last_route_import.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
-            last_route_import = Some(now);
-            import_host_routes(&hosts, &mut cp);
+        // The kernel table is read again when it changed, at most once a second (a full
+        // table is 100k routes); and once at start.
+        if let Some(m) = &route_monitor {
+            route_dirty |= m.changed();
+            if route_dirty
+                && last_route_import.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+            {
+                route_dirty = false;
+                last_route_import = Some(now);
+                import_host_routes(&hosts, &mut cp);
+            }
         }
         // Lifetimes: manual SAs are only reported (or removed at a hard limit); IKE's Child SAs
         // are rekeyed (soft) or deleted with the peer (hard) by the driver, below.
@@ -584,9 +601,7 @@ fn exchange_with_host(
 /// routing daemon learned and exported), as routes into that VTI. Routes the kernel made
 /// itself (the interface's own subnet) are left out.
 fn import_host_routes(hosts: &[HostInterface], cp: &mut ControlPlane) {
-    if !hosts.iter().any(|h| h.import_routes) {
-        return;
-    }
+    let t = Instant::now();
     const MAIN_TABLE: u32 = 254;
     const RTPROT_KERNEL: u8 = 2;
     let dump = match dpdk_sys::host::dump_ipv4_routes() {
@@ -606,10 +621,12 @@ fn import_host_routes(hosts: &[HostInterface], cp: &mut ControlPlane) {
         .collect();
     learned.sort_by_key(|r| (r.prefix.addr, r.prefix.len, r.vti));
     learned.dedup();
-    if learned != cp.learned_routes() {
-        tracing::info!(target: "gateway::route", routes = learned.len(),
-            prefixes = %learned.iter().take(8).map(|r| r.prefix.to_string()).collect::<Vec<_>>().join(" "),
-            "routes learned from the host (routing daemon) into VTIs changed");
+    if learned != **cp.learned_routes() {
+        let n = learned.len();
+        let first = learned.iter().take(8).map(|r| r.prefix.to_string()).collect::<Vec<_>>().join(" ");
         cp.set_learned_routes(learned);
+        tracing::info!(target: "gateway::route", routes = n, prefixes = %first,
+            millis = t.elapsed().as_millis() as u64,
+            "routes learned from the host (routing daemon) into VTIs changed: FIB republished");
     }
 }

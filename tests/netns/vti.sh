@@ -16,7 +16,9 @@
 #
 # Asserts: check-config accepts both files; status shows the VTI up on both sides; (bgp: the
 # BGP session established over the VTI, each side's route learned by the other's BIRD, in the
-# kernel table and in espgw's FIB via the VTI); hosts ping each other through the VTI (IPv4)
+# kernel table and in espgw's FIB via the VTI; 100,000 routes added to the kernel table out of
+# the host interface, imported, replaced by 100,000 others and withdrawn while h1 pings h2 at
+# 20/s with none lost); hosts ping each other through the VTI (IPv4)
 # and through the policy-based tunnel (IPv6) at the same time; h1 pings B's inside address
 # 169.254.10.2 (answered by B through the VTI: by espgw, or with bgp by B's kernel); only ESP
 # between the gateways on the wan link; status shows the VTI's counters and the routes via the
@@ -192,6 +194,40 @@ if [ "$ROUTING" = bgp ]; then
     }
     check "espgw A imported 198.51.100.0/24 into its FIB via vti0" imported a 198.51.100.0/24
     check "espgw B imported 192.0.2.0/24 into its FIB via vti0" imported b 192.0.2.0/24
+
+    # A full table: 100,000 routes out of espgw-vti0 in A's kernel table, then replaced by
+    # 100,000 others, while h1 pings h2 (198.51.100.2, a prefix none of them touches).
+    python3 - "$WORK" <<'PY'
+import sys
+w = sys.argv[1]
+def batch(name, verb, plen, n):
+    step = 1 << (32 - plen)
+    with open(f"{w}/{name}", "w") as f:
+        for i in range(n):
+            a = (10 << 24) + i * step
+            f.write(f"route {verb} {a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}/{plen} dev espgw-vti0 proto static\n")
+batch("add1", "add", 25, 100000); batch("del1", "del", 25, 100000); batch("add2", "add", 26, 100000)
+PY
+    count_learned() { "$ESPGW" status -s "$WORK/a.sock" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vtis"][0]["learned_route_count"])'; }
+    wait_learned() { for _ in $(seq 1 150); do [ "$(count_learned)" = "$1" ] && return 0; sleep 0.2; done; count_learned; return 1; }
+    ip netns exec "$H1" ping -i 0.05 -W 1 -w 40 198.51.100.2 >"$WORK/stream.txt" 2>&1 &
+    PING=$!
+    sleep 2
+    t0=$(date +%s.%N)
+    ip -n "$GA" -batch "$WORK/add1"
+    check "espgw A learned 100,001 routes into vti0 (within 30 s)" wait_learned 100001
+    echo "       $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s after the kernel got them; $(grep -o 'routes learned from the host.*millis=[0-9]*' "$WORK/a.log" | tail -1 | grep -o 'millis=[0-9]*') for the import"
+    ip -n "$GA" -batch "$WORK/del1"; ip -n "$GA" -batch "$WORK/add2"
+    check "espgw A replaced them with 100,000 others (within 30 s)" wait_learned 100001
+    check "a route of the new table is in A's FIB" sh -c "'$ESPGW' status -s '$WORK/a.sock' --json | grep -q '10.0.0.64/26'"
+    ip -n "$GA" -batch "$WORK/del1" 2>/dev/null; sed 's/route add/route del/' "$WORK/add2" | ip -n "$GA" -batch - 2>/dev/null
+    check "and dropped them again when the kernel did" wait_learned 1
+    kill -INT "$PING" 2>/dev/null; wait "$PING" 2>/dev/null
+    sent=$(grep -o "[0-9]* packets transmitted" "$WORK/stream.txt" | cut -d' ' -f1)
+    rcvd=$(grep -o "[0-9]* received" "$WORK/stream.txt" | cut -d' ' -f1)
+    if [ "${sent:-0}" -ge 100 ] && [ "$sent" = "$rcvd" ]; then
+        ok "no ping to the untouched prefix lost while 2 x 100,000 routes were replaced ($rcvd of $sent)"
+    else bad "pings to the untouched prefix: $rcvd of $sent"; fi
 fi
 
 ip netns exec "$GB" tcpdump -i gb-wan -Q in -n -U -c 200 -w "$WORK/wan.pcap" >"$WORK/cap.log" 2>&1 &

@@ -92,8 +92,9 @@ pub struct ControlPlane {
     host_vtis: Vec<bool>,
     /// IP packets for the host, by VTI index, since the last [`ControlPlane::take_host`].
     to_host: Vec<(u16, Vec<u8>)>,
-    /// Routes the host's routing daemon learned (into VTIs), below the static routes.
-    learned: Vec<StaticRoute>,
+    /// Routes the host's routing daemon learned (into VTIs), below the static routes; shared
+    /// with the status snapshot without copying (a full table is 100k routes).
+    learned: Arc<Vec<StaticRoute>>,
     host_counters: HostCounters,
 }
 
@@ -140,7 +141,7 @@ impl ControlPlane {
             ike_enabled: false,
             host_vtis: Vec::new(),
             to_host: Vec::new(),
-            learned: Vec::new(),
+            learned: Arc::new(Vec::new()),
             host_counters: HostCounters::default(),
         };
         cp.publish();
@@ -185,13 +186,16 @@ impl ControlPlane {
     /// Routes the host's routing daemon learned: installed below connected subnets and
     /// static routes (those win for the same prefix). Republishes the FIB when they changed.
     pub fn set_learned_routes(&mut self, routes: Vec<StaticRoute>) {
-        if routes != self.learned {
-            self.learned = routes;
+        if routes != *self.learned {
+            self.learned = Arc::new(routes);
+            let t = Instant::now();
             self.publish();
+            tracing::debug!(target: "gateway::route", routes = self.learned.len(),
+                micros = t.elapsed().as_micros() as u64, "FIB rebuilt with the learned routes");
         }
     }
 
-    pub fn learned_routes(&self) -> &[StaticRoute] {
+    pub fn learned_routes(&self) -> &Arc<Vec<StaticRoute>> {
         &self.learned
     }
 
