@@ -189,6 +189,46 @@ pub fn render(s: &Status) -> String {
         &["peer"],
     );
 
+    let vti_up = gauge(&r, "espgw_vti_up", "1 while the VTI has an outbound SA to encrypt with.", &["vti"]);
+    let vti_packets = counter(
+        &r,
+        "espgw_vti_packets_total",
+        "Packets the VTI's SAs carried (inner), by direction.",
+        &["vti", "direction"],
+    );
+    let vti_bytes = counter(
+        &r,
+        "espgw_vti_bytes_total",
+        "Bytes the VTI's SAs carried (inner), by direction.",
+        &["vti", "direction"],
+    );
+    let vti_learned = gauge(
+        &r,
+        "espgw_vti_learned_routes",
+        "Routes learned from the VTI's host interface (the routing daemon) into the VTI.",
+        &["vti"],
+    );
+    let host_packets = counter(
+        &r,
+        "espgw_host_exception_packets_total",
+        "Packets through the VTI host interfaces: to_host, from_host, from_host_dropped (not routed into a VTI).",
+        &["direction"],
+    );
+    for v in &s.vtis {
+        let l = v.name.as_str();
+        vti_up.with_label_values(&[l]).set(i64::from(v.state == "up"));
+        vti_packets.with_label_values(&[l, "in"]).inc_by(v.packets_in);
+        vti_packets.with_label_values(&[l, "out"]).inc_by(v.packets_out);
+        vti_bytes.with_label_values(&[l, "in"]).inc_by(v.bytes_in);
+        vti_bytes.with_label_values(&[l, "out"]).inc_by(v.bytes_out);
+        vti_learned.with_label_values(&[l]).set(v.learned_route_count as i64);
+    }
+    if let Some(h) = s.vtis.iter().find_map(|v| v.host) {
+        host_packets.with_label_values(&["to_host"]).inc_by(h.to_host);
+        host_packets.with_label_values(&["from_host"]).inc_by(h.from_host);
+        host_packets.with_label_values(&["from_host_dropped"]).inc_by(h.from_host_dropped);
+    }
+
     info.with_label_values(&[&s.version]).set(1);
     uptime.set(s.uptime_s as i64);
     fib_gen.set(s.fib_generation as i64);
@@ -404,7 +444,12 @@ mod tests {
             "workers": [{"lcore": 1, "polls": 100, "idle_polls": 90, "busy_percent": 12.5, "punted": 2, "injected": 1,
                          "latency": {"bounds_ns": [250, 500, 1000], "counts": [3, 4, 0, 1], "sum_ns": 5000, "count": 8}}],
             "drops": [{"reason": "esp_replayed", "packets": 4}],
-            "neighbours": [], "routes": []
+            "neighbours": [], "routes": [],
+            "vtis": [{"name": "vti0", "address": "169.254.10.1/30", "peer": "aws1", "state": "up",
+                      "spi_in": "c0000001", "spi_out": "c0000002", "packets_in": 3, "bytes_in": 300,
+                      "packets_out": 4, "bytes_out": 400, "host_interface": "espgw-vti0",
+                      "host": {"to_host": 6, "from_host": 7, "from_host_dropped": 1},
+                      "learned_route_count": 2, "learned_routes": ["10.1.0.0/16", "10.2.0.0/16"]}]
         }))
         .unwrap();
         s.ipsec = IpsecStatus {
@@ -455,6 +500,11 @@ mod tests {
             "espgw_worker_packet_latency_seconds_bucket{lcore=\"1\",le=\"0.0000005\"} 7",
             "espgw_worker_packet_latency_seconds_bucket{lcore=\"1\",le=\"+Inf\"} 8",
             "espgw_worker_packet_latency_seconds_count{lcore=\"1\"} 8",
+            "espgw_vti_up{vti=\"vti0\"} 1",
+            "espgw_vti_packets_total{direction=\"out\",vti=\"vti0\"} 4",
+            "espgw_vti_bytes_total{direction=\"in\",vti=\"vti0\"} 300",
+            "espgw_vti_learned_routes{vti=\"vti0\"} 2",
+            "espgw_host_exception_packets_total{direction=\"from_host_dropped\"} 1",
         ] {
             assert!(text.contains(want), "missing `{want}` in\n{text}");
         }

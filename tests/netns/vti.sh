@@ -84,6 +84,7 @@ ipsec:
 workers:
   - { lcore: 1, rx: ["lan:0", "wan:0"] }
 control: { socket: $WORK/$side.sock }
+metrics: { listen: "127.0.0.1:9464" }
 ike:
   peers:
     - name: gw-$other
@@ -253,6 +254,13 @@ if { [ "$ROUTING" = bgp ] || "$ESPGW" status -s "$WORK/a.sock" | grep -q "198.51
    "$ESPGW" status -s "$WORK/a.sock" | grep -Eq "vti0 +169.254.10.1/30 +peer gw-b +up"; then
     ok "espgw status shows the VTI up and the route via it"
 else bad "status text lacks the VTI or its route"; "$ESPGW" status -s "$WORK/a.sock" | tail -12; fi
+want_learned=0; [ "$ROUTING" = bgp ] && want_learned=1
+check "metrics: espgw_vti_up, VTI packet counters, learned routes ($want_learned)" sh -c "
+    m=\$(ip netns exec '$GA' curl -s --max-time 5 http://127.0.0.1:9464/metrics)
+    echo \"\$m\" | grep -E '^espgw_vti_(up|learned_routes|packets_total)' &&
+    echo \"\$m\" | grep -q '^espgw_vti_up{vti=\"vti0\"} 1' &&
+    echo \"\$m\" | grep -Eq '^espgw_vti_packets_total\{direction=\"out\",vti=\"vti0\"\} [1-9]' &&
+    echo \"\$m\" | grep -q '^espgw_vti_learned_routes{vti=\"vti0\"} $want_learned'"
 drops=$(python3 -c "import json,sys; print({d['reason']:d['packets'] for d in json.load(open(sys.argv[1]))['drops']}.get('vti_down',0))" "$WORK/sa.json")
 [ "$drops" -eq 0 ] && ok "no vti_down drops once up" || bad "vti_down drops: $drops"
 
