@@ -1,12 +1,14 @@
 //! `espgw diagnose TUNNEL`: the last failure of one IKE peer explained in an administrator's
 //! terms — which phase and exchange, what each side offered, what to check and what to change.
+//! TUNNEL may also name a VTI: then its peer is diagnosed, after the VTI's own state (up or
+//! down, its host interface for a routing daemon, the routes learned through it).
 //!
 //! It works on the status document only (the same one `espgw status --json` prints), so it
 //! explains exactly what the gateway knows. The failure's kind comes from the state machine's
 //! own sentence, whose first words name it (`ike::sa::Failure`'s `Display`: "no proposal
 //! chosen: …", "peer not answering: …"); a test holds every kind against that wording.
 
-use gateway::api::Status;
+use gateway::api::{Status, VtiStatus};
 use gateway::ike_driver::PeerView;
 use std::fmt::Write;
 
@@ -108,8 +110,11 @@ pub fn tunnel_state(p: &PeerView) -> &'static str {
 
 /// The explanation for tunnel `name`, or an error listing the tunnels there are.
 pub fn diagnose(s: &Status, name: &str) -> Result<String, String> {
-    let Some(p) = s.ike.iter().find(|p| p.name == name) else {
-        let names: Vec<&str> = s.ike.iter().map(|p| p.name.as_str()).collect();
+    let by_vti = s.vtis.iter().find(|v| v.name == name);
+    let peer_name = by_vti.map_or(name, |v| v.peer.as_str());
+    let Some(p) = s.ike.iter().find(|p| p.name == peer_name) else {
+        let mut names: Vec<&str> = s.ike.iter().map(|p| p.name.as_str()).collect();
+        names.extend(s.vtis.iter().map(|v| v.name.as_str()));
         return Err(if names.is_empty() {
             format!("no tunnel named {name:?}: this gateway has no IKE peers configured")
         } else {
@@ -117,6 +122,9 @@ pub fn diagnose(s: &Status, name: &str) -> Result<String, String> {
         });
     };
     let mut o = String::new();
+    if let Some(v) = by_vti.or_else(|| s.vtis.iter().find(|v| v.peer == p.name)) {
+        vti_section(&mut o, s, v);
+    }
     let installed = p.children.iter().filter(|c| c.installed).count();
     let verdict = match tunnel_state(p) {
         "partially up" => "PARTIALLY UP",
@@ -188,6 +196,61 @@ pub fn diagnose(s: &Status, name: &str) -> Result<String, String> {
         }
     }
     Ok(o)
+}
+
+/// The VTI bound to the peer: its state, and the routing daemon's side when it has a host
+/// interface.
+fn vti_section(o: &mut String, s: &Status, v: &VtiStatus) {
+    let _ = writeln!(
+        o,
+        "VTI {} ({}, IKE peer {}): {}, in {} pkts, out {} pkts",
+        v.name,
+        v.address,
+        v.peer,
+        v.state.to_uppercase(),
+        v.packets_in,
+        v.packets_out
+    );
+    let vti_down = s.drops.iter().find(|d| d.reason == "vti_down").map_or(0, |d| d.packets);
+    if v.state != "up" {
+        let _ = writeln!(
+            o,
+            "  No outbound SA: packets routed into it are dropped (vti_down: {vti_down} so far). It comes up \
+             with the IKE peer's Child SA, diagnosed below."
+        );
+    }
+    if let (Some(h), Some(c)) = (&v.host_interface, &v.host) {
+        let _ = writeln!(
+            o,
+            "  Host interface {h} (routing daemon): {} packets to the host, {} from it, {} dropped (not routed into a VTI)",
+            c.to_host, c.from_host, c.from_host_dropped
+        );
+        if v.learned_route_count > 0 {
+            let first: Vec<&str> = v.learned_routes.iter().take(4).map(String::as_str).collect();
+            let _ = writeln!(
+                o,
+                "  {} routes learned through it, e.g. {}",
+                v.learned_route_count,
+                first.join(" ")
+            );
+        } else if v.state == "up" {
+            let _ = writeln!(
+                o,
+                "  No routes learned through it. Check that the routing daemon runs in this network \
+                 namespace and its BGP session to the far inside address is up (birdc show \
+                 protocols; vtysh -c 'show bgp summary'), that it exports the learned routes to the \
+                 kernel (BIRD: export where source = RTS_BGP), that `ip route` shows them via {h}, \
+                 and that the VTI has `import_routes: true`."
+            );
+            if c.from_host == 0 {
+                let _ = writeln!(
+                    o,
+                    "  Nothing came from {h} yet: the daemon has not tried to reach its neighbour."
+                );
+            }
+        }
+    }
+    let _ = writeln!(o);
 }
 
 fn section(o: &mut String, meaning: &str, check: &[String], fix: &[String]) {
@@ -484,5 +547,33 @@ mod tests {
         let s = status(vec![peer("down", None)]);
         assert_eq!(diagnose(&s, "aws").unwrap_err(), "no tunnel named \"aws\"; the tunnels are: vmc");
         assert!(diagnose(&status(vec![]), "aws").unwrap_err().contains("no IKE peers"));
+    }
+
+    #[test]
+    fn a_vti_is_diagnosed_with_its_peer_and_its_routing_daemon() {
+        let mut s = status(vec![peer("connecting", None)]);
+        s.vtis = vec![VtiStatus {
+            name: "vti0".into(),
+            address: "169.254.10.1/30".into(),
+            peer: "vmc".into(),
+            state: "down".into(),
+            host_interface: Some("espgw-vti0".into()),
+            host: Some(Default::default()),
+            ..Default::default()
+        }];
+        let d = diagnose(&s, "vti0").unwrap();
+        assert!(d.starts_with("VTI vti0 (169.254.10.1/30, IKE peer vmc): DOWN"), "{d}");
+        assert!(d.contains("No outbound SA: packets routed into it are dropped"), "{d}");
+        assert!(d.contains("Tunnel vmc (203.0.113.1 -> 203.0.113.2, IKEv2): CONNECTING"), "{d}");
+        // Up, but the daemon learned nothing: say where to look.
+        s.vtis[0].state = "up".into();
+        let d = diagnose(&s, "vmc").unwrap();
+        assert!(d.contains("No routes learned through it") && d.contains("birdc show protocols"), "{d}");
+        assert!(d.contains("Nothing came from espgw-vti0 yet"), "{d}");
+        s.vtis[0].learned_route_count = 2;
+        s.vtis[0].learned_routes = vec!["10.1.0.0/16".into(), "10.2.0.0/16".into()];
+        let d = diagnose(&s, "vti0").unwrap();
+        assert!(d.contains("2 routes learned through it, e.g. 10.1.0.0/16 10.2.0.0/16"), "{d}");
+        assert!(diagnose(&s, "nope").unwrap_err().contains("the tunnels are: vmc, vti0"));
     }
 }

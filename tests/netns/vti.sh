@@ -254,6 +254,11 @@ if { [ "$ROUTING" = bgp ] || "$ESPGW" status -s "$WORK/a.sock" | grep -q "198.51
    "$ESPGW" status -s "$WORK/a.sock" | grep -Eq "vti0 +169.254.10.1/30 +peer gw-b +up"; then
     ok "espgw status shows the VTI up and the route via it"
 else bad "status text lacks the VTI or its route"; "$ESPGW" status -s "$WORK/a.sock" | tail -12; fi
+diag_vti() {
+    "$ESPGW" diagnose vti0 -s "$WORK/a.sock" | tee /dev/stderr | grep -q "^VTI vti0 (169.254.10.1/30, IKE peer gw-b): UP" &&
+    { [ "$ROUTING" != bgp ] || "$ESPGW" diagnose vti0 -s "$WORK/a.sock" | grep -q "1 routes learned through it, e.g. 198.51.100.0/24"; }
+}
+check "espgw diagnose vti0: the VTI up (and with bgp, the route learned through its host interface)" diag_vti
 want_learned=0; [ "$ROUTING" = bgp ] && want_learned=1
 check "metrics: espgw_vti_up, VTI packet counters, learned routes ($want_learned)" sh -c "
     m=\$(ip netns exec '$GA' curl -s --max-time 5 http://127.0.0.1:9464/metrics)
