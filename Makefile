@@ -75,12 +75,13 @@ tunnel-test: build pyenv
 	ESPGW=$(CURDIR)/$(ESPGW) PY=$(CURDIR)/$(PYENV)/bin/python bash tests/netns/tunnel.sh
 
 # Route-based tunnel: static routes into the VTI, then BGP (BIRD) over it with the learned
-# routes imported from the kernel; a policy-based tunnel alongside in both; then failover
-# between two VTIs to two far gateways when one dies, and back.
+# routes imported from the kernel; a policy-based tunnel alongside in both; then two VTIs to
+# two far gateways: failover when one dies and back, by BGP, by ECMP over a BGP multipath
+# route, and by static routes with metrics (tracking).
 vti-test: build
 	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti.sh
 	ROUTING=bgp ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti.sh
-	ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti_failover.sh
+	@set -e; for m in bgp ecmp static; do FO_MODE=$$m ESPGW=$(CURDIR)/$(ESPGW) bash tests/netns/vti_failover.sh; done
 
 # scapy as the remote ESP gateway through espgw's DPDK ports, over an algorithm/mode matrix.
 scapy-test: build pyenv

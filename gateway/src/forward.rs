@@ -228,7 +228,7 @@ pub fn finish(p: &Parsed, adj: Option<Adjacency>, t: &Tables) -> Decision {
         Adjacency::Local => Decision::Punt(Punt::Local),
         _ if ttl <= 1 => Decision::Punt(Punt::TtlExceeded),
         // A VTI with an SA is handled by `ipsec_step`; reaching here means it has none.
-        Adjacency::Vti { .. } => Decision::Drop(DropReason::VtiDown),
+        Adjacency::Vti { .. } | Adjacency::VtiGroup { .. } => Decision::Drop(DropReason::VtiDown),
         Adjacency::Glean { port } => Decision::Punt(Punt::Resolve { port, next_hop: dst }),
         Adjacency::Resolve { port, via } => Decision::Punt(Punt::Resolve { port, next_hop: via }),
         Adjacency::Forward { port, dst } => {
@@ -381,12 +381,22 @@ fn via_vti(
     t: &Tables,
     sp: &IpsecTables,
 ) -> Option<Decision> {
-    let Some(Adjacency::Vti { vti }) = adj else { return None };
+    let vti = match adj {
+        Some(Adjacency::Vti { vti }) => vti,
+        Some(Adjacency::VtiGroup { group }) => group_vti(t, sp, group, ip)?,
+        _ => return None,
+    };
     Some(match sp.vti_sa(vti) {
         Some(slot) => protect(ip, slot, len, ttl, true, t, sp),
         None if ttl <= 1 => Decision::Punt(Punt::TtlExceeded),
         None => Decision::Drop(DropReason::VtiDown),
     })
+}
+
+/// The VTI of an ECMP / tracking group for this packet's flow.
+#[inline]
+fn group_vti(t: &Tables, sp: &IpsecTables, group: u16, ip: &[u8]) -> Option<u16> {
+    t.fib.pick_vti(group, crate::route::ecmp::flow_hash(ip), |v| sp.vti_sa(v).is_some())
 }
 
 /// A decision `parse` reached without a lookup. For the inner packet of ESP, a punt means
@@ -539,6 +549,11 @@ pub fn local_outbound(frame: &[u8], t: &Tables, sp: &IpsecTables) -> LocalOut {
         }
         Some(Verdict::Bypass) | None if sp.has_vtis() => match t.fib.lookup(flow.dst) {
             Some(Adjacency::Vti { vti }) => sp.vti_sa(vti).map_or(LocalOut::VtiDown, LocalOut::Protect),
+            Some(Adjacency::VtiGroup { group }) => frame
+                .get(ethernet::HEADER_LEN..)
+                .and_then(|ip| group_vti(t, sp, group, ip))
+                .and_then(|v| sp.vti_sa(v))
+                .map_or(LocalOut::VtiDown, LocalOut::Protect),
             _ => LocalOut::Clear,
         },
         Some(Verdict::Bypass) | None => LocalOut::Clear,
@@ -591,6 +606,7 @@ mod tests {
             via: Some("198.51.100.2".parse().unwrap()),
             port: None,
             vti: None,
+            metric: 0,
         }];
         let neigh = vec![
             Neighbour { port: 1, ip: "198.51.100.2".parse().unwrap(), mac: NH },

@@ -89,6 +89,7 @@ fn static_route(cfg: &Config, r: &crate::config::RouteConfig) -> StaticRoute {
         via: r.via,
         port: r.port.as_deref().and_then(|n| port_index(cfg, n)),
         vti: r.vti.as_deref().and_then(|n| cfg.vtis.iter().position(|v| v.name == n)).map(|i| i as u16),
+        metric: r.metric.unwrap_or(0),
     }
 }
 
@@ -616,7 +617,7 @@ fn import_host_routes(hosts: &[HostInterface], cp: &mut ControlPlane) {
         .filter(|r| r.table == MAIN_TABLE && r.protocol != RTPROT_KERNEL)
         .filter_map(|r| {
             let h = hosts.iter().find(|h| h.import_routes && h.tun.ifindex() == r.oif)?;
-            Some(StaticRoute { prefix: r.prefix, via: None, port: None, vti: Some(h.vti) })
+            Some(StaticRoute { prefix: r.prefix, via: None, port: None, vti: Some(h.vti), metric: 0 })
         })
         .collect();
     learned.sort_by_key(|r| (r.prefix.addr, r.prefix.len, r.vti));

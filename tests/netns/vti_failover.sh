@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Namespace test: failover between two route-based tunnels, driven by BGP.
+# Namespace test: two route-based tunnels to two far gateways: failover and load sharing.
 #
 # Site 1 (192.0.2.0/24) has gateway A; site 2 (198.51.100.0/24) has two gateways, B1 and B2,
 # each in front of its own copy of host 198.51.100.2 (h2 behind B1, h2b behind B2), so the
@@ -10,14 +10,22 @@
 #                       vti2 169.254.11.1/30 <-> 169.254.11.2/30 (B2)
 #                                       +== 203.0.113.3 [B2] == [h2b] 198.51.100.2
 #
-# (the wan side is a bridge in its own namespace). BIRD 2 runs on every gateway: eBGP over each
-# VTI (hold time 3 s), B1 and B2 both announce 198.51.100.0/24, and A prefers B1 (B2's routes
-# get local preference 50). espgw imports BIRD's choice from the kernel table.
+# (the wan side is a bridge in its own namespace). FO_MODE chooses how A routes the far site:
+#   bgp (default)  BIRD 2 on every gateway, eBGP over each VTI (hold time 3 s); B1 and B2 both
+#                  announce 198.51.100.0/24 and A prefers B1 (B2's routes get local preference
+#                  50); espgw imports BIRD's choice from the kernel table.
+#   ecmp           the same with equal preference and BIRD's kernel protocol merging the two
+#                  paths: a multipath kernel route, imported as an ECMP group of vti1 and vti2.
+#   static         no BIRD: static routes into vti1 (metric 10) and vti2 (metric 20), the far
+#                  side's routes static too; tracking: vti2 carries while vti1 has no SA.
 #
-# Asserts: both VTIs and both BGP sessions up; h1's pings reach h2 through vti1; B1 killed
-# (espgw and BIRD, kill -9) in the middle of a 20/s ping stream: the stream moves to vti2 and
-# h2b, and the pings lost are bounded by the BGP hold time plus the import period (< 5 s);
-# B1 restarted: A's DPD restarts the IKE SA, BGP comes back and the traffic moves back to B1.
+# Asserts: both VTIs up (and the BGP sessions); which far gateway decrypts h1's traffic (B1;
+# with ecmp, flows from 8 source addresses spread over both); B1 killed (espgw and BIRD,
+# kill -9) in the middle of a 20/s ping stream: the stream moves to vti2 and h2b, and the
+# pings lost are bounded (bgp, ecmp: hold time 3 s + import period 1 s, asserted < 5 s;
+# static: DPD, 2 s interval and 3 retransmits of 0.5 s doubling, asserted < 10 s); B1
+# restarted: A's DPD restarts the IKE SA (and BGP comes back) and B1 carries the traffic again.
+FO_MODE=${FO_MODE:-bgp}
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ESPGW=${ESPGW:-$ROOT/target/release/espgw}
@@ -72,9 +80,9 @@ up() {
 
 # gw_config SIDE LAN WAN: espgw's file; peers as "name:remote:inside" words after the third.
 gw_config() {
-    local side=$1 lan=$2 wan=$3 start=none
+    local side=$1 lan=$2 wan=$3 start=none far=192.0.2.0/24
     shift 3
-    [ "$side" = a ] && start=start
+    [ "$side" = a ] && start=start && far=198.51.100.0/24
     {
         cat <<YAML
 eal: { main_lcore: 0, memory_mb: 256, file_prefix: $P-$side }
@@ -87,11 +95,23 @@ control: { socket: $WORK/$side.sock }
 dataplane: { idle_sleep_max_us: 1000 }
 vtis:
 YAML
-        local p name remote inside
+        local p name remote inside metric=10
         for p in "$@"; do
             IFS=: read -r name remote inside <<<"$p"
-            echo "  - { name: $name, address: $inside, peer: $name, host_interface: espgw-$name, import_routes: true }"
+            if [ "$FO_MODE" = static ]; then
+                echo "  - { name: $name, address: $inside, peer: $name }"
+            else
+                echo "  - { name: $name, address: $inside, peer: $name, host_interface: espgw-$name, import_routes: true }"
+            fi
         done
+        if [ "$FO_MODE" = static ]; then
+            echo "routes:"
+            for p in "$@"; do
+                IFS=: read -r name remote inside <<<"$p"
+                echo "  - { prefix: $far, vti: $name, metric: $metric }"
+                metric=$((metric + 10))
+            done
+        fi
         echo "ike:"
         echo "  peers:"
         for p in "$@"; do
@@ -126,6 +146,7 @@ protocol kernel {
   ipv4 { import none; export where source = RTS_BGP; };
   learn off;
   scan time 1;
+  $([ "$FO_MODE" = ecmp ] && echo "merge paths yes;")
 }
 protocol static site { ipv4; route $site unreachable; }
 BIRD
@@ -147,6 +168,7 @@ start_gw() { # start_gw SIDE NS
     ip netns exec "$2" "$ESPGW" run -c "$WORK/$1.yaml" >>"$WORK/$1.log" 2>&1 &
     eval "PID_$1=$!"; PIDS="$PIDS $!"
     wait_socket "$WORK/$1.sock" "$!" || { bad "espgw $1 did not start"; tail -20 "$WORK/$1.log"; return 1; }
+    [ "$FO_MODE" = static ] && return 0
     ip netns exec "$2" bird -c "$WORK/bird-$1.conf" -s "$WORK/bird-$1.ctl" -P "$WORK/bird-$1.pid"
 }
 birdc_() { birdc -s "$WORK/bird-$1.ctl" "${@:2}"; }
@@ -172,55 +194,89 @@ vti_in() { # vti_in SIDE VTI: packets the VTI's SAs decrypted at SIDE
 print(sum(v["packets_in"] for v in json.load(sys.stdin)["vtis"] if v["name"]==sys.argv[1]))' "$2"
 }
 
-echo "netns VTI failover test (prefix $P)"
-command -v bird >/dev/null || { echo "no bird (make deps)"; echo "vti_failover: 0 passed, 1 failed"; exit 1; }
+# carrier: which far gateway decrypts 10 pings from h1 ("b1", "b2", or "both" with flows from
+# several source addresses).
+carrier() {
+    local a1 a2 b1 b2 src
+    a1=$(vti_in b1 vti1 2>/dev/null || echo 0); a2=$(vti_in b2 vti2)
+    for src in ${1:-192.0.2.2}; do ip netns exec "$H1" ping -I "$src" -c 2 -i 0.1 -W 1 198.51.100.2 >/dev/null 2>&1; done
+    b1=$(vti_in b1 vti1 2>/dev/null || echo 0); b2=$(vti_in b2 vti2)
+    if [ $((b1 - a1)) -gt 0 ] && [ $((b2 - a2)) -gt 0 ]; then echo both
+    elif [ $((b1 - a1)) -gt 0 ]; then echo b1
+    elif [ $((b2 - a2)) -gt 0 ]; then echo b2
+    else echo none; fi
+}
+wait_carrier() { # wait_carrier WANT SECONDS [SOURCES]
+    local c
+    for _ in $(seq 1 $(($2 * 2))); do c=$(carrier "${3:-}"); [ "$c" = "$1" ] && return 0; sleep 0.3; done
+    echo "carrier: $c"; "$ESPGW" status -s "$WORK/a.sock" | sed -n '/^VTIs/,/^$/p'; return 1
+}
+
+echo "netns VTI failover test, $FO_MODE routing (prefix $P)"
+[ "$FO_MODE" = static ] || command -v bird >/dev/null || { echo "no bird (make deps)"; echo "vti_failover: 0 passed, 1 failed"; exit 1; }
 up || { echo "cannot create namespaces"; echo "vti_failover: 0 passed, 1 failed"; exit 1; }
+pref2=50; [ "$FO_MODE" = ecmp ] && pref2=100
 gw_config a 192.0.2.1/24 203.0.113.1 vti1:203.0.113.2:169.254.10.1/30 vti2:203.0.113.3:169.254.11.1/30
 gw_config b1 198.51.100.1/24 203.0.113.2 vti1:203.0.113.1:169.254.10.2/30
 gw_config b2 198.51.100.1/24 203.0.113.3 vti2:203.0.113.1:169.254.11.2/30
-bird_config a 192.0.2.1 65001 192.0.2.0/24 vti1:169.254.10.1:169.254.10.2:65002:100 vti2:169.254.11.1:169.254.11.2:65002:50
+bird_config a 192.0.2.1 65001 192.0.2.0/24 vti1:169.254.10.1:169.254.10.2:65002:100 vti2:169.254.11.1:169.254.11.2:65002:$pref2
 bird_config b1 203.0.113.2 65002 198.51.100.0/24 vti1:169.254.10.2:169.254.10.1:65001:100
 bird_config b2 203.0.113.3 65002 198.51.100.0/24 vti2:169.254.11.2:169.254.11.1:65001:100
 for s in a b1 b2; do check "config $s passes check-config" "$ESPGW" check-config "$WORK/$s.yaml"; done
 start_gw b1 "$B1" && start_gw b2 "$B2" && start_gw a "$A" || { echo "vti_failover: $pass passed, $((failn+1)) failed"; exit 1; }
+srcs=""
+for i in $(seq 3 10); do ip -n "$H1" addr add "192.0.2.$i/24" dev h1-eth0; srcs="$srcs 192.0.2.$i"; done
 
-check "BGP over vti1 (A <-> B1) established" established a vti1 40
-check "BGP over vti2 (A <-> B2) established" established a vti2 40
-check "A routes 198.51.100.0/24 into vti1 (B1 preferred), imported by espgw" route_via vti1
-check "h1 pings h2 through vti1" ip netns exec "$H1" ping -c 3 -i 0.2 -W 2 198.51.100.2
-n1=$(vti_in b1 vti1)
+if [ "$FO_MODE" != static ]; then
+    check "BGP over vti1 (A <-> B1) established" established a vti1 40
+    check "BGP over vti2 (A <-> B2) established" established a vti2 40
+fi
+case $FO_MODE in
+    bgp)    check "A routes 198.51.100.0/24 into vti1 (B1 preferred), imported by espgw" route_via vti1 ;;
+    ecmp)   imported_by() { "$ESPGW" status -s "$WORK/a.sock" | grep -A3 "^  $1 " | grep -q "routes learned from the host: 198.51.100.0/24"; }
+            multipath() {
+                for _ in $(seq 1 50); do
+                    [ "$(ip -n "$A" route show 198.51.100.0/24 | grep -c 'dev espgw-vti')" = 2 ] &&
+                        imported_by vti1 && imported_by vti2 && break
+                    sleep 0.2
+                done
+                ip -n "$A" route show 198.51.100.0/24 | tee /dev/stderr | grep -q "dev espgw-vti1" &&
+                ip -n "$A" route show 198.51.100.0/24 | grep -q "dev espgw-vti2" && imported_by vti1 && imported_by vti2
+            }
+            check "A's kernel has a two-path route (vti1, vti2), imported into both VTIs" multipath ;;
+esac
+check "B1 decrypts h1's pings (vti1)" wait_carrier b1 30
+if [ "$FO_MODE" = ecmp ]; then
+    check "flows from 8 source addresses spread over both VTIs (ECMP)" wait_carrier both 10 "$srcs"
+fi
 
 # A 20/s ping stream; B1 dies in the middle of it.
 ip netns exec "$H1" ping -i 0.05 -W 1 -c 400 198.51.100.2 >"$WORK/stream.txt" 2>&1 &
 PING=$!
 sleep 5
 t_kill=$(date +%s.%N)
-kill -9 "$PID_b1" "$(cat "$WORK/bird-b1.pid")" 2>/dev/null
-check "after B1 died, A routes 198.51.100.0/24 into vti2 (within 10 s)" route_via vti2
-t_moved=$(date +%s.%N)
+kill -9 "$PID_b1" 2>/dev/null; wait "$PID_b1" 2>/dev/null
+[ -f "$WORK/bird-b1.pid" ] && kill -9 "$(cat "$WORK/bird-b1.pid")" 2>/dev/null
+check "after B1 died, B2 carries the traffic (within 15 s)" wait_carrier b2 15 "$srcs"
+echo "       moved after $(python3 -c "print(round($(date +%s.%N) - $t_kill, 1))") s"
 wait "$PING"
 sent=$(grep -o "[0-9]* packets transmitted" "$WORK/stream.txt" | cut -d' ' -f1)
 rcvd=$(grep -o "[0-9]* received" "$WORK/stream.txt" | cut -d' ' -f1)
 lost=$((sent - rcvd))
-echo "       B1 killed; route moved after $(python3 -c "print(round($t_moved - $t_kill, 1))") s; ping stream: $sent sent, $rcvd received, $lost lost ($(python3 -c "print($lost * 0.05)") s at 20/s)"
-if [ "$rcvd" -gt 0 ] && [ "$lost" -le 100 ]; then
-    ok "failover loss bounded: $lost pings (<= 5 s at 20/s: hold time 3 s + import period 1 s + margin)"
-else bad "failover lost $lost of $sent pings"; fi
-nb2=$(vti_in b2 vti2)
-[ "${nb2:-0}" -ge 20 ] && ok "the stream went on through vti2 to h2b ($nb2 packets in at B2)" || bad "B2 saw $nb2 packets"
+bound=100; [ "$FO_MODE" = static ] && bound=200
+echo "       ping stream: $sent sent, $rcvd received, $lost lost ($(python3 -c "print($lost * 0.05)") s at 20/s)"
+if [ "$rcvd" -gt 0 ] && [ "$lost" -le "$bound" ]; then
+    ok "failover loss bounded: $lost pings (<= $((bound / 20)) s at 20/s)"
+else bad "failover lost $lost of $sent pings (bound $bound)"; fi
 
-# B1 comes back: A's DPD restarts the IKE SA with it, BGP comes up, the traffic moves back.
-: > "$WORK/b1.log.2"
+# B1 comes back: A's DPD restarts the IKE SA with it (BGP comes up) and B1 carries again.
 start_gw b1 "$B1" || true
-check "BGP over vti1 re-established after B1 returned (within 60 s)" established a vti1 60
-check "A routes 198.51.100.0/24 into vti1 again" route_via vti1
-n1=$(vti_in b1 vti1)
-check "h1 pings h2 through vti1 again" ip netns exec "$H1" ping -c 3 -i 0.2 -W 2 198.51.100.2
-n1b=$(vti_in b1 vti1)
-[ "$((n1b - n1))" -ge 3 ] && ok "B1's vti1 decrypted the pings ($n1 -> $n1b)" || bad "B1's vti1 counters $n1 -> $n1b"
+[ "$FO_MODE" != static ] && check "BGP over vti1 re-established after B1 returned (within 60 s)" established a vti1 60
+want=b1; [ "$FO_MODE" = ecmp ] && want=both
+check "B1 carries h1's traffic again ($want)" wait_carrier "$want" 60 "$([ "$FO_MODE" = ecmp ] && echo "$srcs")"
 
 for p in $PIDS; do stop_pid "$p"; done
 PIDS=""
 grep -q "panicked" "$WORK"/*.log && bad "a gateway panicked" || ok "clean shutdown"
-echo "vti_failover: $pass passed, $failn failed"
+echo "vti_failover ($FO_MODE): $pass passed, $failn failed"
 [ "$failn" -eq 0 ]

@@ -114,6 +114,11 @@ pub struct RouteConfig {
     /// Route into this VTI (instead of `via`/`port`): encrypted with its current Child SA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vti: Option<String>,
+    /// With `vti`, when several routes to the same prefix name different VTIs: the VTIs of
+    /// the lowest metric that are up share the flows (ECMP); a higher metric takes over while
+    /// every lower one is down (tracking). Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<u32>,
 }
 
 /// A virtual tunnel interface: the next hop of routes whose packets the Child SA of `peer`

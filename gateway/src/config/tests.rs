@@ -460,14 +460,22 @@ fn full_expected() -> Config {
                 via: Some(ip("198.51.100.2")),
                 port: None,
                 vti: None,
+                metric: None,
             },
             RouteConfig {
                 prefix: prefix("2001:db8:ff::/48"),
                 via: Some(ip("2001:db8:2::2")),
                 port: Some("wan".to_string()),
                 vti: None,
+                metric: None,
             },
-            RouteConfig { prefix: prefix("0.0.0.0/0"), via: None, port: Some("wan".to_string()), vti: None },
+            RouteConfig {
+                prefix: prefix("0.0.0.0/0"),
+                via: None,
+                port: Some("wan".to_string()),
+                vti: None,
+                metric: None,
+            },
         ],
         workers: vec![
             WorkerConfig { lcore: 3, rx: vec![pq("lan", 0), pq("wan", 0)] },

@@ -168,3 +168,35 @@ fn host_interface_and_route_import() {
         "1 to 15 characters",
     );
 }
+
+#[test]
+fn routes_into_several_vtis_share_a_prefix_with_metrics() {
+    let two = vti(&[
+        ("- { name: vti1", "- { name: vti1, address: 169.254.10.1/30, peer: aws1 }\n  - { name: vti2, address: 169.254.11.1/30, peer: aws2 }"),
+        ("- { prefix: 10.20", "- { prefix: 10.20.0.0/16, vti: vti1, metric: 10 }\n  - { prefix: 10.20.0.0/16, vti: vti2, metric: 20 }"),
+    ]);
+    // A second IKE peer for vti2 (a copy of aws1 under another name and address).
+    let two = two.replacen(
+        "vtis:",
+        "    - name: aws2\n      local: 198.51.100.1\n      remote: 198.51.100.3\n      local_id: gw-a@example.org\n      \
+         remote_id: gw-c@example.org\n      psk: \"correct horse battery staple\"\n      ike_proposals: [aes128gcm16-prfsha256-x25519]\n      \
+         children:\n        - name: all\n          local_ts: [0.0.0.0/0]\n          remote_ts: [0.0.0.0/0]\n          esp_proposals: [aes128gcm16]\nvtis:",
+        1,
+    );
+    let cfg = parse(&two, "gw.yaml").unwrap();
+    assert_eq!(cfg.routes.iter().map(|r| r.metric).collect::<Vec<_>>(), [Some(10), Some(20)]);
+    // The same VTI twice, or a VTI route and a port route, may not share a prefix.
+    let dup = two.replacen("vti: vti2, metric: 20", "vti: vti1, metric: 20", 1);
+    assert!(parse(&dup, "gw.yaml")
+        .unwrap_err()
+        .to_string()
+        .contains("only routes into different VTIs may share a prefix"));
+    let mixed = two.replacen("vti: vti2, metric: 20", "via: 198.51.100.2", 1);
+    assert!(parse(&mixed, "gw.yaml").unwrap_err().to_string().contains("duplicate route for 10.20.0.0/16"));
+    let metric = two.replacen("vti: vti2, metric: 20", "via: 198.51.100.2, metric: 20", 1).replacen(
+        "10.20.0.0/16, via",
+        "10.21.0.0/16, via",
+        1,
+    );
+    assert!(parse(&metric, "gw.yaml").unwrap_err().to_string().contains("a metric orders routes into VTIs"));
+}

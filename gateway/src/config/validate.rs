@@ -315,15 +315,32 @@ impl Validator {
                         prefix.network()
                     ),
                 );
-            } else if let Some(first) = seen.get(&prefix) {
-                self.issue(
-                    format!("{base}.prefix"),
-                    format!("duplicate route for {prefix} (already at routes[{first}])"),
-                );
+            } else if let Some(&first) = seen.get(&prefix) {
+                // Several routes into different VTIs make an ECMP / tracking group.
+                let other = &routes[first];
+                let vtis_differ = routes[first..i]
+                    .iter()
+                    .filter(|r| r.prefix == prefix)
+                    .all(|r| r.vti.is_some() && r.vti != route.vti);
+                if route.vti.is_none() || other.vti.is_none() || !vtis_differ {
+                    self.issue(
+                        format!("{base}.prefix"),
+                        format!(
+                            "duplicate route for {prefix} (already at routes[{first}]); only routes into \
+                             different VTIs may share a prefix (ECMP / failover by metric)"
+                        ),
+                    );
+                }
             } else {
                 seen.insert(prefix, i);
             }
 
+            if route.metric.is_some() && route.vti.is_none() {
+                self.issue(
+                    format!("{base}.metric"),
+                    "a metric orders routes into VTIs: add `vti`, or remove it",
+                );
+            }
             if let Some(name) = &route.vti {
                 if route.via.is_some() || route.port.is_some() {
                     self.issue(

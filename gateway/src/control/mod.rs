@@ -171,7 +171,7 @@ impl ControlPlane {
             .ok()
             .filter(|ip| ip.total_len() as usize == packet.len())
             .and_then(|ip| self.tables.load().fib.lookup_v4(ip.dst_addr()))
-            .is_some_and(|a| matches!(a, crate::route::Adjacency::Vti { .. }));
+            .is_some_and(crate::route::Adjacency::is_vti);
         if !routed || vti as usize >= self.vtis.len() {
             self.host_counters.from_host_dropped += 1;
             return self.count(DropReason::NoRoute);
@@ -540,12 +540,8 @@ impl ControlPlane {
         // From across a VTI (the source routes back into one) to a host-path VTI's inside
         // address: for the host's routing daemon (BGP), which answers pings too. Anything
         // else for that address (a ping from the LAN) is answered here, as without a host.
-        let from_vti = || {
-            matches!(
-                self.tables.load().fib.lookup_v4(ip.src_addr()),
-                Some(crate::route::Adjacency::Vti { .. })
-            )
-        };
+        let from_vti =
+            || self.tables.load().fib.lookup_v4(ip.src_addr()).is_some_and(crate::route::Adjacency::is_vti);
         if let Some(v) = self
             .vtis
             .iter()

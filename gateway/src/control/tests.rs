@@ -230,6 +230,7 @@ fn static_route_via_next_hop_resolves_the_gateway_not_the_destination() {
         via: Some("198.51.100.254".parse().unwrap()),
         port: None,
         vti: None,
+        metric: 0,
     }]);
     let out = fx.feed(0, &ping4(v4("203.0.113.10"), 64, 8, false));
     let eth = ethernet::Packet::new_checked(&out[0].frame[..]).unwrap();
@@ -392,8 +393,13 @@ fn host_exception_path_and_learned_routes() {
         },
     ];
     let vtis: Vec<IpPrefix> = vec!["169.254.10.1/30".parse().unwrap()];
-    let routes =
-        vec![StaticRoute { prefix: "203.0.113.0/24".parse().unwrap(), via: None, port: None, vti: Some(0) }];
+    let routes = vec![StaticRoute {
+        prefix: "203.0.113.0/24".parse().unwrap(),
+        via: None,
+        port: None,
+        vti: Some(0),
+        metric: 0,
+    }];
     let tables: SharedTables =
         Arc::new(ArcSwap::from_pointee(ControlPlane::initial_tables(&ports, &routes, &vtis, &[])));
     let stats = Arc::new(WorkerStats::new(0, 2));
@@ -441,7 +447,8 @@ fn host_exception_path_and_learned_routes() {
     assert_eq!((c.to_host, c.from_host, c.from_host_dropped), (1, 2, 2));
 
     // Learned routes: into the FIB, a static route for the same prefix wins, withdrawn again.
-    let learned = |p: &str| StaticRoute { prefix: p.parse().unwrap(), via: None, port: None, vti: Some(0) };
+    let learned =
+        |p: &str| StaticRoute { prefix: p.parse().unwrap(), via: None, port: None, vti: Some(0), metric: 0 };
     cp.set_learned_routes(vec![learned("10.9.0.0/16"), learned("192.0.2.0/24")]);
     let fib = |a: &str| tables.load().fib.lookup_v4(v4(a));
     assert_eq!(fib("10.9.1.1"), Some(crate::route::Adjacency::Vti { vti: 0 }));

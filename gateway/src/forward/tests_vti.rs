@@ -66,7 +66,8 @@ fn gateway(site_a: bool, up: bool) -> Gw {
         Neighbour { port: 0, ip: host.parse().unwrap(), mac: MacAddr(host_mac) },
         Neighbour { port: 1, ip: peer.parse().unwrap(), mac: MacAddr(peer_mac) },
     ];
-    let routes = vec![StaticRoute { prefix: far.parse().unwrap(), via: None, port: None, vti: Some(0) }];
+    let routes =
+        vec![StaticRoute { prefix: far.parse().unwrap(), via: None, port: None, vti: Some(0), metric: 0 }];
     let mut b = manual::load(&cfg.ipsec).unwrap();
     b.set_vtis(vec!["peer".into()]);
     if up {

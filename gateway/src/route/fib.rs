@@ -11,7 +11,10 @@
 //! - resolved neighbours → host routes with [`Adjacency::Forward`] (as VPP does: one lookup
 //!   gives the rewrite),
 //! - VTI inside subnets and static routes into a VTI → [`Adjacency::Vti`] (the packet is
-//!   encrypted with the VTI's current outbound Child SA, found in the IPsec snapshot),
+//!   encrypted with the VTI's current outbound Child SA, found in the IPsec snapshot); several
+//!   routes to one prefix into different VTIs → [`Adjacency::VtiGroup`]: per flow, one of the
+//!   VTIs of the lowest metric that are up (ECMP across equal metrics, tracking failover to a
+//!   higher metric while every lower one is down; see [`Fib::pick_vti`]),
 //! - the gateway's own addresses, VTI inside addresses included → [`Adjacency::Local`].
 
 use super::lpm::{Lpm, LpmBuilder};
@@ -32,6 +35,15 @@ pub enum Adjacency {
     /// Into VTI number `vti` (its index in the `vtis:` config): encrypt with the VTI's current
     /// outbound SA, or drop (`vti_down`) while it has none.
     Vti { vti: u16 },
+    /// Into one VTI of group `group` ([`Fib::pick_vti`] chooses per flow).
+    VtiGroup { group: u16 },
+}
+
+impl Adjacency {
+    /// Into a VTI, alone or of a group.
+    pub fn is_vti(self) -> bool {
+        matches!(self, Adjacency::Vti { .. } | Adjacency::VtiGroup { .. })
+    }
 }
 
 /// A port as L3 sees it.
@@ -51,6 +63,9 @@ pub struct StaticRoute {
     pub port: Option<u8>,
     /// A route into this VTI (then `via` and `port` are `None`).
     pub vti: Option<u16>,
+    /// Among routes to the same prefix into VTIs: the lower the preferred; equal ones share
+    /// the flows (ECMP).
+    pub metric: u32,
 }
 
 /// A resolved neighbour.
@@ -93,6 +108,8 @@ pub struct Fib {
     adjacencies: Vec<Adjacency>,
     /// Same indices as `adjacencies`.
     rewrites: Vec<Rewrite>,
+    /// The members of each [`Adjacency::VtiGroup`]: (metric, VTI), sorted.
+    groups: Vec<Vec<(u32, u16)>>,
     /// Incremented by the control thread on every rebuild.
     pub generation: u64,
 }
@@ -101,6 +118,32 @@ impl Fib {
     /// Builds the FIB. Static routes whose next hop lies in no connected subnet are skipped
     /// (configuration validation rejects them up front).
     pub fn build(input: &FibInput<'_>, generation: u64) -> Fib {
+        // Prefixes with routes into several VTIs: one group each (static routes decide the
+        // members where both kinds name a prefix).
+        let mut groups: Vec<Vec<(u32, u16)>> = Vec::new();
+        let mut group_of: std::collections::HashMap<IpPrefix, u16> = std::collections::HashMap::new();
+        for set in [input.learned, input.routes] {
+            let mut by_prefix: std::collections::HashMap<IpPrefix, Vec<(u32, u16)>> = Default::default();
+            for r in set {
+                if let Some(v) = r.vti {
+                    by_prefix.entry(r.prefix.network()).or_default().push((r.metric, v));
+                }
+            }
+            for (p, mut m) in by_prefix {
+                m.sort_unstable();
+                m.dedup_by_key(|x| x.1);
+                if m.len() > 1 {
+                    group_of.insert(p, groups.len() as u16);
+                    groups.push(m);
+                } else {
+                    group_of.remove(&p);
+                }
+            }
+        }
+        let vti_adj = |r: &StaticRoute, vti: u16| match group_of.get(&r.prefix.network()) {
+            Some(&group) => Adjacency::VtiGroup { group },
+            None => Adjacency::Vti { vti },
+        };
         let mut adj: Vec<Adjacency> = Vec::new();
         let mut intern = |a: Adjacency| -> u32 {
             if let Some(i) = adj.iter().position(|x| *x == a) {
@@ -119,7 +162,7 @@ impl Fib {
 
         for r in input.learned {
             if let Some(vti) = r.vti {
-                add(r.prefix.network().addr, r.prefix.len, intern(Adjacency::Vti { vti }));
+                add(r.prefix.network().addr, r.prefix.len, intern(vti_adj(r, vti)));
             }
         }
         for (i, p) in input.ports.iter().enumerate() {
@@ -132,7 +175,7 @@ impl Fib {
         }
         for r in input.routes {
             if let Some(vti) = r.vti {
-                add(r.prefix.network().addr, r.prefix.len, intern(Adjacency::Vti { vti }));
+                add(r.prefix.network().addr, r.prefix.len, intern(vti_adj(r, vti)));
                 continue;
             }
             let port = r.port.or_else(|| r.via.and_then(|v| connected_port(input.ports, v)));
@@ -167,7 +210,30 @@ impl Fib {
                 _ => Rewrite { macs: [0; 12], mtu: 0, port: Rewrite::NOT_FORWARD },
             })
             .collect();
-        Fib { v4: v4.build(), v6: v6.build(), adjacencies: adj, rewrites, generation }
+        Fib { v4: v4.build(), v6: v6.build(), adjacencies: adj, rewrites, groups, generation }
+    }
+
+    /// The VTI of group `group` for a flow with hash `flow`: among the members whose VTI is
+    /// `up`, those of the lowest metric, and of them the one `flow` selects (so a flow stays
+    /// on one VTI while the set is unchanged). With none up, the first member (whose packets
+    /// are then dropped as `vti_down`).
+    #[inline]
+    pub fn pick_vti(&self, group: u16, flow: u32, up: impl Fn(u16) -> bool) -> Option<u16> {
+        let m = self.groups.get(group as usize)?;
+        let mut best: Option<u32> = None;
+        let mut n = 0u32;
+        for &(metric, v) in m {
+            if best.is_some_and(|b| metric > b) {
+                break;
+            }
+            if up(v) {
+                best = Some(metric);
+                n += 1;
+            }
+        }
+        let Some(best) = best else { return m.first().map(|x| x.1) };
+        let k = ((u64::from(flow) * u64::from(n)) >> 32) as u32;
+        m.iter().filter(|&&(metric, v)| metric == best && up(v)).nth(k as usize).map(|x| x.1)
     }
 
     /// Index of the adjacency for `dst` (see [`Fib::adjacency`], [`Fib::rewrite`]).
@@ -257,12 +323,14 @@ mod tests {
                 via: Some("198.51.100.254".parse().unwrap()),
                 port: None,
                 vti: None,
+                metric: 0,
             },
             StaticRoute {
                 prefix: pfx("0.0.0.0/0"),
                 via: Some("192.0.2.254".parse().unwrap()),
                 port: None,
                 vti: None,
+                metric: 0,
             },
         ];
         let neigh = vec![
@@ -291,7 +359,8 @@ mod tests {
     #[test]
     fn vti_subnets_and_routes_into_vtis() {
         let ports = ports();
-        let route = |p: &str, vti| StaticRoute { prefix: pfx(p), via: None, port: None, vti: Some(vti) };
+        let route =
+            |p: &str, vti| StaticRoute { prefix: pfx(p), via: None, port: None, vti: Some(vti), metric: 0 };
         let routes = vec![
             route("10.20.0.0/16", 0),
             route("10.30.0.0/16", 1),
@@ -302,6 +371,7 @@ mod tests {
                 via: Some("198.51.100.254".parse().unwrap()),
                 port: None,
                 vti: None,
+                metric: 0,
             },
         ];
         let vtis = [pfx("169.254.10.1/30"), pfx("169.254.20.1/30")];
@@ -327,5 +397,57 @@ mod tests {
             let i = fib.index_v4(a.parse().unwrap()).unwrap();
             assert_eq!(fib.rewrite(i).unwrap().port, Rewrite::NOT_FORWARD, "the fast path never takes a VTI");
         }
+    }
+
+    /// Several routes to one prefix into different VTIs: ECMP among the lowest metric that
+    /// is up, failover to a higher metric, and a static route overriding learned ones.
+    #[test]
+    fn vti_groups_share_flows_and_fail_over_by_metric() {
+        let r = |p: &str, vti: u16, metric: u32| StaticRoute {
+            prefix: pfx(p),
+            via: None,
+            port: None,
+            vti: Some(vti),
+            metric,
+        };
+        let routes = vec![
+            r("10.1.0.0/16", 0, 0),
+            r("10.1.0.0/16", 1, 0),
+            r("10.2.0.0/16", 0, 10),
+            r("10.2.0.0/16", 1, 20),
+        ];
+        let learned = vec![r("10.3.0.0/16", 0, 0), r("10.3.0.0/16", 2, 0), r("10.2.0.0/16", 2, 0)];
+        let ports = vec![L3Port {
+            name: "wan".into(),
+            mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            mtu: 1500,
+            addresses: vec![],
+        }];
+        let fib = Fib::build(
+            &FibInput { ports: &ports, routes: &routes, learned: &learned, neighbours: &[], vtis: &[] },
+            1,
+        );
+        let group = |a: &str| match fib.lookup(a.parse().unwrap()) {
+            Some(Adjacency::VtiGroup { group }) => group,
+            other => panic!("{a}: {other:?}"),
+        };
+        let all = |_: u16| true;
+        // ECMP: both VTIs get flows, a flow keeps its VTI.
+        let g1 = group("10.1.2.3");
+        let picks: Vec<u16> =
+            (0..64u32).map(|f| fib.pick_vti(g1, f.wrapping_mul(0x9e37_79b9), all).unwrap()).collect();
+        assert!(picks.contains(&0) && picks.contains(&1), "{picks:?}");
+        assert_eq!(fib.pick_vti(g1, 12345, all), fib.pick_vti(g1, 12345, all));
+        assert_eq!(fib.pick_vti(g1, 12345, |v| v != 0), Some(1), "the other member while one is down");
+        // Tracking: the metric 10 VTI while up, then the metric 20 one; the static routes
+        // decide the members (the learned route into VTI 2 is not one).
+        let g2 = group("10.2.9.9");
+        assert!((0..64u32).all(|f| fib.pick_vti(g2, f << 26, all) == Some(0)));
+        assert_eq!(fib.pick_vti(g2, 7, |v| v != 0), Some(1));
+        assert_eq!(fib.pick_vti(g2, 7, |_| false), Some(0), "none up: the first member (vti_down)");
+        // A learned pair is a group too.
+        let g3 = group("10.3.0.1");
+        assert_eq!(fib.pick_vti(g3, 7, |v| v == 2), Some(2));
+        assert_eq!(fib.pick_vti(99, 7, all), None);
     }
 }

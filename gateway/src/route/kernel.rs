@@ -14,7 +14,8 @@ use std::net::{IpAddr, Ipv4Addr};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelRoute {
     pub prefix: IpPrefix,
-    /// Output interface index (`RTA_OIF`); 0 when absent (multipath routes are skipped).
+    /// Output interface index (`RTA_OIF`, or one next hop's of an `RTA_MULTIPATH` route:
+    /// such a route gives one `KernelRoute` per next hop).
     pub oif: u32,
     pub table: u32,
     /// `rtm_protocol`: who installed it (2 kernel, 4 static, 12 bird, 186 bgp, ...).
@@ -25,6 +26,7 @@ const RTM_NEWROUTE: u16 = 24;
 const RTN_UNICAST: u8 = 1;
 const RTA_DST: u16 = 1;
 const RTA_OIF: u16 = 4;
+const RTA_MULTIPATH: u16 = 9;
 const RTA_TABLE: u16 = 15;
 const AF_INET: u8 = 2;
 
@@ -45,23 +47,22 @@ pub fn parse_ipv4_routes(dump: &[u8]) -> Vec<KernelRoute> {
         let len = len as usize;
         let Some(msg) = dump.get(off..off.saturating_add(len)).filter(|_| len >= 16) else { break };
         if ty == RTM_NEWROUTE {
-            if let Some(r) = route(&msg[16..]) {
-                v.push(r);
-            }
+            route(&msg[16..], &mut v);
         }
         off += (len + 3) & !3;
     }
     v
 }
 
-/// One `struct rtmsg` (12 bytes) and its attributes.
-fn route(m: &[u8]) -> Option<KernelRoute> {
+/// One `struct rtmsg` (12 bytes) and its attributes: a route per output interface.
+fn route(m: &[u8], out: &mut Vec<KernelRoute>) -> Option<()> {
     let (family, dst_len, table8, protocol, rtype) =
         (*m.first()?, *m.get(1)?, *m.get(4)?, *m.get(5)?, *m.get(7)?);
     if family != AF_INET || rtype != RTN_UNICAST || dst_len > 32 {
         return None;
     }
     let (mut dst, mut oif, mut table) = (Ipv4Addr::UNSPECIFIED, 0, u32::from(table8));
+    let mut hops: Vec<u32> = Vec::new();
     let mut a = 12;
     while let (Some(alen), Some(aty)) = (u16_at(m, a), u16_at(m, a + 2)) {
         let alen = alen as usize;
@@ -73,12 +74,27 @@ fn route(m: &[u8]) -> Option<KernelRoute> {
             RTA_DST if body.len() == 4 => dst = Ipv4Addr::new(body[0], body[1], body[2], body[3]),
             RTA_OIF if body.len() == 4 => oif = u32_at(body, 0)?,
             RTA_TABLE if body.len() == 4 => table = u32_at(body, 0)?,
+            // struct rtnexthop { len: u16, flags: u8, hops: u8, ifindex: i32 } + attributes.
+            RTA_MULTIPATH => {
+                let mut h = 0;
+                while let (Some(hlen), Some(ifindex)) = (u16_at(body, h), u32_at(body, h + 4)) {
+                    if hlen < 8 {
+                        break;
+                    }
+                    hops.push(ifindex);
+                    h += (hlen as usize + 3) & !3;
+                }
+            }
             _ => {}
         }
         a += (alen + 3) & !3;
     }
     let prefix = IpPrefix { addr: IpAddr::V4(dst), len: dst_len }.network();
-    Some(KernelRoute { prefix, oif, table, protocol })
+    if hops.is_empty() {
+        hops.push(oif);
+    }
+    out.extend(hops.into_iter().map(|oif| KernelRoute { prefix, oif, table, protocol }));
+    Some(())
 }
 
 #[cfg(test)]
@@ -132,6 +148,32 @@ mod tests {
         assert_eq!((r[0].oif, r[0].table, r[0].protocol), (7, 254, 12));
         assert_eq!(r[1].prefix, "0.0.0.0/0".parse().unwrap());
         assert_eq!(r[1].oif, 3);
+    }
+
+    /// A route with two next hops (BIRD's `merge paths`): one `KernelRoute` per interface.
+    #[test]
+    fn multipath_gives_a_route_per_next_hop() {
+        let mut hops = Vec::new();
+        for (ifindex, gw) in [(7u32, [169, 254, 10, 2]), (8, [169, 254, 11, 2])] {
+            let a = attr(5, &gw);
+            hops.extend_from_slice(&((8 + a.len()) as u16).to_ne_bytes());
+            hops.extend_from_slice(&[0, 0]);
+            hops.extend_from_slice(&ifindex.to_ne_bytes());
+            hops.extend_from_slice(&a);
+        }
+        let dump = msg(
+            RTM_NEWROUTE,
+            AF_INET,
+            24,
+            RTN_UNICAST,
+            &[attr(RTA_DST, &[198, 51, 100, 0]), attr(RTA_MULTIPATH, &hops)],
+        );
+        let r = parse_ipv4_routes(&dump);
+        assert_eq!(r.iter().map(|x| x.oif).collect::<Vec<_>>(), [7, 8]);
+        assert!(r.iter().all(|x| x.prefix == "198.51.100.0/24".parse().unwrap()));
+        for n in 0..dump.len() {
+            assert!(parse_ipv4_routes(&dump[..n]).is_empty());
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! ([`fib`]) the workers consult once per packet, and the routes a routing daemon learned,
 //! read from the kernel ([`kernel`]).
 
+pub mod ecmp;
 pub mod fib;
 pub mod kernel;
 pub mod lpm;
