@@ -120,11 +120,17 @@ $(PYENV)/.installed: Makefile
 demo: build
 	ESPGW=$(CURDIR)/$(ESPGW) bash demo/demo.sh
 
-# L3 forwarding next to dpdk-testpmd, then ESP next to ipsec-secgw (built once into
-# target/perf/ipsec-secgw). About 7 minutes on 2 cores.
+# The standard set, each next to its peer in the same run: L3 forwarding (dpdk-testpmd,
+# l3fwd), ESP tunnel encrypt/decrypt (ipsec-secgw, built once into target/perf), AES-GCM
+# (aws-lc-rs, hence the `peers` build), the SPI lookup with 100k SAs; then one table and
+# target/perf/report.json. About 8 minutes on 2 cores.
 bench: build
-	$(PERF) forward
-	$(PERF) esp
+	$(CARGO) build --release -p espgw-perf --features peers
+	$(PERF) forward --runs 3 --seconds 3
+	$(PERF) esp --sizes 64,1420 --runs 3 --seconds 3
+	$(PERF) crypto
+	$(PERF) spi
+	$(PERF) report
 
 lint:
 	$(CARGO) fmt --all -- --check

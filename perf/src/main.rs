@@ -3,6 +3,9 @@
 //! ```text
 //! espgw-perf forward [--runs N] [--seconds S] [--frame-len 60] [--burst 32] [--no-l3fwd] [--out target/perf/forward.json]
 //! espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out target/perf/esp.json]
+//! espgw-perf crypto [--sizes 64,128,256,512,1024,1420] [--samples N] [--out target/perf/crypto.json]
+//! espgw-perf spi [--sas 100000] [--out target/perf/spi.json]
+//! espgw-perf report [target/perf]
 //! ```
 //!
 //! `forward`: IPv4 L3 forwarding, one worker lcore, DPDK `net_pcap` (infinite_rx) → `net_null`,
@@ -12,12 +15,20 @@
 //!
 //! `esp`: AES-128-GCM tunnel encryption and decryption on the same vdevs, next to DPDK's
 //! ipsec-secgw example (library and legacy mode, the faster one counts); see `esp.rs`.
+//!
+//! `crypto`: AES-128-GCM seal/open per packet by size, in bursts, and cycles per byte, next to
+//! aws-lc-rs in the same process (with the `peers` feature); see `crypto.rs`.
+//!
+//! `spi`: the inbound SA lookup with 100,000 SAs next to one SA. `report`: all of the above that
+//! ran, as one `report.json` (the shape the benchmark issue asks for) and a table.
 
+mod crypto;
 mod esp;
 mod forward;
 mod l3fwd;
 mod pcap;
 mod report;
+mod spi;
 
 use std::process::ExitCode;
 
@@ -27,8 +38,14 @@ fn main() -> ExitCode {
         match args.first().map(String::as_str) {
             Some("forward") => forward::main(&args[1..]),
             Some("esp") => esp::main(&args[1..]),
+            Some("crypto") => crypto::main(&args[1..]),
+            Some("spi") => spi::main(&args[1..]),
+            Some("report") => report::main(&args[1..]),
             _ => Err("usage: espgw-perf forward [--runs N] [--seconds S] [--frame-len BYTES] [--burst N] [--no-l3fwd] [--out FILE]\n       \
-                 espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out FILE]"
+                 espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out FILE]\n       \
+                 espgw-perf crypto [--sizes 64,...] [--samples N] [--out FILE]\n       \
+                 espgw-perf spi [--sas N] [--out FILE]\n       \
+                 espgw-perf report [DIR]"
                 .to_string()),
         };
     match result {

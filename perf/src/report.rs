@@ -46,3 +46,48 @@ pub fn write(path: &Path, results: Vec<Value>) -> std::io::Result<()> {
     let doc = json!({ "machine": machine(), "date": today(), "results": results });
     std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n")
 }
+
+/// `espgw-perf report`: gathers the results of the benchmarks that ran (forward.json,
+/// esp.json, crypto.json, spi.json in the same directory) into one report.json and prints
+/// them as a table.
+pub fn main(args: &[String]) -> Result<(), String> {
+    let dir = Path::new(args.first().map_or("target/perf", String::as_str)).to_path_buf();
+    let mut results: Vec<Value> = Vec::new();
+    for name in ["forward.json", "esp.json", "crypto.json", "spi.json"] {
+        let Ok(text) = std::fs::read_to_string(dir.join(name)) else { continue };
+        let doc: Value = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        if let Some(r) = doc["results"].as_array() {
+            // Keep the fields (esp.json also holds every run and both peer modes).
+            results.extend(r.iter().map(|x| {
+                json!({"scenario": x["scenario"], "size": x["size"], "cores": x["cores"], "espgw": x["espgw"],
+                       "peer": x["peer"], "peer_value": x["peer_value"], "unit": x["unit"], "ratio": x["ratio"]})
+            }));
+        }
+    }
+    if results.is_empty() {
+        return Err(format!("no benchmark results in {}", dir.display()));
+    }
+    println!("{}", machine());
+    println!(
+        "{:<24} {:>6} {:>5} {:>12} {:>12} {:>8}  peer",
+        "scenario", "size", "cores", "espgw", "peer", "ratio"
+    );
+    for r in &results {
+        let num = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
+        println!(
+            "{:<24} {:>6} {:>5} {:>12} {:>12} {:>8}  {} ({})",
+            r["scenario"].as_str().unwrap_or("?"),
+            r["size"].as_str().unwrap_or("-"),
+            r["cores"].as_u64().unwrap_or(1),
+            num(&r["espgw"]),
+            num(&r["peer_value"]),
+            num(&r["ratio"]),
+            r["peer"].as_str().unwrap_or("-"),
+            r["unit"].as_str().unwrap_or("")
+        );
+    }
+    let out = dir.join("report.json");
+    write(&out, results).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!("written to {} (ratio > 1: espgw ahead)", out.display());
+    Ok(())
+}
