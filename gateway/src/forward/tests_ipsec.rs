@@ -516,3 +516,73 @@ fn a_trap_drops_the_packet_raises_its_acquire_and_yields_to_the_sa_once_it_exist
     assert_eq!(ipv4::Packet::new_checked(&wire[14..]).unwrap().protocol(), crate::wire::IpProtocol::ESP);
     assert!(a.sp.acquires.take().is_empty());
 }
+
+/// The IPv4 protect fast path never disagrees with `process`: for random mutations of the
+/// Ethernet, IPv4 and port bytes of frames meeting protect, discard, bypass and port-specific
+/// policies (checksum fixed half the time, frames truncated sometimes), whenever
+/// `fast::protect_v4` answers, `process` protects with the same SA and leaves the same bytes;
+/// when it declines, the frame is untouched. The common case must take it.
+#[test]
+fn protect_fast_path_agrees_with_process() {
+    let extra = "    - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.7/32, action: discard }\n    \
+                 - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.8/32, action: bypass }\n    \
+                 - { direction: out, src: 192.0.2.0/25, dst: 198.51.100.0/24, protocol: 17, dst_ports: 1000-2000, action: protect, sa: out }\n    \
+                 - { direction: in, src: 192.0.2.0/24, dst: 198.51.100.16/28, action: discard }\n    \
+                 - { direction: in, src: 192.0.2.0/24, dst: 198.51.100.32/28, action: bypass }\n";
+    let a = gateway(true, extra);
+    let me = fast::mac_key(A_LAN);
+    let mut bases = Vec::new();
+    for dst in [
+        "198.51.100.2",
+        "198.51.100.7",
+        "198.51.100.8",
+        "198.51.100.20",
+        "198.51.100.40",
+        "192.0.2.1",
+        "203.0.113.2",
+    ] {
+        bases.push(udp(H1, A_LAN, "192.0.2.2", dst, 4000, 1500));
+        bases.push(udp(H1, A_LAN, "192.0.2.200", dst, 500, 9));
+        bases.push(ping(H1, A_LAN, "192.0.2.2", dst, 56, false));
+    }
+    let mut big = ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 1460, true);
+    bases.push(big.clone());
+    big.truncate(14 + 20 + 8 + 1400);
+    bases.push(big);
+    let (mut taken, mut x) = (0, 0x2545_f491_4f6c_dd1du64);
+    for i in 0..300_000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut f = bases[i as usize % bases.len()].clone();
+        for k in 0..(x % 4) as usize {
+            let pos = ((x >> (8 * k)) % 38) as usize;
+            if pos < f.len() {
+                f[pos] = (x >> (8 * k + 3)) as u8;
+            }
+        }
+        if i % 2 == 0 && f.len() >= 34 {
+            f[24] = 0;
+            f[25] = 0;
+            let c = checksum::checksum(&f[14..34]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        }
+        if i % 13 == 0 {
+            f.truncate((x % 70) as usize);
+        }
+        let before = f.clone();
+        let mut slow = f.clone();
+        match fast::protect_v4(&mut f, me, &a.t, &a.sp) {
+            Some(slot) => {
+                taken += 1;
+                let d = super::process(&mut slow, 0, &a.t, &a.sp, Origin::Wire);
+                assert_eq!(d, Decision::Protect { sa: slot }, "for {before:02x?}");
+                assert_eq!(f, slow, "bytes differ for {before:02x?}");
+            }
+            None => assert_eq!(f, before, "declined but wrote"),
+        }
+    }
+    assert!(taken > 20_000, "fast path taken only {taken} times");
+    let mut f = udp(H1, A_LAN, "192.0.2.2", "198.51.100.2", 4000, 1500);
+    assert!(fast::protect_v4(&mut f, me, &a.t, &a.sp).is_some());
+}
