@@ -586,3 +586,98 @@ fn protect_fast_path_agrees_with_process() {
     let mut f = udp(H1, A_LAN, "192.0.2.2", "198.51.100.2", 4000, 1500);
     assert!(fast::protect_v4(&mut f, me, &a.t, &a.sp).is_some());
 }
+
+/// The IPv4 tunnel encapsulation fast path (`worker::ipsec::TunnelV4`) never disagrees with
+/// `encapsulate_and_route`: for random inner headers (lengths, TOS, DF, options, versions),
+/// Ethernet padding, buffers short of headroom or tailroom, sizes around the egress MTU and
+/// every DF policy, whenever the fast path answers, the general path reaches the same decision
+/// and, unless it drops, the same bytes; when it declines, the buffer is untouched.
+#[test]
+fn tunnel_fast_path_agrees_with_encapsulate_and_route() {
+    use crate::ipsec::sa::DfPolicy;
+    let mut a = gateway(true, "");
+    // A smaller wan MTU, so that some packets no longer fit once encapsulated.
+    let ports: Vec<L3Port> = vec![
+        L3Port {
+            name: "lan".into(),
+            mac: MacAddr(A_LAN),
+            mtu: 1500,
+            addresses: vec!["192.0.2.1/24".parse().unwrap()],
+        },
+        L3Port {
+            name: "wan".into(),
+            mac: MacAddr(A_WAN),
+            mtu: 600,
+            addresses: vec!["203.0.113.1/24".parse().unwrap()],
+        },
+    ];
+    let neigh = vec![Neighbour { port: 1, ip: "203.0.113.2".parse().unwrap(), mac: MacAddr(B_WAN) }];
+    let small_mtu = ControlPlane::initial_tables(&ports, &[], &[], &neigh);
+    let mut sas = Vec::new();
+    for (df, esn) in [(DfPolicy::Copy, false), (DfPolicy::Set, true), (DfPolicy::Clear, false)] {
+        let mut sa = sa_like("fast", 0x3003, "203.0.113.1", "203.0.113.2");
+        sa.df = df;
+        sa.esn = esn;
+        sas.push(sa);
+    }
+    let bases = [
+        udp(H1, A_LAN, "192.0.2.2", "198.51.100.2", 4000, 1500),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 1, false),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 56, true),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 555, false),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 1200, true),
+    ];
+    let (mut taken, mut x) = (0, 0x9e37_79b9_7f4a_7c15u64);
+    for i in 0..100_000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let sa = &sas[i as usize % 3];
+        let t = if i % 5 == 0 { &small_mtu } else { &a.t };
+        let fast = worker_ipsec::TunnelV4::new(sa, t).expect("applies to an AES-GCM IPv4 tunnel");
+        let mut f = bases[(x >> 40) as usize % bases.len()].clone();
+        for k in 0..(x % 4) as usize {
+            let pos = 14 + ((x >> (8 * k)) % 20) as usize;
+            f[pos] = (x >> (8 * k + 3)) as u8;
+        }
+        if i % 3 == 0 {
+            // Ethernet padding behind the IP packet.
+            f.extend(std::iter::repeat_n(0xee, (x >> 20) as usize % 9));
+        }
+        if i % 17 == 0 {
+            f.truncate((x % 40) as usize);
+        }
+        let (headroom, tailroom) = match i % 7 {
+            0 => ((x >> 24) as usize % 48, 64),
+            1 => (128, (x >> 24) as usize % 48),
+            _ => (128, 2048),
+        };
+        let seq = 1 + (x >> 8) % 5_000_000_000;
+        let port = (i % 2) as u8;
+        let mut fb = VecBuf::new(&f, headroom, tailroom);
+        let mut gb = fb.clone();
+        match fast.encapsulate_and_route(&mut fb, seq, port, t) {
+            Some(d) => {
+                taken += 1;
+                let g = worker_ipsec::encapsulate_and_route(&mut gb, sa, seq, port, t, &mut a.w);
+                assert_eq!(d, g, "decision for {f:02x?} ({headroom}, {tailroom})");
+                if !matches!(d, Decision::Drop(_)) {
+                    assert_eq!(fb.data(), gb.data(), "bytes for {f:02x?}");
+                }
+            }
+            None => assert_eq!(fb, gb, "declined but wrote"),
+        }
+    }
+    assert!(taken > 40_000, "fast path taken only {taken} times");
+    // It does not apply to CBC, transport mode or an unresolved peer.
+    let k = "000102030405060708090a0b0c0d0e0f1011121314151617";
+    let cbc = gateway_with(
+        true,
+        "",
+        &format!("algorithm: aes128-sha1, enc_key: \"{}\", auth_key: \"{}\"", &k[..32], &k[..40]),
+    );
+    let out = cbc.sp.entries().find(|(_, e)| e.sa.name == "out").unwrap().1;
+    assert!(worker_ipsec::TunnelV4::new(&out.sa, &cbc.t).is_none());
+    let far = sa_like("far", 0x3004, "203.0.113.1", "203.0.113.77");
+    assert!(worker_ipsec::TunnelV4::new(&far, &a.t).is_none(), "no neighbour for the peer");
+}

@@ -30,7 +30,7 @@ pub const IPV6_HEADER: usize = 40;
 pub const UDP_HEADER: usize = 8;
 pub const NATT_PORT: u16 = 4500;
 pub const OUTER_TTL: u8 = 64;
-pub(super) const NH_IPV4: u8 = 4;
+pub(crate) const NH_IPV4: u8 = 4;
 pub(super) const NH_IPV6: u8 = 41;
 const NH_NONE: u8 = 59;
 
