@@ -62,8 +62,9 @@ macro_rules! gcm_driver {
         #[target_feature(enable = $feat)]
         fn aes1<const NR: usize>(rk: &[V; 15], x: __m128i) -> __m128i {
             let mut b = _mm_xor_si128(x, lo128(rk[0]));
-            for r in rk.iter().take(NR).skip(1) {
-                b = _mm_aesenc_si128(b, lo128(*r));
+            // Index loops over a constant range unroll; iterator adapters did not.
+            for r in 1..NR {
+                b = _mm_aesenc_si128(b, lo128(rk[r]));
             }
             _mm_aesenclast_si128(b, lo128(rk[NR]))
         }
@@ -89,9 +90,9 @@ macro_rules! gcm_driver {
             for v in b.iter_mut() {
                 *v = vxor(*v, rk[0]);
             }
-            for r in rk.iter().take(NR).skip(1) {
+            for r in 1..NR {
                 for v in b.iter_mut() {
-                    *v = enc(*v, *r);
+                    *v = enc(*v, rk[r]);
                 }
             }
             for v in b.iter_mut() {
@@ -223,10 +224,10 @@ macro_rules! gcm_driver {
                     *v = vxor(*v, rk[0]);
                 }
             }
-            for r in rk.iter().take(NR).skip(1) {
+            for r in 1..NR {
                 for (i, v) in b.iter_mut().enumerate() {
                     if i < nv {
-                        *v = enc(*v, *r);
+                        *v = enc(*v, rk[r]);
                     }
                 }
             }
