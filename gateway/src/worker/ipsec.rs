@@ -279,7 +279,9 @@ impl<'a> TunnelV4<'a> {
 
     /// Encapsulates the frame in `m` (Ethernet + IPv4) with sequence number `seq` and routes
     /// it: the decision [`encapsulate_and_route`] reaches, or `None` with `m` untouched.
-    #[inline]
+    /// Inlined into the flush loop so that the decision stays in registers (returned through
+    /// memory it was read back wider than it was written, a store-forwarding stall).
+    #[inline(always)]
     pub fn encapsulate_and_route<B: PacketBuf>(
         &self,
         m: &mut B,
