@@ -121,6 +121,7 @@ impl IpsecWorker {
 
     /// Classifies and, for ESP, authenticates, replay-checks and decapsulates the IP packet in
     /// `buf` (addressed to the gateway).
+    #[inline(always)]
     pub fn unprotect<B: PacketBuf>(
         &mut self,
         buf: &mut B,
@@ -150,7 +151,13 @@ impl IpsecWorker {
             return Err(DropReason::EspUnknownSpi);
         }
         let window = self.window(slot, entry.uid, sa)?;
-        let inner = esp::decapsulate(buf, &loc, sa, window).inspect_err(|&r| count_sa_drop(sa, r))?;
+        let inner = match esp::decapsulate(buf, &loc, sa, window) {
+            Ok(inner) => inner,
+            Err(r) => {
+                count_sa_drop(sa, r);
+                return Err(r);
+            }
+        };
         // Bytes of the inner (decrypted) packet, as the outbound side counts them.
         sa.counters.add_traffic(1, buf.len() as u64);
         Ok(Unprotected::Packet { slot, inner })
@@ -188,6 +195,7 @@ impl IpsecWorker {
 }
 
 /// Per-SA counters of the drops an operator watches per tunnel (rare: not the fast path).
+#[cold]
 fn count_sa_drop(sa: &Sa, r: DropReason) {
     use std::sync::atomic::Ordering::Relaxed;
     match r {

@@ -375,12 +375,14 @@ impl Spd {
         &self.policies
     }
 
-    /// The first policy matching `f`: its index and verdict.
+    /// The first policy matching `f`: its index and verdict. IPv4 flows take the compiled
+    /// selectors ([`Spd::lookup_v4`]).
     #[inline]
     pub fn lookup(&self, f: &Flow) -> Option<(usize, Verdict)> {
-        let list = match f.dst {
-            IpAddr::V4(a) => self.v4.lookup(&a.octets()),
-            IpAddr::V6(a) => self.v6.lookup(&a.octets()),
+        let list = match (f.src, f.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => return self.lookup_v4(s.into(), d.into(), f.protocol, f.ports),
+            (_, IpAddr::V4(a)) => self.v4.lookup(&a.octets()),
+            (_, IpAddr::V6(a)) => self.v6.lookup(&a.octets()),
         }?;
         let &(start, len) = self.lists.get(list as usize)?;
         let c = self.candidates.get(start as usize..(start + len) as usize)?;
@@ -599,7 +601,7 @@ mod tests {
                 let (IpAddr::V4(src), IpAddr::V4(dst)) = (f.src, f.dst) else { unreachable!() };
                 assert_eq!(
                     spd.lookup_v4(src.into(), dst.into(), f.protocol, f.ports),
-                    spd.lookup(&f),
+                    spd.lookup_linear(&f),
                     "compiled, flow {f:?}"
                 );
             }
