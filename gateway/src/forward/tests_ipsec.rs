@@ -113,6 +113,7 @@ fn run(g: &mut Gw, frame: &[u8], port: u8) -> (Decision, Vec<u8>) {
     let mut d = super::process(buf.data_mut(), port, &g.t, &g.sp, Origin::Wire);
     if d == Decision::Unprotect {
         d = worker_ipsec::unprotect(&mut buf, port, &g.t, &g.sp, &mut g.w);
+        g.w.flush_traffic(&g.sp);
     }
     if let Decision::Protect { sa } = d {
         let sa = g.sp.sa(sa).unwrap();
@@ -344,6 +345,7 @@ fn table_swaps_under_traffic_lose_no_packet_of_a_live_sa() {
             d = super::process(buf.data_mut(), 1, &tb, &spb, Origin::Wire);
             if d == Decision::Unprotect {
                 d = worker_ipsec::unprotect(&mut buf, 1, &tb, &spb, &mut wb);
+                wb.flush_traffic(&spb);
             }
         }
         let ok =
@@ -680,4 +682,28 @@ fn tunnel_fast_path_agrees_with_encapsulate_and_route() {
     assert!(worker_ipsec::TunnelV4::new(&out.sa, &cbc.t).is_none());
     let far = sa_like("far", 0x3004, "203.0.113.1", "203.0.113.77");
     assert!(worker_ipsec::TunnelV4::new(&far, &a.t).is_none(), "no neighbour for the peer");
+}
+
+/// A worker adds inbound traffic to the SA's shared counters once per burst; the hard limit
+/// still counts what it has not added yet.
+#[test]
+fn the_inbound_hard_packet_limit_counts_traffic_not_yet_flushed() {
+    let mut a = gateway(true, "");
+    let limited =
+        format!("algorithm: aes128gcm16, enc_key: \"{KEY}\", lifetime: {{ hard: {{ packets: 3 }} }}");
+    let mut b = gateway_with(false, "", &limited);
+    let f = ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 56, false);
+    let mut decisions = Vec::new();
+    for _ in 0..4 {
+        let (_, wire) = run(&mut a, &f, 0);
+        let mut buf = VecBuf::like_mbuf(&wire);
+        assert_eq!(super::process(buf.data_mut(), 1, &b.t, &b.sp, Origin::Wire), Decision::Unprotect);
+        decisions.push(worker_ipsec::unprotect(&mut buf, 1, &b.t, &b.sp, &mut b.w));
+    }
+    assert!(decisions[..3].iter().all(|d| matches!(d, Decision::Forward { port: 0, .. })), "{decisions:?}");
+    assert_eq!(decisions[3], Decision::Drop(DropReason::SaExpired));
+    let sa_in = b.sp.entries().find(|(_, e)| e.sa.name == "in").unwrap().1;
+    assert_eq!(sa_in.sa.counters.packets.load(Ordering::Relaxed), 0, "not flushed yet");
+    b.w.flush_traffic(&b.sp);
+    assert_eq!(sa_in.sa.counters.packets.load(Ordering::Relaxed), 3);
 }

@@ -138,6 +138,7 @@ impl Worker {
                     protect
                         .flush(tables, sp, &mut self.ipsec_state, &self.port_ids, |m, d| out.dispose(m, d));
                 }
+                self.ipsec_state.flush_traffic(sp);
                 if let Some(q) = self.stats.rx_queues.get(qi) {
                     q.add(n as u64, bytes);
                 }
