@@ -23,8 +23,8 @@ macro_rules! gcm_driver {
         use std::arch::x86_64::*;
 
         use crate::poly::POWERS;
-        use crate::x86::{load128, store128, SimdKey};
-        use crate::{j0_96, len_block, Job, TAG_LEN};
+        use crate::x86::{from_u128, load128, store128, Aad, SimdKey};
+        use crate::{j0_96, Job, TAG_LEN};
 
         /// Bytes per vector.
         const VB: usize = 16 * L;
@@ -347,31 +347,48 @@ macro_rules! gcm_driver {
         /// chunk, joins the final aggregate: returns (1, its block reversed).
         /// Otherwise it is hashed now into `acc`: returns (0, zero).
         #[target_feature(enable = $feat)]
-        fn start_aad(k: &SimdKey, acc: &mut __m128i, aad: &[u8], n: usize) -> (usize, __m128i) {
-            if aad.len() <= 16 && n < CH {
-                let mut b = [0u8; 16];
-                b[..aad.len()].copy_from_slice(aad);
-                (1, bswap128(load128(&b)))
-            } else {
-                *acc = hash_bytes(k, *acc, aad);
-                (0, _mm_setzero_si128())
+        fn start_aad(k: &SimdKey, acc: &mut __m128i, aad: Aad<'_>, n: usize) -> (usize, __m128i) {
+            match aad {
+                Aad::Bytes(aad) if aad.len() <= 16 && n < CH => {
+                    let mut b = [0u8; 16];
+                    b[..aad.len()].copy_from_slice(aad);
+                    (1, bswap128(load128(&b)))
+                }
+                Aad::Bytes(aad) => {
+                    *acc = hash_bytes(k, *acc, aad);
+                    (0, _mm_setzero_si128())
+                }
+                // Already a register: no bytes to store and load back.
+                Aad::Block(b, _) if n < CH => (1, bswap128(b)),
+                Aad::Block(_, 0) => (0, _mm_setzero_si128()),
+                Aad::Block(b, _) => {
+                    let mut t = [0u8; CH];
+                    store128(&mut t, b);
+                    *acc = hash_n(k, *acc, &t, 1);
+                    (0, _mm_setzero_si128())
+                }
             }
+        }
+
+        /// The length block, byte-reversed, built in a register.
+        #[target_feature(enable = $feat)]
+        fn lens_block(aad_len: usize, n: usize) -> __m128i {
+            _mm_set_epi64x((aad_len as u64).wrapping_mul(8) as i64, (n as u64).wrapping_mul(8) as i64)
         }
 
         #[target_feature(enable = $feat)]
         fn seal_core<const NR: usize>(
             k: &SimdKey,
             g: &Regs,
-            j0: &[u8; 16],
-            aad: &[u8],
+            j0v: __m128i,
+            aad: Aad<'_>,
             data: &mut [u8],
         ) -> [u8; TAG_LEN] {
-            let j0v = load128(j0);
             // Independent of everything until the end: overlaps the rest.
             let ekj0 = aes1::<NR>(&g.rk, j0v);
             let mut cbase = ctr_base(j0v);
             let n = data.len();
-            let lens = bswap128(load128(&len_block(aad.len(), n)));
+            let lens = lens_block(aad.len(), n);
             let mut acc = _mm_setzero_si128();
             let (pre, first) = start_aad(k, &mut acc, aad, n);
 
@@ -431,17 +448,16 @@ macro_rules! gcm_driver {
         fn open_core<const NR: usize>(
             k: &SimdKey,
             g: &Regs,
-            j0: &[u8; 16],
-            aad: &[u8],
+            j0v: __m128i,
+            aad: Aad<'_>,
             data: &mut [u8],
             tag: &[u8; TAG_LEN],
         ) -> bool {
-            let j0v = load128(j0);
             let ekj0 = aes1::<NR>(&g.rk, j0v);
             let cbase0 = ctr_base(j0v);
             let mut cbase = cbase0;
             let n = data.len();
-            let lens = bswap128(load128(&len_block(aad.len(), n)));
+            let lens = lens_block(aad.len(), n);
             let mut acc = _mm_setzero_si128();
             let (pre, first) = start_aad(k, &mut acc, aad, n);
 
@@ -487,7 +503,34 @@ macro_rules! gcm_driver {
             data: &mut [u8],
         ) -> [u8; TAG_LEN] {
             let g = regs::<NR>(k);
-            seal_core::<NR>(k, &g, j0, aad, data)
+            seal_core::<NR>(k, &g, load128(j0), Aad::Bytes(aad), data)
+        }
+
+        /// `seal` with J0 and a short AAD as integers (see `GcmKey::seal_packed`).
+        #[target_feature(enable = $feat)]
+        pub(super) fn seal_packed<const NR: usize>(
+            k: &SimdKey,
+            j0: u128,
+            aad: u128,
+            aad_len: usize,
+            data: &mut [u8],
+        ) -> [u8; TAG_LEN] {
+            let g = regs::<NR>(k);
+            seal_core::<NR>(k, &g, from_u128(j0), Aad::Block(from_u128(aad), aad_len), data)
+        }
+
+        /// `open` with J0 and a short AAD as integers (see `GcmKey::open_packed`).
+        #[target_feature(enable = $feat)]
+        pub(super) fn open_packed<const NR: usize>(
+            k: &SimdKey,
+            j0: u128,
+            aad: u128,
+            aad_len: usize,
+            data: &mut [u8],
+            tag: &[u8; TAG_LEN],
+        ) -> bool {
+            let g = regs::<NR>(k);
+            open_core::<NR>(k, &g, from_u128(j0), Aad::Block(from_u128(aad), aad_len), data, tag)
         }
 
         #[target_feature(enable = $feat)]
@@ -499,7 +542,7 @@ macro_rules! gcm_driver {
             tag: &[u8; TAG_LEN],
         ) -> bool {
             let g = regs::<NR>(k);
-            open_core::<NR>(k, &g, j0, aad, data, tag)
+            open_core::<NR>(k, &g, load128(j0), Aad::Bytes(aad), data, tag)
         }
 
         /// Whether a packet can join a multi-packet group: shorter than a
@@ -570,7 +613,7 @@ macro_rules! gcm_driver {
                     c[nv - 1] = vand(c[nv - 1], loadv(&ZMASK[64 - keep..]));
                 }
                 store_tail(j.data, &c);
-                let lens = bswap128(load128(&len_block(j.aad.len(), r)));
+                let lens = lens_block(j.aad.len(), r);
                 let acc = tail_hash(k, _mm_setzero_si128(), short_aad(j.aad), 1, &c, r.div_ceil(16), lens);
                 store128(&mut j.tag, _mm_xor_si128(bswap128(acc), *e));
                 j.ok = true;
@@ -587,7 +630,7 @@ macro_rules! gcm_driver {
                 let r = j.data.len();
                 let nv = r.div_ceil(VB);
                 let mut c = load_tail(j.data);
-                let lens = bswap128(load128(&len_block(j.aad.len(), r)));
+                let lens = lens_block(j.aad.len(), r);
                 let acc = tail_hash(k, _mm_setzero_si128(), short_aad(j.aad), 1, &c, r.div_ceil(16), lens);
                 j.ok = tag_matches(_mm_xor_si128(bswap128(acc), *e), &j.tag);
                 // Only verified packets are decrypted.
@@ -612,7 +655,7 @@ macro_rules! gcm_driver {
                     seal_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.tag = seal_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data);
+                    j.tag = seal_core::<NR>(k, &g, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data);
                     j.ok = true;
                 }
                 rest = later;
@@ -630,7 +673,8 @@ macro_rules! gcm_driver {
                     open_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.ok = open_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data, &j.tag);
+                    j.ok =
+                        open_core::<NR>(k, &g, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data, &j.tag);
                 }
                 rest = later;
             }

@@ -327,8 +327,9 @@ impl<'a> TunnelV4<'a> {
         trailer[pad] = pad as u8;
         trailer[pad + 1] = NH_IPV4;
         let e = &mut head[ETH + IPV4_HEADER..];
-        e[0..4].copy_from_slice(&self.sa.spi.to_be_bytes());
-        e[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
+        // SPI ‖ SeqLo as one 8-byte store, which the seal reads back as one 8-byte load.
+        let spi_seq = (self.sa.spi as u64) << 32 | seq as u32 as u64;
+        e[0..8].copy_from_slice(&spi_seq.to_be_bytes());
         e[8..16].copy_from_slice(&seq.to_be_bytes());
         let esn = self.sa.esn.then_some((seq >> 32) as u32);
         if self.sa.transform.seal(&mut f[ETH + IPV4_HEADER..], esn).is_err() {
