@@ -108,6 +108,75 @@ pub fn protect_v4(frame: &mut [u8], my_mac: u64, t: &Tables, sp: &IpsecTables) -
     Some(slot)
 }
 
+/// Whether `frame` is plain ESP (IPv4 without options, protocol 50) addressed to one of the
+/// gateway's own addresses, with inbound SAs to try: what [`super::process`] answers
+/// [`super::Decision::Unprotect`] for, without building a flow. `false` leaves the decision to
+/// `process` (NAT-T, IPv6, anything malformed). Never writes.
+#[inline(always)]
+pub fn esp_for_us_v4(frame: &[u8], my_mac: u64, t: &Tables, sp: &IpsecTables) -> bool {
+    let Some(h) = frame.first_chunk::<HDR>() else { return false };
+    let dst_mac = u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], 0, 0]);
+    if dst_mac != my_mac || h[12] != 0x08 || h[13] != 0x00 || h[14] != 0x45 || h[23] != 50 {
+        return false;
+    }
+    let total = u16::from_be_bytes([h[16], h[17]]);
+    let w = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
+    let (src, dst) = (w(26) as u32, w(30) as u32);
+    let mut acc = w(14) + w(18) + w(22) + src as u64 + dst as u64;
+    acc = (acc & 0xffff_ffff) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    let (s0, d0) = ((src >> 24) as u8, (dst >> 24) as u8);
+    acc == 0xffff
+        && total >= 20
+        && total as usize <= frame.len() - 14
+        && d0 < 224
+        && s0 < 224
+        && s0 != 0
+        && s0 != 127
+        && sp.has_inbound_sas()
+        && matches!(t.fib.lookup_v4(dst.into()), Some(Adjacency::Local))
+}
+
+/// Decides the inner IPv4 packet that the inbound SA in `slot` decrypted (its Ethernet header
+/// addressed to our port, `my_mac`), when it is the common case: an inbound protect policy
+/// that accepts the SA, no outbound policy but bypass, and a resolved next hop within the MTU.
+/// Forwards it like [`forward_v4`] and returns the egress port, or returns `None` with the
+/// frame untouched, and the caller runs [`super::process`] with
+/// [`super::Origin::Decrypted`]. SAs of a VTI are left to `process`.
+#[inline(always)]
+pub fn decrypted_v4(frame: &mut [u8], my_mac: u64, slot: u32, t: &Tables, sp: &IpsecTables) -> Option<u8> {
+    let h: &[u8; HDR] = frame.first_chunk::<HDR>()?;
+    let (total, src, dst) = plain_v4(h, my_mac, frame.len())?;
+    let protocol = h[23];
+    let first_fragment = u16::from_be_bytes([h[20], h[21]]) & 0x1fff == 0;
+    let ports = match (first_fragment, protocol, frame.get(HDR..HDR + 4)) {
+        (true, 6 | 17 | 132, Some(p)) => {
+            Some((u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]])))
+        }
+        _ => None,
+    };
+    // A resolved forward adjacency: not local, not a VTI.
+    let rw = t.fib.rewrite(t.fib.index_v4(dst.into())?)?;
+    if rw.port == Rewrite::NOT_FORWARD || total > rw.mtu || sp.vti_of(slot).is_some() {
+        return None;
+    }
+    match sp.inbound.lookup_v4(src, dst, protocol, ports) {
+        Some((_, Verdict::Protect(s))) if sp.accepts(s, slot) => {}
+        _ => return None,
+    }
+    if !sp.outbound.is_empty() {
+        match sp.outbound.lookup_v4(src, dst, protocol, ports) {
+            None | Some((_, Verdict::Bypass)) => {}
+            Some(_) => return None,
+        }
+    }
+    frame[..12].copy_from_slice(&rw.macs);
+    super::decrement_ttl(frame, false);
+    Some(rw.port)
+}
+
 /// Forwards `frame` if it is the common case; `None` (frame untouched) otherwise. `my_mac` is
 /// [`mac_key`] of the receiving port's MAC. Only valid while the IPsec tables are idle (the
 /// caller checks once per burst).

@@ -707,3 +707,94 @@ fn the_inbound_hard_packet_limit_counts_traffic_not_yet_flushed() {
     b.w.flush_traffic(&b.sp);
     assert_eq!(sa_in.sa.counters.packets.load(Ordering::Relaxed), 3);
 }
+
+/// The decrypt side's fast paths never disagree with `process`: `fast::esp_for_us_v4` only
+/// says yes to frames `process` sends to decapsulation, and `fast::decrypted_v4` only forwards
+/// inner packets (mutated headers, other SAs' slots, inbound discard, outbound protect and
+/// bypass policies) that `process` forwards the same way with the same bytes.
+#[test]
+fn decrypt_fast_paths_agree_with_process() {
+    let extra = "    - { direction: in, src: 192.0.2.128/25, dst: 198.51.100.0/24, protocol: 17, action: discard }\n    \
+                 - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.64/26, action: protect, sa: out }\n    \
+                 - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.2/32, protocol: 6, action: bypass }\n";
+    let mut a = gateway(true, "");
+    let b = gateway(false, extra);
+    let me = fast::mac_key(B_WAN);
+    let slot_in = b.sp.entries().find(|(_, e)| e.sa.name == "in").unwrap().0;
+    let slot_out = b.sp.entries().find(|(_, e)| e.sa.name == "out").unwrap().0;
+    let mut outer = Vec::new();
+    for f in [
+        udp(H1, A_LAN, "192.0.2.2", "198.51.100.2", 4000, 1500),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 56, false),
+    ] {
+        outer.push(run(&mut a, &f, 0).1);
+    }
+    outer.push(ping(B_WAN, B_WAN, "203.0.113.1", "203.0.113.2", 8, false));
+    outer.push(udp(A_WAN, B_WAN, "203.0.113.1", "203.0.113.2", 4500, 4500));
+    let mut inner = Vec::new();
+    for (src, dst) in [
+        ("192.0.2.2", "198.51.100.2"),
+        ("192.0.2.200", "198.51.100.2"),
+        ("192.0.2.2", "198.51.100.70"),
+        ("192.0.2.2", "198.51.100.9"),
+        ("10.0.0.1", "198.51.100.2"),
+    ] {
+        inner.push(udp(B_WAN, B_WAN, src, dst, 1234, 80));
+        inner.push(ping(B_WAN, B_WAN, src, dst, 30, false));
+        let mut tcp = udp(B_WAN, B_WAN, src, dst, 1234, 80);
+        tcp[14 + 9] = 6;
+        tcp[24..26].copy_from_slice(&[0, 0]);
+        let c = checksum::checksum(&tcp[14..34]);
+        tcp[24..26].copy_from_slice(&c.to_be_bytes());
+        inner.push(tcp);
+    }
+    let (mut esp_taken, mut fwd_taken, mut x) = (0, 0, 0xd1b5_4a32_d192_ed03u64);
+    for i in 0..200_000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let decrypted = i % 2 == 0;
+        let base = if decrypted { &inner } else { &outer };
+        let mut f = base[(x >> 32) as usize % base.len()].clone();
+        for k in 0..(x % 4) as usize {
+            let pos = ((x >> (8 * k)) % 38) as usize;
+            if pos < f.len() {
+                f[pos] = (x >> (8 * k + 3)) as u8;
+            }
+        }
+        if (i / 2) % 2 == 0 && f.len() >= 34 {
+            f[24] = 0;
+            f[25] = 0;
+            let c = checksum::checksum(&f[14..34]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        }
+        if i % 13 == 0 {
+            f.truncate((x % 70) as usize);
+        }
+        let before = f.clone();
+        let mut slow = f.clone();
+        if decrypted {
+            let slot = if (x >> 60) % 5 == 0 { slot_out } else { slot_in };
+            match fast::decrypted_v4(&mut f, me, slot, &b.t, &b.sp) {
+                Some(port) => {
+                    fwd_taken += 1;
+                    let d = super::process(&mut slow, 1, &b.t, &b.sp, Origin::Decrypted(slot));
+                    assert!(
+                        matches!(d, Decision::Forward { port: p, v6: false, .. } if p == port),
+                        "{d:?} for {before:02x?}"
+                    );
+                    assert_eq!(f, slow, "bytes differ for {before:02x?}");
+                }
+                None => assert_eq!(f, before, "declined but wrote"),
+            }
+        } else if fast::esp_for_us_v4(&f, me, &b.t, &b.sp) {
+            esp_taken += 1;
+            assert_eq!(
+                super::process(&mut slow, 1, &b.t, &b.sp, Origin::Wire),
+                Decision::Unprotect,
+                "for {before:02x?}"
+            );
+        }
+    }
+    assert!(esp_taken > 10_000 && fwd_taken > 5_000, "taken {esp_taken} / {fwd_taken}");
+}

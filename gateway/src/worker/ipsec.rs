@@ -53,7 +53,17 @@ pub fn unprotect<B: PacketBuf>(
         Ok(Unprotected::NotIpsec) => Decision::Punt(Punt::Local),
         Ok(Unprotected::Packet { slot, inner }) => {
             self_addressed(PacketBuf::data_mut(m), mac, inner.v6);
-            forward::process(PacketBuf::data_mut(m), in_port, t, sp, Origin::Decrypted(slot))
+            let frame = PacketBuf::data_mut(m);
+            if !inner.v6 {
+                if let Some(port) =
+                    forward::fast::decrypted_v4(frame, forward::fast::mac_key(mac), slot, t, sp)
+                {
+                    let mut dst = [0u8; 6];
+                    dst.copy_from_slice(&frame[..6]);
+                    return Decision::Forward { port, dst, v6: false };
+                }
+            }
+            forward::process(frame, in_port, t, sp, Origin::Decrypted(slot))
         }
     }
 }

@@ -96,10 +96,18 @@ impl Worker {
                 // The IPv4 fast path applies while no IPsec policy exists (and only to frames
                 // addressed to this port's MAC); everything it declines takes `process`.
                 // With outbound policies, the IPv4 protect fast path applies instead.
-                let (fast_mac, protect_mac) = match tables.ports.get(*in_port as usize) {
-                    Some(p) if sp.is_idle() => (forward::fast::mac_key(p.mac), u64::MAX),
-                    Some(p) if !sp.outbound.is_empty() => (u64::MAX, forward::fast::mac_key(p.mac)),
-                    _ => (u64::MAX, u64::MAX),
+                // ESP for the gateway is recognised without `process` while inbound SAs exist.
+                let (fast_mac, protect_mac, esp_mac) = match tables.ports.get(*in_port as usize) {
+                    Some(p) if sp.is_idle() => (forward::fast::mac_key(p.mac), u64::MAX, u64::MAX),
+                    Some(p) => {
+                        let k = forward::fast::mac_key(p.mac);
+                        (
+                            u64::MAX,
+                            if sp.outbound.is_empty() { u64::MAX } else { k },
+                            if sp.has_inbound_sas() { k } else { u64::MAX },
+                        )
+                    }
+                    None => (u64::MAX, u64::MAX, u64::MAX),
                 };
                 for mut m in rx_b.drain() {
                     let len = m.pkt_len() as u64;
@@ -119,7 +127,12 @@ impl Worker {
                         }
                     }
                     let mut d = if m.is_contiguous() {
-                        forward::process(m.data_mut(), *in_port, tables, sp, Origin::Wire)
+                        if esp_mac != u64::MAX && forward::fast::esp_for_us_v4(m.data(), esp_mac, tables, sp)
+                        {
+                            Decision::Unprotect
+                        } else {
+                            forward::process(m.data_mut(), *in_port, tables, sp, Origin::Wire)
+                        }
                     } else {
                         Decision::Drop(DropReason::MultiSegment)
                     };
