@@ -361,10 +361,14 @@ macro_rules! gcm_driver {
                 // Already a register: no bytes to store and load back.
                 Aad::Block(b, _) if n < CH => (1, bswap128(b)),
                 Aad::Block(_, 0) => (0, _mm_setzero_si128()),
+                // One block: acc = (acc ⊕ AAD) · H, in registers.
                 Aad::Block(b, _) => {
-                    let mut t = [0u8; CH];
-                    store128(&mut t, b);
-                    *acc = hash_n(k, *acc, &t, 1);
+                    let h1 = load128(&k.htab[(POWERS - 1) * 16..]);
+                    let (lo, hi, mid) = mul128(_mm_xor_si128(*acc, bswap128(b)), h1);
+                    *acc = reduce(
+                        _mm_xor_si128(lo, _mm_slli_si128(mid, 8)),
+                        _mm_xor_si128(hi, _mm_srli_si128(mid, 8)),
+                    );
                     (0, _mm_setzero_si128())
                 }
             }
