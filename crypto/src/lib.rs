@@ -217,6 +217,47 @@ impl GcmKey {
         self.open_j0(&self.j0_for_iv(iv), aad, data, tag)
     }
 
+    /// [`GcmKey::seal`] with the nonce and a short AAD passed as integers, for callers that
+    /// assemble them from fields (ESP: salt ‖ IV, SPI ‖ sequence number): nothing is stored
+    /// to memory and read back. Byte i of the nonce is byte i of `nonce.to_le_bytes()` (the
+    /// top 32 bits are ignored); the AAD is the first `aad_len` bytes of `aad.to_le_bytes()`
+    /// (an `aad_len` above 16 counts as 16; bytes past it are ignored).
+    ///
+    /// # Panics
+    /// If `data` is longer than [`MAX_DATA_LEN`].
+    pub fn seal_packed(&self, nonce: u128, aad: u128, aad_len: usize, data: &mut [u8]) -> [u8; TAG_LEN] {
+        check_len(data.len());
+        let (j0, aad, aad_len) = packed(nonce, aad, aad_len);
+        match &self.engine {
+            Engine::Soft(k) => k.seal(&j0.to_le_bytes(), &aad.to_le_bytes()[..aad_len], data),
+            #[cfg(target_arch = "x86_64")]
+            Engine::Simd(k) => k.seal_packed(j0, aad, aad_len, data),
+        }
+    }
+
+    /// [`GcmKey::open`] with the nonce and a short AAD as integers, as in
+    /// [`GcmKey::seal_packed`]. On `false` the data is left as received.
+    ///
+    /// # Panics
+    /// If `data` is longer than [`MAX_DATA_LEN`].
+    #[must_use]
+    pub fn open_packed(
+        &self,
+        nonce: u128,
+        aad: u128,
+        aad_len: usize,
+        data: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> bool {
+        check_len(data.len());
+        let (j0, aad, aad_len) = packed(nonce, aad, aad_len);
+        match &self.engine {
+            Engine::Soft(k) => k.open(&j0.to_le_bytes(), &aad.to_le_bytes()[..aad_len], data, tag),
+            #[cfg(target_arch = "x86_64")]
+            Engine::Simd(k) => k.open_packed(j0, aad, aad_len, data, tag),
+        }
+    }
+
     /// Seals every job: one backend dispatch and one load of the key into
     /// registers for the whole burst. Sets each job's `tag` and `ok = true`.
     ///
@@ -290,6 +331,16 @@ impl GcmKey {
 
 fn check_len(len: usize) {
     assert!(len as u64 <= MAX_DATA_LEN, "GCM data longer than 2^36 - 32 bytes");
+}
+
+/// J0 = nonce ‖ 0x00000001 and the AAD with the bytes past its length cleared, as integers
+/// (little-endian byte order), and the AAD length clamped to 16.
+#[inline(always)]
+fn packed(nonce: u128, aad: u128, aad_len: usize) -> (u128, u128, usize) {
+    let j0 = (nonce & ((1u128 << 96) - 1)) | (1u128 << 120);
+    let aad_len = aad_len.min(16);
+    let aad = if aad_len == 16 { aad } else { aad & ((1u128 << (8 * aad_len)) - 1) };
+    (j0, aad, aad_len)
 }
 
 /// J0 = nonce ‖ 0x00000001.

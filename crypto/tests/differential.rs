@@ -55,6 +55,27 @@ fn one_case(rng: &mut Rng, keys: &[(Vec<u8>, Vec<GcmKey>)], len: usize) {
         assert_eq!(tag, want_tag, "{b:?} len {len} aad {}: tag", aad.len());
         assert!(arena[..offset].iter().chain(&arena[offset + len..]).all(|&x| x == 0xa5), "{b:?}: overrun");
 
+        // The packed entry points: the same output, whatever lies past the nonce and AAD.
+        if aad.len() <= 16 {
+            let mut n = [0u8; 16];
+            rng.fill(&mut n);
+            n[..12].copy_from_slice(&nonce);
+            let mut a = [0u8; 16];
+            rng.fill(&mut a);
+            a[..aad.len()].copy_from_slice(&aad);
+            let (n, a) = (u128::from_le_bytes(n), u128::from_le_bytes(a));
+            let mut d = pt.clone();
+            let t = k.seal_packed(n, a, aad.len(), &mut d);
+            assert_eq!((&d[..], t), (&want[..], want_tag), "{b:?} len {len} aad {}: packed seal", aad.len());
+            assert!(k.open_packed(n, a, aad.len(), &mut d, &t), "{b:?} len {len}: packed open");
+            assert_eq!(d, pt, "{b:?} len {len}: packed open plaintext");
+            let mut bad = t;
+            bad[rng.below(16)] ^= 1 << rng.below(8);
+            let mut e = want.clone();
+            assert!(!k.open_packed(n, a, aad.len(), &mut e, &bad), "{b:?} len {len}: packed bad tag");
+            assert_eq!(e, want, "{b:?} len {len}: packed refused open left data");
+        }
+
         // Tampering: tag, ciphertext (if any), AAD.
         let mut bad_tag = tag;
         bad_tag[rng.below(16)] ^= 1 << rng.below(8);
@@ -88,6 +109,27 @@ fn one_case(rng: &mut Rng, keys: &[(Vec<u8>, Vec<GcmKey>)], len: usize) {
         assert!(k.open(&nonce, &aad, &mut arena[offset..offset + len], &tag), "{b:?} len {len}: open");
         assert_eq!(&arena[offset..offset + len], &pt[..], "{b:?} len {len}: plaintext");
         assert!(arena[..offset].iter().chain(&arena[offset + len..]).all(|&x| x == 0xa5), "{b:?}: overrun");
+
+        // The packed entry points: the same output, whatever lies past the nonce and AAD.
+        if aad.len() <= 16 {
+            let mut n = [0u8; 16];
+            rng.fill(&mut n);
+            n[..12].copy_from_slice(&nonce);
+            let mut a = [0u8; 16];
+            rng.fill(&mut a);
+            a[..aad.len()].copy_from_slice(&aad);
+            let (n, a) = (u128::from_le_bytes(n), u128::from_le_bytes(a));
+            let mut d = pt.clone();
+            let t = k.seal_packed(n, a, aad.len(), &mut d);
+            assert_eq!((&d[..], t), (&want[..], want_tag), "{b:?} len {len} aad {}: packed seal", aad.len());
+            assert!(k.open_packed(n, a, aad.len(), &mut d, &t), "{b:?} len {len}: packed open");
+            assert_eq!(d, pt, "{b:?} len {len}: packed open plaintext");
+            let mut bad = t;
+            bad[rng.below(16)] ^= 1 << rng.below(8);
+            let mut e = want.clone();
+            assert!(!k.open_packed(n, a, aad.len(), &mut e, &bad), "{b:?} len {len}: packed bad tag");
+            assert_eq!(e, want, "{b:?} len {len}: packed refused open left data");
+        }
     }
 }
 

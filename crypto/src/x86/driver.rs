@@ -23,8 +23,8 @@ macro_rules! gcm_driver {
         use std::arch::x86_64::*;
 
         use crate::poly::POWERS;
-        use crate::x86::{load128, store128, SimdKey};
-        use crate::{j0_96, len_block, Job, TAG_LEN};
+        use crate::x86::{from_u128, load128, store128, Aad, SimdKey};
+        use crate::{j0_96, Job, TAG_LEN};
 
         /// Bytes per vector.
         const VB: usize = 16 * L;
@@ -62,8 +62,9 @@ macro_rules! gcm_driver {
         #[target_feature(enable = $feat)]
         fn aes1<const NR: usize>(rk: &[V; 15], x: __m128i) -> __m128i {
             let mut b = _mm_xor_si128(x, lo128(rk[0]));
-            for r in rk.iter().take(NR).skip(1) {
-                b = _mm_aesenc_si128(b, lo128(*r));
+            // Index loops over a constant range unroll; iterator adapters did not.
+            for r in 1..NR {
+                b = _mm_aesenc_si128(b, lo128(rk[r]));
             }
             _mm_aesenclast_si128(b, lo128(rk[NR]))
         }
@@ -89,9 +90,9 @@ macro_rules! gcm_driver {
             for v in b.iter_mut() {
                 *v = vxor(*v, rk[0]);
             }
-            for r in rk.iter().take(NR).skip(1) {
+            for r in 1..NR {
                 for v in b.iter_mut() {
-                    *v = enc(*v, *r);
+                    *v = enc(*v, rk[r]);
                 }
             }
             for v in b.iter_mut() {
@@ -223,10 +224,10 @@ macro_rules! gcm_driver {
                     *v = vxor(*v, rk[0]);
                 }
             }
-            for r in rk.iter().take(NR).skip(1) {
+            for r in 1..NR {
                 for (i, v) in b.iter_mut().enumerate() {
                     if i < nv {
-                        *v = enc(*v, *r);
+                        *v = enc(*v, rk[r]);
                     }
                 }
             }
@@ -346,31 +347,52 @@ macro_rules! gcm_driver {
         /// chunk, joins the final aggregate: returns (1, its block reversed).
         /// Otherwise it is hashed now into `acc`: returns (0, zero).
         #[target_feature(enable = $feat)]
-        fn start_aad(k: &SimdKey, acc: &mut __m128i, aad: &[u8], n: usize) -> (usize, __m128i) {
-            if aad.len() <= 16 && n < CH {
-                let mut b = [0u8; 16];
-                b[..aad.len()].copy_from_slice(aad);
-                (1, bswap128(load128(&b)))
-            } else {
-                *acc = hash_bytes(k, *acc, aad);
-                (0, _mm_setzero_si128())
+        fn start_aad(k: &SimdKey, acc: &mut __m128i, aad: Aad<'_>, n: usize) -> (usize, __m128i) {
+            match aad {
+                Aad::Bytes(aad) if aad.len() <= 16 && n < CH => {
+                    let mut b = [0u8; 16];
+                    b[..aad.len()].copy_from_slice(aad);
+                    (1, bswap128(load128(&b)))
+                }
+                Aad::Bytes(aad) => {
+                    *acc = hash_bytes(k, *acc, aad);
+                    (0, _mm_setzero_si128())
+                }
+                // Already a register: no bytes to store and load back.
+                Aad::Block(b, _) if n < CH => (1, bswap128(b)),
+                Aad::Block(_, 0) => (0, _mm_setzero_si128()),
+                // One block: acc = (acc ⊕ AAD) · H, in registers.
+                Aad::Block(b, _) => {
+                    let h1 = load128(&k.htab[(POWERS - 1) * 16..]);
+                    let (lo, hi, mid) = mul128(_mm_xor_si128(*acc, bswap128(b)), h1);
+                    *acc = reduce(
+                        _mm_xor_si128(lo, _mm_slli_si128(mid, 8)),
+                        _mm_xor_si128(hi, _mm_srli_si128(mid, 8)),
+                    );
+                    (0, _mm_setzero_si128())
+                }
             }
+        }
+
+        /// The length block, byte-reversed, built in a register.
+        #[target_feature(enable = $feat)]
+        fn lens_block(aad_len: usize, n: usize) -> __m128i {
+            _mm_set_epi64x((aad_len as u64).wrapping_mul(8) as i64, (n as u64).wrapping_mul(8) as i64)
         }
 
         #[target_feature(enable = $feat)]
         fn seal_core<const NR: usize>(
             k: &SimdKey,
             g: &Regs,
-            j0: &[u8; 16],
-            aad: &[u8],
+            j0v: __m128i,
+            aad: Aad<'_>,
             data: &mut [u8],
         ) -> [u8; TAG_LEN] {
-            let j0v = load128(j0);
             // Independent of everything until the end: overlaps the rest.
             let ekj0 = aes1::<NR>(&g.rk, j0v);
             let mut cbase = ctr_base(j0v);
             let n = data.len();
-            let lens = bswap128(load128(&len_block(aad.len(), n)));
+            let lens = lens_block(aad.len(), n);
             let mut acc = _mm_setzero_si128();
             let (pre, first) = start_aad(k, &mut acc, aad, n);
 
@@ -430,17 +452,16 @@ macro_rules! gcm_driver {
         fn open_core<const NR: usize>(
             k: &SimdKey,
             g: &Regs,
-            j0: &[u8; 16],
-            aad: &[u8],
+            j0v: __m128i,
+            aad: Aad<'_>,
             data: &mut [u8],
             tag: &[u8; TAG_LEN],
         ) -> bool {
-            let j0v = load128(j0);
             let ekj0 = aes1::<NR>(&g.rk, j0v);
             let cbase0 = ctr_base(j0v);
             let mut cbase = cbase0;
             let n = data.len();
-            let lens = bswap128(load128(&len_block(aad.len(), n)));
+            let lens = lens_block(aad.len(), n);
             let mut acc = _mm_setzero_si128();
             let (pre, first) = start_aad(k, &mut acc, aad, n);
 
@@ -486,7 +507,34 @@ macro_rules! gcm_driver {
             data: &mut [u8],
         ) -> [u8; TAG_LEN] {
             let g = regs::<NR>(k);
-            seal_core::<NR>(k, &g, j0, aad, data)
+            seal_core::<NR>(k, &g, load128(j0), Aad::Bytes(aad), data)
+        }
+
+        /// `seal` with J0 and a short AAD as integers (see `GcmKey::seal_packed`).
+        #[target_feature(enable = $feat)]
+        pub(super) fn seal_packed<const NR: usize>(
+            k: &SimdKey,
+            j0: u128,
+            aad: u128,
+            aad_len: usize,
+            data: &mut [u8],
+        ) -> [u8; TAG_LEN] {
+            let g = regs::<NR>(k);
+            seal_core::<NR>(k, &g, from_u128(j0), Aad::Block(from_u128(aad), aad_len), data)
+        }
+
+        /// `open` with J0 and a short AAD as integers (see `GcmKey::open_packed`).
+        #[target_feature(enable = $feat)]
+        pub(super) fn open_packed<const NR: usize>(
+            k: &SimdKey,
+            j0: u128,
+            aad: u128,
+            aad_len: usize,
+            data: &mut [u8],
+            tag: &[u8; TAG_LEN],
+        ) -> bool {
+            let g = regs::<NR>(k);
+            open_core::<NR>(k, &g, from_u128(j0), Aad::Block(from_u128(aad), aad_len), data, tag)
         }
 
         #[target_feature(enable = $feat)]
@@ -498,7 +546,7 @@ macro_rules! gcm_driver {
             tag: &[u8; TAG_LEN],
         ) -> bool {
             let g = regs::<NR>(k);
-            open_core::<NR>(k, &g, j0, aad, data, tag)
+            open_core::<NR>(k, &g, load128(j0), Aad::Bytes(aad), data, tag)
         }
 
         /// Whether a packet can join a multi-packet group: shorter than a
@@ -569,7 +617,7 @@ macro_rules! gcm_driver {
                     c[nv - 1] = vand(c[nv - 1], loadv(&ZMASK[64 - keep..]));
                 }
                 store_tail(j.data, &c);
-                let lens = bswap128(load128(&len_block(j.aad.len(), r)));
+                let lens = lens_block(j.aad.len(), r);
                 let acc = tail_hash(k, _mm_setzero_si128(), short_aad(j.aad), 1, &c, r.div_ceil(16), lens);
                 store128(&mut j.tag, _mm_xor_si128(bswap128(acc), *e));
                 j.ok = true;
@@ -586,7 +634,7 @@ macro_rules! gcm_driver {
                 let r = j.data.len();
                 let nv = r.div_ceil(VB);
                 let mut c = load_tail(j.data);
-                let lens = bswap128(load128(&len_block(j.aad.len(), r)));
+                let lens = lens_block(j.aad.len(), r);
                 let acc = tail_hash(k, _mm_setzero_si128(), short_aad(j.aad), 1, &c, r.div_ceil(16), lens);
                 j.ok = tag_matches(_mm_xor_si128(bswap128(acc), *e), &j.tag);
                 // Only verified packets are decrypted.
@@ -611,7 +659,7 @@ macro_rules! gcm_driver {
                     seal_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.tag = seal_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data);
+                    j.tag = seal_core::<NR>(k, &g, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data);
                     j.ok = true;
                 }
                 rest = later;
@@ -629,7 +677,8 @@ macro_rules! gcm_driver {
                     open_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.ok = open_core::<NR>(k, &g, &j0_96(&j.nonce), j.aad, j.data, &j.tag);
+                    j.ok =
+                        open_core::<NR>(k, &g, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data, &j.tag);
                 }
                 rest = later;
             }

@@ -135,6 +135,21 @@ impl SimdKey {
         dispatch!(self, open(j0, aad, data, tag))
     }
 
+    pub(crate) fn seal_packed(&self, j0: u128, aad: u128, aad_len: usize, data: &mut [u8]) -> [u8; TAG_LEN] {
+        dispatch!(self, seal_packed(j0, aad, aad_len, data))
+    }
+
+    pub(crate) fn open_packed(
+        &self,
+        j0: u128,
+        aad: u128,
+        aad_len: usize,
+        data: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> bool {
+        dispatch!(self, open_packed(j0, aad, aad_len, data, tag))
+    }
+
     pub(crate) fn seal_many(&self, jobs: &mut [Job<'_>]) {
         dispatch!(self, seal_many(jobs))
     }
@@ -142,6 +157,30 @@ impl SimdKey {
     pub(crate) fn open_many(&self, jobs: &mut [Job<'_>]) {
         dispatch!(self, open_many(jobs))
     }
+}
+
+/// The AAD of one call: bytes in memory, or (for at most 16 bytes) a block already in a
+/// register with its length in bytes, the bytes past it zero.
+#[derive(Clone, Copy)]
+pub(crate) enum Aad<'a> {
+    Bytes(&'a [u8]),
+    Block(__m128i, usize),
+}
+
+impl Aad<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Aad::Bytes(b) => b.len(),
+            Aad::Block(_, n) => *n,
+        }
+    }
+}
+
+/// A `u128` as a vector, byte i of its little-endian form in lane byte i.
+#[inline(always)]
+fn from_u128(x: u128) -> __m128i {
+    // SAFETY: SSE2 is part of x86-64; the intrinsic only moves two integers into a register.
+    unsafe { _mm_set_epi64x((x >> 64) as u64 as i64, x as u64 as i64) }
 }
 
 /// Loads 16 bytes (unaligned) from the start of `s`.

@@ -113,6 +113,7 @@ fn run(g: &mut Gw, frame: &[u8], port: u8) -> (Decision, Vec<u8>) {
     let mut d = super::process(buf.data_mut(), port, &g.t, &g.sp, Origin::Wire);
     if d == Decision::Unprotect {
         d = worker_ipsec::unprotect(&mut buf, port, &g.t, &g.sp, &mut g.w);
+        g.w.flush_traffic(&g.sp);
     }
     if let Decision::Protect { sa } = d {
         let sa = g.sp.sa(sa).unwrap();
@@ -344,6 +345,7 @@ fn table_swaps_under_traffic_lose_no_packet_of_a_live_sa() {
             d = super::process(buf.data_mut(), 1, &tb, &spb, Origin::Wire);
             if d == Decision::Unprotect {
                 d = worker_ipsec::unprotect(&mut buf, 1, &tb, &spb, &mut wb);
+                wb.flush_traffic(&spb);
             }
         }
         let ok =
@@ -515,4 +517,284 @@ fn a_trap_drops_the_packet_raises_its_acquire_and_yields_to_the_sa_once_it_exist
     assert_eq!(d, Decision::Forward { port: 1, dst: B_WAN, v6: false });
     assert_eq!(ipv4::Packet::new_checked(&wire[14..]).unwrap().protocol(), crate::wire::IpProtocol::ESP);
     assert!(a.sp.acquires.take().is_empty());
+}
+
+/// The IPv4 protect fast path never disagrees with `process`: for random mutations of the
+/// Ethernet, IPv4 and port bytes of frames meeting protect, discard, bypass and port-specific
+/// policies (checksum fixed half the time, frames truncated sometimes), whenever
+/// `fast::protect_v4` answers, `process` protects with the same SA and leaves the same bytes;
+/// when it declines, the frame is untouched. The common case must take it.
+#[test]
+fn protect_fast_path_agrees_with_process() {
+    let extra = "    - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.7/32, action: discard }\n    \
+                 - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.8/32, action: bypass }\n    \
+                 - { direction: out, src: 192.0.2.0/25, dst: 198.51.100.0/24, protocol: 17, dst_ports: 1000-2000, action: protect, sa: out }\n    \
+                 - { direction: in, src: 192.0.2.0/24, dst: 198.51.100.16/28, action: discard }\n    \
+                 - { direction: in, src: 192.0.2.0/24, dst: 198.51.100.32/28, action: bypass }\n";
+    let a = gateway(true, extra);
+    let me = fast::mac_key(A_LAN);
+    let mut bases = Vec::new();
+    for dst in [
+        "198.51.100.2",
+        "198.51.100.7",
+        "198.51.100.8",
+        "198.51.100.20",
+        "198.51.100.40",
+        "192.0.2.1",
+        "203.0.113.2",
+    ] {
+        bases.push(udp(H1, A_LAN, "192.0.2.2", dst, 4000, 1500));
+        bases.push(udp(H1, A_LAN, "192.0.2.200", dst, 500, 9));
+        bases.push(ping(H1, A_LAN, "192.0.2.2", dst, 56, false));
+    }
+    let mut big = ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 1460, true);
+    bases.push(big.clone());
+    big.truncate(14 + 20 + 8 + 1400);
+    bases.push(big);
+    let (mut taken, mut x) = (0, 0x2545_f491_4f6c_dd1du64);
+    for i in 0..300_000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut f = bases[i as usize % bases.len()].clone();
+        for k in 0..(x % 4) as usize {
+            let pos = ((x >> (8 * k)) % 38) as usize;
+            if pos < f.len() {
+                f[pos] = (x >> (8 * k + 3)) as u8;
+            }
+        }
+        if i % 2 == 0 && f.len() >= 34 {
+            f[24] = 0;
+            f[25] = 0;
+            let c = checksum::checksum(&f[14..34]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        }
+        if i % 13 == 0 {
+            f.truncate((x % 70) as usize);
+        }
+        let before = f.clone();
+        let mut slow = f.clone();
+        match fast::protect_v4(&mut f, me, &a.t, &a.sp) {
+            Some(slot) => {
+                taken += 1;
+                let d = super::process(&mut slow, 0, &a.t, &a.sp, Origin::Wire);
+                assert_eq!(d, Decision::Protect { sa: slot }, "for {before:02x?}");
+                assert_eq!(f, slow, "bytes differ for {before:02x?}");
+            }
+            None => assert_eq!(f, before, "declined but wrote"),
+        }
+    }
+    assert!(taken > 20_000, "fast path taken only {taken} times");
+    let mut f = udp(H1, A_LAN, "192.0.2.2", "198.51.100.2", 4000, 1500);
+    assert!(fast::protect_v4(&mut f, me, &a.t, &a.sp).is_some());
+}
+
+/// The IPv4 tunnel encapsulation fast path (`worker::ipsec::TunnelV4`) never disagrees with
+/// `encapsulate_and_route`: for random inner headers (lengths, TOS, DF, options, versions),
+/// Ethernet padding, buffers short of headroom or tailroom, sizes around the egress MTU and
+/// every DF policy, whenever the fast path answers, the general path reaches the same decision
+/// and, unless it drops, the same bytes; when it declines, the buffer is untouched.
+#[test]
+fn tunnel_fast_path_agrees_with_encapsulate_and_route() {
+    use crate::ipsec::sa::DfPolicy;
+    let mut a = gateway(true, "");
+    // A smaller wan MTU, so that some packets no longer fit once encapsulated.
+    let ports: Vec<L3Port> = vec![
+        L3Port {
+            name: "lan".into(),
+            mac: MacAddr(A_LAN),
+            mtu: 1500,
+            addresses: vec!["192.0.2.1/24".parse().unwrap()],
+        },
+        L3Port {
+            name: "wan".into(),
+            mac: MacAddr(A_WAN),
+            mtu: 600,
+            addresses: vec!["203.0.113.1/24".parse().unwrap()],
+        },
+    ];
+    let neigh = vec![Neighbour { port: 1, ip: "203.0.113.2".parse().unwrap(), mac: MacAddr(B_WAN) }];
+    let small_mtu = ControlPlane::initial_tables(&ports, &[], &[], &neigh);
+    let mut sas = Vec::new();
+    for (df, esn) in [(DfPolicy::Copy, false), (DfPolicy::Set, true), (DfPolicy::Clear, false)] {
+        let mut sa = sa_like("fast", 0x3003, "203.0.113.1", "203.0.113.2");
+        sa.df = df;
+        sa.esn = esn;
+        sas.push(sa);
+    }
+    let bases = [
+        udp(H1, A_LAN, "192.0.2.2", "198.51.100.2", 4000, 1500),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 1, false),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 56, true),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 555, false),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 1200, true),
+    ];
+    let (mut taken, mut x) = (0, 0x9e37_79b9_7f4a_7c15u64);
+    for i in 0..100_000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let sa = &sas[i as usize % 3];
+        let t = if i % 5 == 0 { &small_mtu } else { &a.t };
+        let fast = worker_ipsec::TunnelV4::new(sa, t).expect("applies to an AES-GCM IPv4 tunnel");
+        let mut f = bases[(x >> 40) as usize % bases.len()].clone();
+        for k in 0..(x % 4) as usize {
+            let pos = 14 + ((x >> (8 * k)) % 20) as usize;
+            f[pos] = (x >> (8 * k + 3)) as u8;
+        }
+        if i % 3 == 0 {
+            // Ethernet padding behind the IP packet.
+            f.extend(std::iter::repeat_n(0xee, (x >> 20) as usize % 9));
+        }
+        if i % 17 == 0 {
+            f.truncate((x % 40) as usize);
+        }
+        let (headroom, tailroom) = match i % 7 {
+            0 => ((x >> 24) as usize % 48, 64),
+            1 => (128, (x >> 24) as usize % 48),
+            _ => (128, 2048),
+        };
+        let seq = 1 + (x >> 8) % 5_000_000_000;
+        let port = (i % 2) as u8;
+        let mut fb = VecBuf::new(&f, headroom, tailroom);
+        let mut gb = fb.clone();
+        match fast.encapsulate_and_route(&mut fb, seq, port, t) {
+            Some(d) => {
+                taken += 1;
+                let g = worker_ipsec::encapsulate_and_route(&mut gb, sa, seq, port, t, &mut a.w);
+                assert_eq!(d, g, "decision for {f:02x?} ({headroom}, {tailroom})");
+                if !matches!(d, Decision::Drop(_)) {
+                    assert_eq!(fb.data(), gb.data(), "bytes for {f:02x?}");
+                }
+            }
+            None => assert_eq!(fb, gb, "declined but wrote"),
+        }
+    }
+    assert!(taken > 40_000, "fast path taken only {taken} times");
+    // It does not apply to CBC, transport mode or an unresolved peer.
+    let k = "000102030405060708090a0b0c0d0e0f1011121314151617";
+    let cbc = gateway_with(
+        true,
+        "",
+        &format!("algorithm: aes128-sha1, enc_key: \"{}\", auth_key: \"{}\"", &k[..32], &k[..40]),
+    );
+    let out = cbc.sp.entries().find(|(_, e)| e.sa.name == "out").unwrap().1;
+    assert!(worker_ipsec::TunnelV4::new(&out.sa, &cbc.t).is_none());
+    let far = sa_like("far", 0x3004, "203.0.113.1", "203.0.113.77");
+    assert!(worker_ipsec::TunnelV4::new(&far, &a.t).is_none(), "no neighbour for the peer");
+}
+
+/// A worker adds inbound traffic to the SA's shared counters once per burst; the hard limit
+/// still counts what it has not added yet.
+#[test]
+fn the_inbound_hard_packet_limit_counts_traffic_not_yet_flushed() {
+    let mut a = gateway(true, "");
+    let limited =
+        format!("algorithm: aes128gcm16, enc_key: \"{KEY}\", lifetime: {{ hard: {{ packets: 3 }} }}");
+    let mut b = gateway_with(false, "", &limited);
+    let f = ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 56, false);
+    let mut decisions = Vec::new();
+    for _ in 0..4 {
+        let (_, wire) = run(&mut a, &f, 0);
+        let mut buf = VecBuf::like_mbuf(&wire);
+        assert_eq!(super::process(buf.data_mut(), 1, &b.t, &b.sp, Origin::Wire), Decision::Unprotect);
+        decisions.push(worker_ipsec::unprotect(&mut buf, 1, &b.t, &b.sp, &mut b.w));
+    }
+    assert!(decisions[..3].iter().all(|d| matches!(d, Decision::Forward { port: 0, .. })), "{decisions:?}");
+    assert_eq!(decisions[3], Decision::Drop(DropReason::SaExpired));
+    let sa_in = b.sp.entries().find(|(_, e)| e.sa.name == "in").unwrap().1;
+    assert_eq!(sa_in.sa.counters.packets.load(Ordering::Relaxed), 0, "not flushed yet");
+    b.w.flush_traffic(&b.sp);
+    assert_eq!(sa_in.sa.counters.packets.load(Ordering::Relaxed), 3);
+}
+
+/// The decrypt side's fast paths never disagree with `process`: `fast::esp_for_us_v4` only
+/// says yes to frames `process` sends to decapsulation, and `fast::decrypted_v4` only forwards
+/// inner packets (mutated headers, other SAs' slots, inbound discard, outbound protect and
+/// bypass policies) that `process` forwards the same way with the same bytes.
+#[test]
+fn decrypt_fast_paths_agree_with_process() {
+    let extra = "    - { direction: in, src: 192.0.2.128/25, dst: 198.51.100.0/24, protocol: 17, action: discard }\n    \
+                 - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.64/26, action: protect, sa: out }\n    \
+                 - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.2/32, protocol: 6, action: bypass }\n";
+    let mut a = gateway(true, "");
+    let b = gateway(false, extra);
+    let me = fast::mac_key(B_WAN);
+    let slot_in = b.sp.entries().find(|(_, e)| e.sa.name == "in").unwrap().0;
+    let slot_out = b.sp.entries().find(|(_, e)| e.sa.name == "out").unwrap().0;
+    let mut outer = Vec::new();
+    for f in [
+        udp(H1, A_LAN, "192.0.2.2", "198.51.100.2", 4000, 1500),
+        ping(H1, A_LAN, "192.0.2.2", "198.51.100.2", 56, false),
+    ] {
+        outer.push(run(&mut a, &f, 0).1);
+    }
+    outer.push(ping(B_WAN, B_WAN, "203.0.113.1", "203.0.113.2", 8, false));
+    outer.push(udp(A_WAN, B_WAN, "203.0.113.1", "203.0.113.2", 4500, 4500));
+    let mut inner = Vec::new();
+    for (src, dst) in [
+        ("192.0.2.2", "198.51.100.2"),
+        ("192.0.2.200", "198.51.100.2"),
+        ("192.0.2.2", "198.51.100.70"),
+        ("192.0.2.2", "198.51.100.9"),
+        ("10.0.0.1", "198.51.100.2"),
+    ] {
+        inner.push(udp(B_WAN, B_WAN, src, dst, 1234, 80));
+        inner.push(ping(B_WAN, B_WAN, src, dst, 30, false));
+        let mut tcp = udp(B_WAN, B_WAN, src, dst, 1234, 80);
+        tcp[14 + 9] = 6;
+        tcp[24..26].copy_from_slice(&[0, 0]);
+        let c = checksum::checksum(&tcp[14..34]);
+        tcp[24..26].copy_from_slice(&c.to_be_bytes());
+        inner.push(tcp);
+    }
+    let (mut esp_taken, mut fwd_taken, mut x) = (0, 0, 0xd1b5_4a32_d192_ed03u64);
+    for i in 0..200_000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let decrypted = i % 2 == 0;
+        let base = if decrypted { &inner } else { &outer };
+        let mut f = base[(x >> 32) as usize % base.len()].clone();
+        for k in 0..(x % 4) as usize {
+            let pos = ((x >> (8 * k)) % 38) as usize;
+            if pos < f.len() {
+                f[pos] = (x >> (8 * k + 3)) as u8;
+            }
+        }
+        if (i / 2) % 2 == 0 && f.len() >= 34 {
+            f[24] = 0;
+            f[25] = 0;
+            let c = checksum::checksum(&f[14..34]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        }
+        if i % 13 == 0 {
+            f.truncate((x % 70) as usize);
+        }
+        let before = f.clone();
+        let mut slow = f.clone();
+        if decrypted {
+            let slot = if (x >> 60) % 5 == 0 { slot_out } else { slot_in };
+            match fast::decrypted_v4(&mut f, me, slot, &b.t, &b.sp) {
+                Some(port) => {
+                    fwd_taken += 1;
+                    let d = super::process(&mut slow, 1, &b.t, &b.sp, Origin::Decrypted(slot));
+                    assert!(
+                        matches!(d, Decision::Forward { port: p, v6: false, .. } if p == port),
+                        "{d:?} for {before:02x?}"
+                    );
+                    assert_eq!(f, slow, "bytes differ for {before:02x?}");
+                }
+                None => assert_eq!(f, before, "declined but wrote"),
+            }
+        } else if fast::esp_for_us_v4(&f, me, &b.t, &b.sp) {
+            esp_taken += 1;
+            assert_eq!(
+                super::process(&mut slow, 1, &b.t, &b.sp, Origin::Wire),
+                Decision::Unprotect,
+                "for {before:02x?}"
+            );
+        }
+    }
+    assert!(esp_taken > 10_000 && fwd_taken > 5_000, "taken {esp_taken} / {fwd_taken}");
 }

@@ -109,6 +109,7 @@ fn run(g: &mut Gw, frame: &[u8], port: u8) -> (Decision, Vec<u8>) {
     let mut d = super::process(buf.data_mut(), port, &g.t, &g.sp, Origin::Wire);
     if d == Decision::Unprotect {
         d = worker_ipsec::unprotect(&mut buf, port, &g.t, &g.sp, &mut g.w);
+        g.w.flush_traffic(&g.sp);
     }
     if let Decision::Protect { sa } = d {
         let sa = g.sp.sa(sa).unwrap();

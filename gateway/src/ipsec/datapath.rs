@@ -64,11 +64,29 @@ pub struct IpsecWorker {
     /// (uid, window) per SADB slot; `None` for outbound or empty slots.
     windows: Vec<Option<(u64, ReplayWindow)>>,
     ivs: IvSource,
+    /// Traffic of the inbound SA decapsulated last, not yet added to its shared counters:
+    /// one pair of atomic adds per run of packets rather than per packet. The worker calls
+    /// [`IpsecWorker::flush_traffic`] after every burst; the hard-limit check counts it.
+    pending: PendingTraffic,
+}
+
+/// See [`IpsecWorker::flush_traffic`].
+#[derive(Clone, Copy, Debug, Default)]
+struct PendingTraffic {
+    slot: u32,
+    uid: u64,
+    packets: u64,
+    bytes: u64,
 }
 
 impl IpsecWorker {
     pub fn new() -> Result<IpsecWorker, String> {
-        Ok(IpsecWorker { generation: 0, windows: Vec::new(), ivs: IvSource::new()? })
+        Ok(IpsecWorker {
+            generation: 0,
+            windows: Vec::new(),
+            ivs: IvSource::new()?,
+            pending: PendingTraffic::default(),
+        })
     }
 
     /// Brings the per-slot state in line with `t`: called once per burst, does work only when
@@ -78,6 +96,34 @@ impl IpsecWorker {
         if t.generation != self.generation {
             self.resync(t);
         }
+    }
+
+    /// Adds the traffic decapsulated since the last call to its SA's counters. Called by the
+    /// worker after every burst, with the tables the burst was processed with.
+    #[inline]
+    pub fn flush_traffic(&mut self, t: &IpsecTables) {
+        let p = &mut self.pending;
+        if p.packets > 0 {
+            if let Some(e) = t.entry(p.slot).filter(|e| e.uid == p.uid) {
+                e.sa.counters.add_traffic(p.packets, p.bytes);
+            }
+            p.packets = 0;
+            p.bytes = 0;
+        }
+    }
+
+    /// Counts one decapsulated packet of `bytes` for the inbound SA in `slot`.
+    #[inline(always)]
+    fn count_traffic(&mut self, slot: u32, uid: u64, bytes: u64, t: &IpsecTables) {
+        let p = &self.pending;
+        if p.packets > 0 && (p.slot != slot || p.uid != uid) {
+            self.flush_traffic(t);
+        }
+        let p = &mut self.pending;
+        p.slot = slot;
+        p.uid = uid;
+        p.packets += 1;
+        p.bytes += bytes;
     }
 
     #[cold]
@@ -121,6 +167,7 @@ impl IpsecWorker {
 
     /// Classifies and, for ESP, authenticates, replay-checks and decapsulates the IP packet in
     /// `buf` (addressed to the gateway).
+    #[inline(always)]
     pub fn unprotect<B: PacketBuf>(
         &mut self,
         buf: &mut B,
@@ -150,9 +197,15 @@ impl IpsecWorker {
             return Err(DropReason::EspUnknownSpi);
         }
         let window = self.window(slot, entry.uid, sa)?;
-        let inner = esp::decapsulate(buf, &loc, sa, window).inspect_err(|&r| count_sa_drop(sa, r))?;
+        let inner = match esp::decapsulate(buf, &loc, sa, window) {
+            Ok(inner) => inner,
+            Err(r) => {
+                count_sa_drop(sa, r);
+                return Err(r);
+            }
+        };
         // Bytes of the inner (decrypted) packet, as the outbound side counts them.
-        sa.counters.add_traffic(1, buf.len() as u64);
+        self.count_traffic(slot, entry.uid, buf.len() as u64, t);
         Ok(Unprotected::Packet { slot, inner })
     }
 
@@ -169,7 +222,7 @@ impl IpsecWorker {
         }
         let window = self.window(slot, entry.uid, sa)?;
         let inner = ah::decapsulate(buf, &loc, sa, window).inspect_err(|&r| count_sa_drop(sa, r))?;
-        sa.counters.add_traffic(1, buf.len() as u64);
+        self.count_traffic(slot, entry.uid, buf.len() as u64, t);
         Ok(Unprotected::Packet { slot, inner })
     }
 
@@ -177,7 +230,10 @@ impl IpsecWorker {
     /// packet or byte limit.
     #[inline]
     fn window(&mut self, slot: u32, uid: u64, sa: &Sa) -> Result<&mut ReplayWindow, DropReason> {
-        if sa.past_hard_traffic_limit() {
+        let p = &self.pending;
+        let (packets, bytes) =
+            if p.slot == slot && p.uid == uid && p.packets > 0 { (p.packets, p.bytes) } else { (0, 0) };
+        if sa.past_hard_traffic_limit_with(packets, bytes) {
             return Err(DropReason::SaExpired);
         }
         match self.windows.get_mut(slot as usize) {
@@ -188,6 +244,7 @@ impl IpsecWorker {
 }
 
 /// Per-SA counters of the drops an operator watches per tunnel (rare: not the fast path).
+#[cold]
 fn count_sa_drop(sa: &Sa, r: DropReason) {
     use std::sync::atomic::Ordering::Relaxed;
     match r {

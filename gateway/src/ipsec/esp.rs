@@ -30,7 +30,7 @@ pub const IPV6_HEADER: usize = 40;
 pub const UDP_HEADER: usize = 8;
 pub const NATT_PORT: u16 = 4500;
 pub const OUTER_TTL: u8 = 64;
-pub(super) const NH_IPV4: u8 = 4;
+pub(crate) const NH_IPV4: u8 = 4;
 pub(super) const NH_IPV6: u8 = 41;
 const NH_NONE: u8 = 59;
 
@@ -365,7 +365,9 @@ pub struct EspLocation {
     pub udp_sport: Option<u16>,
 }
 
-/// Classifies an IP packet addressed to the gateway.
+/// Classifies an IP packet addressed to the gateway. (Inlined, as [`decapsulate`] is: their
+/// results are large, and returned through memory they were read back wider than written.)
+#[inline(always)]
 pub fn classify_inbound(p: &[u8]) -> Result<Inbound, DropReason> {
     let Some(info) = ip_info(p) else { return Ok(Inbound::Other) };
     let hl = info.header_len;
@@ -432,6 +434,7 @@ pub struct Decapsulated {
 /// Decapsulates the ESP packet `loc` (from [`classify_inbound`]) in `buf` with inbound SA `sa`
 /// and its replay window. On success `buf` holds the inner IP packet (tunnel mode) or the
 /// restored IP packet (transport mode).
+#[inline(always)]
 pub fn decapsulate<B: PacketBuf>(
     buf: &mut B,
     loc: &EspLocation,

@@ -171,6 +171,19 @@ impl Sa {
             || self.hard.bytes.is_some_and(|l| self.counters.bytes.load(Ordering::Relaxed) >= l)
     }
 
+    /// [`Sa::past_hard_traffic_limit`] counting `packets` and `bytes` more than the shared
+    /// counters hold (a worker's traffic not yet added to them).
+    #[inline]
+    pub fn past_hard_traffic_limit_with(&self, packets: u64, bytes: u64) -> bool {
+        self.hard
+            .packets
+            .is_some_and(|l| self.counters.packets.load(Ordering::Relaxed).saturating_add(packets) >= l)
+            || self
+                .hard
+                .bytes
+                .is_some_and(|l| self.counters.bytes.load(Ordering::Relaxed).saturating_add(bytes) >= l)
+    }
+
     /// The largest sequence number this SA may send.
     pub fn max_seq(&self) -> u64 {
         if self.esn {

@@ -204,6 +204,83 @@ pub struct Spd {
     candidates: Vec<u32>,
     /// LPM value → (start, len) in `candidates`.
     lists: Vec<(u32, u32)>,
+    /// Per policy, its selector compiled for IPv4 flows ([`Spd::lookup_v4`]).
+    compiled: Vec<SelectorV4>,
+}
+
+/// A selector compiled for IPv4 flows: prefixes as masked `u32`s, the protocol and port ranges
+/// as plain integers, the verdict alongside. [`SelectorV4::fit`] answers as [`Selector::fit`]
+/// does for the same IPv4 flow (a test compares them).
+#[derive(Clone, Copy, Debug)]
+struct SelectorV4 {
+    src_net: u32,
+    src_mask: u32,
+    dst_net: u32,
+    dst_mask: u32,
+    /// 0..=255, or 256 for any protocol.
+    protocol: u16,
+    /// Both port ranges are "any".
+    portless: bool,
+    /// The selector is IPv6 (or mixed): no IPv4 flow fits.
+    never: bool,
+    sport: (u16, u16),
+    dport: (u16, u16),
+    verdict: Verdict,
+}
+
+fn v4_net(p: &IpPrefix) -> Option<(u32, u32)> {
+    match p.addr {
+        IpAddr::V4(a) => {
+            let mask = if p.len == 0 { 0 } else { u32::MAX << (32 - p.len.min(32) as u32) };
+            Some((u32::from(a) & mask, mask))
+        }
+        IpAddr::V6(_) => None,
+    }
+}
+
+impl SelectorV4 {
+    fn compile(p: &Policy) -> SelectorV4 {
+        let s = &p.selector;
+        let (src, dst) = (v4_net(&s.src), v4_net(&s.dst));
+        let ((src_net, src_mask), (dst_net, dst_mask)) = (src.unwrap_or((0, 0)), dst.unwrap_or((0, 0)));
+        SelectorV4 {
+            src_net,
+            src_mask,
+            dst_net,
+            dst_mask,
+            protocol: s.protocol.map_or(256, u16::from),
+            portless: s.src_ports.is_any() && s.dst_ports.is_any(),
+            never: src.is_none() || dst.is_none(),
+            sport: (s.src_ports.lo, s.src_ports.hi),
+            dport: (s.dst_ports.lo, s.dst_ports.hi),
+            verdict: p.verdict,
+        }
+    }
+
+    /// [`verdict`] for the IPv4 flow `src` → `dst`, `protocol`, `ports`.
+    #[inline(always)]
+    fn verdict(&self, src: u32, dst: u32, protocol: u8, ports: Option<(u16, u16)>) -> Option<Verdict> {
+        if self.never
+            || src & self.src_mask != self.src_net
+            || dst & self.dst_mask != self.dst_net
+            || (self.protocol != 256 && self.protocol != protocol as u16)
+        {
+            return None;
+        }
+        if self.portless {
+            return Some(self.verdict);
+        }
+        match ports {
+            Some((s, d))
+                if self.sport.0 <= s && s <= self.sport.1 && self.dport.0 <= d && d <= self.dport.1 =>
+            {
+                Some(self.verdict)
+            }
+            Some(_) => None,
+            None if has_ports(protocol) => Some(Verdict::Discard),
+            None => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Spd {
@@ -282,7 +359,8 @@ impl Spd {
                 b4.insert((addr as u32).to_be_bytes(), len, id);
             }
         }
-        Spd { policies, v4: b4.build(), v6: b6.build(), candidates, lists }
+        let compiled = policies.iter().map(SelectorV4::compile).collect();
+        Spd { policies, v4: b4.build(), v6: b6.build(), candidates, lists, compiled }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -297,18 +375,40 @@ impl Spd {
         &self.policies
     }
 
-    /// The first policy matching `f`: its index and verdict.
+    /// The first policy matching `f`: its index and verdict. IPv4 flows take the compiled
+    /// selectors ([`Spd::lookup_v4`]).
     #[inline]
     pub fn lookup(&self, f: &Flow) -> Option<(usize, Verdict)> {
-        let list = match f.dst {
-            IpAddr::V4(a) => self.v4.lookup(&a.octets()),
-            IpAddr::V6(a) => self.v6.lookup(&a.octets()),
+        let list = match (f.src, f.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => return self.lookup_v4(s.into(), d.into(), f.protocol, f.ports),
+            (_, IpAddr::V4(a)) => self.v4.lookup(&a.octets()),
+            (_, IpAddr::V6(a)) => self.v6.lookup(&a.octets()),
         }?;
         let &(start, len) = self.lists.get(list as usize)?;
         let c = self.candidates.get(start as usize..(start + len) as usize)?;
         c.iter().find_map(|&i| {
             let p = self.policies.get(i as usize)?;
             verdict(p, f).map(|v| (i as usize, v))
+        })
+    }
+
+    /// [`Spd::lookup`] for an IPv4 flow given as integers (source, destination, protocol,
+    /// ports of a first fragment): the same answer without building a [`Flow`], with
+    /// selectors compiled to mask compares.
+    #[inline]
+    pub fn lookup_v4(
+        &self,
+        src: u32,
+        dst: u32,
+        protocol: u8,
+        ports: Option<(u16, u16)>,
+    ) -> Option<(usize, Verdict)> {
+        let list = self.v4.lookup(&dst.to_be_bytes())?;
+        let &(start, len) = self.lists.get(list as usize)?;
+        let c = self.candidates.get(start as usize..(start + len) as usize)?;
+        c.iter().find_map(|&i| {
+            let p = self.compiled.get(i as usize)?;
+            p.verdict(src, dst, protocol, ports).map(|v| (i as usize, v))
         })
     }
 
@@ -473,7 +573,11 @@ mod tests {
                         src: IpPrefix::new(IpAddr::from(s.to_be_bytes()), sl).unwrap(),
                         dst: IpPrefix::new(IpAddr::from(d.to_be_bytes()), dl).unwrap(),
                         protocol: proto,
-                        src_ports: PortRange::default(),
+                        src_ports: if r & 2 == 0 {
+                            PortRange::default()
+                        } else {
+                            PortRange { lo: 1000, hi: 1000 }
+                        },
                         dst_ports: PortRange { lo: dports.0, hi: dports.1 },
                     },
                     verdict,
@@ -486,10 +590,20 @@ mod tests {
                     src: IpAddr::from((0xc000_0000u32 | ((r as u32) & 0x0000_ffff)).to_be_bytes()),
                     dst: IpAddr::from((0xc000_0000u32 | ((r >> 16) as u32 & 0x0003_ffff)).to_be_bytes()),
                     protocol: [1u8, 6, 17][(r >> 40) as usize % 3],
-                    ports: if r >> 50 & 1 == 0 { None } else { Some((1000, (r >> 52) as u16 % 120)) },
+                    ports: if r >> 50 & 1 == 0 {
+                        None
+                    } else {
+                        Some((999 + (r >> 60) as u16 % 3, (r >> 52) as u16 % 120))
+                    },
                     nd: false,
                 };
                 assert_eq!(spd.lookup(&f), spd.lookup_linear(&f), "flow {f:?}");
+                let (IpAddr::V4(src), IpAddr::V4(dst)) = (f.src, f.dst) else { unreachable!() };
+                assert_eq!(
+                    spd.lookup_v4(src.into(), dst.into(), f.protocol, f.ports),
+                    spd.lookup_linear(&f),
+                    "compiled, flow {f:?}"
+                );
             }
         }
     }

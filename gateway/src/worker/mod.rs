@@ -10,6 +10,10 @@
 //! RX burst, so sequence numbers are reserved once per run of packets for one SA; ESP for the
 //! gateway is decapsulated in line and its inner packet decided again.
 //!
+//! A clear IPv4 packet that an outbound policy protects usually takes the straight-line
+//! [`forward::fast::protect_v4`] instead of `process`; the IPv4 forwarding fast path applies
+//! while no IPsec policy exists.
+//!
 //! Idle back-off: after `SPIN_POLLS` empty iterations the worker sleeps, doubling from 8 µs up
 //! to the configured maximum, so a 2-core machine stays usable; the first packet resets it.
 
@@ -91,9 +95,19 @@ impl Worker {
                 let mut bytes = 0u64;
                 // The IPv4 fast path applies while no IPsec policy exists (and only to frames
                 // addressed to this port's MAC); everything it declines takes `process`.
-                let fast_mac = match tables.ports.get(*in_port as usize) {
-                    Some(p) if sp.is_idle() => forward::fast::mac_key(p.mac),
-                    _ => u64::MAX,
+                // With outbound policies, the IPv4 protect fast path applies instead.
+                // ESP for the gateway is recognised without `process` while inbound SAs exist.
+                let (fast_mac, protect_mac, esp_mac) = match tables.ports.get(*in_port as usize) {
+                    Some(p) if sp.is_idle() => (forward::fast::mac_key(p.mac), u64::MAX, u64::MAX),
+                    Some(p) => {
+                        let k = forward::fast::mac_key(p.mac);
+                        (
+                            u64::MAX,
+                            if sp.outbound.is_empty() { u64::MAX } else { k },
+                            if sp.has_inbound_sas() { k } else { u64::MAX },
+                        )
+                    }
+                    None => (u64::MAX, u64::MAX, u64::MAX),
                 };
                 for mut m in rx_b.drain() {
                     let len = m.pkt_len() as u64;
@@ -104,8 +118,21 @@ impl Worker {
                             continue;
                         }
                     }
+                    if protect_mac != u64::MAX && m.is_contiguous() {
+                        if let Some(sa) = forward::fast::protect_v4(m.data_mut(), protect_mac, tables, sp) {
+                            if let Err(m) = protect.push(m, sa, *in_port) {
+                                out.dispose(m, Decision::Drop(DropReason::TxFull));
+                            }
+                            continue;
+                        }
+                    }
                     let mut d = if m.is_contiguous() {
-                        forward::process(m.data_mut(), *in_port, tables, sp, Origin::Wire)
+                        if esp_mac != u64::MAX && forward::fast::esp_for_us_v4(m.data(), esp_mac, tables, sp)
+                        {
+                            Decision::Unprotect
+                        } else {
+                            forward::process(m.data_mut(), *in_port, tables, sp, Origin::Wire)
+                        }
                     } else {
                         Decision::Drop(DropReason::MultiSegment)
                     };
@@ -124,6 +151,7 @@ impl Worker {
                     protect
                         .flush(tables, sp, &mut self.ipsec_state, &self.port_ids, |m, d| out.dispose(m, d));
                 }
+                self.ipsec_state.flush_traffic(sp);
                 if let Some(q) = self.stats.rx_queues.get(qi) {
                     q.add(n as u64, bytes);
                 }

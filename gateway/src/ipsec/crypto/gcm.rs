@@ -58,13 +58,37 @@ impl GcmKey {
         (nonce, aad, aad_len)
     }
 
+    /// The nonce (salt ‖ IV) and the AAD (SPI ‖ [SeqHi ‖] SeqLo) as the engine's packed
+    /// integers, read from the header with two 8-byte loads: nothing is assembled in memory.
+    #[inline(always)]
+    fn packed(&self, hdr: &[u8; 16], esn: Option<u32>) -> (u128, u128, usize) {
+        let spi_seq = u64::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3], hdr[4], hdr[5], hdr[6], hdr[7]]);
+        let iv = u64::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15]]);
+        let nonce = u32::from_le_bytes(self.salt) as u128 | (iv as u128) << 32;
+        match super::esn_bytes(esn) {
+            Some(hi) => {
+                let (spi, lo) = (spi_seq as u32 as u128, (spi_seq >> 32) as u128);
+                (nonce, spi | (u32::from_le_bytes(hi) as u128) << 32 | lo << 64, 12)
+            }
+            None => (nonce, spi_seq as u128, 8),
+        }
+    }
+
     /// `esp[..ct_start]` = SPI | Seq | IV, `esp[ct_start..icv_start]` =
     /// plaintext, `esp[icv_start..]` = 16 bytes of ICV space.
     pub(super) fn seal(&self, esp: &mut [u8], ct_start: usize, icv_start: usize, esn: Option<u32>) {
         let (hdr, rest) = esp.split_at_mut(ct_start);
         let (ct, icv) = rest.split_at_mut(icv_start - ct_start);
-        let (nonce, aad, aad_len) = self.nonce_and_aad(hdr, esn);
-        let tag = self.engine.seal(&nonce, &aad[..aad_len], ct);
+        let tag = match <&[u8; 16]>::try_from(&*hdr) {
+            Ok(h) => {
+                let (nonce, aad, aad_len) = self.packed(h, esn);
+                self.engine.seal_packed(nonce, aad, aad_len, ct)
+            }
+            Err(_) => {
+                let (nonce, aad, aad_len) = self.nonce_and_aad(hdr, esn);
+                self.engine.seal(&nonce, &aad[..aad_len], ct)
+            }
+        };
         for (d, s) in icv.iter_mut().zip(tag.iter()) {
             *d = *s;
         }
@@ -78,8 +102,16 @@ impl GcmKey {
         let Ok(tag) = <&[u8; ICV_LEN]>::try_from(&*icv) else {
             return false;
         };
-        let (nonce, aad, aad_len) = self.nonce_and_aad(hdr, esn);
-        self.engine.open(&nonce, &aad[..aad_len], ct, tag)
+        match <&[u8; 16]>::try_from(&*hdr) {
+            Ok(h) => {
+                let (nonce, aad, aad_len) = self.packed(h, esn);
+                self.engine.open_packed(nonce, aad, aad_len, ct, tag)
+            }
+            Err(_) => {
+                let (nonce, aad, aad_len) = self.nonce_and_aad(hdr, esn);
+                self.engine.open(&nonce, &aad[..aad_len], ct, tag)
+            }
+        }
     }
 }
 
