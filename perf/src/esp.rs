@@ -219,13 +219,18 @@ fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), Stri
                 }
             };
             let mut e_runs = Vec::new();
+            let mut lat_runs: Vec<[u64; 3]> = Vec::new();
             let mut lib_runs = Vec::new();
             let mut leg_runs = Vec::new();
             for run in 1..=o.runs {
                 match run_espgw(espgw, work, &pcap_path, dir, frames, o.seconds)? {
-                    Some(e) => {
-                        println!("  run {run}/{}: espgw                           {e:>6.2} Mpps", o.runs);
+                    Some((e, lat)) => {
+                        println!(
+                            "  run {run}/{}: espgw                           {e:>6.2} Mpps  (worker latency p50 {} / p99 {} / p99.9 {} ns)",
+                            o.runs, lat[0], lat[1], lat[2]
+                        );
                         e_runs.push(e);
+                        lat_runs.push(lat);
                     }
                     None => println!(
                         "  run {run}/{}: espgw                              n/a (all {frames} forwarded, but the pass \
@@ -240,6 +245,9 @@ fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), Stri
                 }
             }
             let e = report::median(&mut e_runs);
+            let lat: Vec<f64> = (0..3)
+                .map(|i| report::median(&mut lat_runs.iter().map(|l| l[i] as f64).collect::<Vec<_>>()))
+                .collect();
             let lib = report::median(&mut lib_runs);
             let leg = report::median(&mut leg_runs);
             let (mode, p) = if lib >= leg { (PeerMode::Library, lib) } else { (PeerMode::Legacy, leg) };
@@ -258,6 +266,8 @@ fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), Stri
                 "load_average": load,
                 "peer_modes": { PeerMode::Library.label(): round2(lib), PeerMode::Legacy.label(): round2(leg) },
                 "runs": { "espgw": e_runs, "library": lib_runs, "legacy": leg_runs },
+                "espgw_latency_ns": { "p50": lat[0], "p99": lat[1], "p99.9": lat[2],
+                    "what": "per packet in the worker, RX burst to TX burst, last ~100 ms of each run (median of runs)" },
                 "espgw_method": match dir {
                     Dir::Encrypt => "steady state, port 1 tx over the interval".to_string(),
                     Dir::Decrypt => format!("{} distinct sequence numbers, anti-replay off, steady state", o.distinct),
@@ -451,7 +461,7 @@ fn run_espgw(
     dir: Dir,
     frames: usize,
     seconds: f64,
-) -> Result<Option<f64>, String> {
+) -> Result<Option<(f64, [u64; 3])>, String> {
     let prefix = format!("espgw-perf-esp-{}", std::process::id());
     let sock = work.join("espgw.sock");
     let input = format!("net_pcap0,rx_pcap={},infinite_rx=1", pcap.display());
@@ -472,7 +482,10 @@ fn run_espgw(
         if d == 0 || (dir == Dir::Decrypt && !bad.is_empty()) {
             return Err(format!("espgw {what} {d} packets; drops: {bad:?}"));
         }
-        Ok(Some(d as f64 / dt / 1e6))
+        // The worker's own latency, RX burst to TX burst, of its last ~100 ms (hdrhistogram).
+        let w = &s2["workers"][0]["latency"]["window_p50_p99_p999_ns"];
+        let lat = [0, 1, 2].map(|i| w[i].as_u64().unwrap_or(0));
+        Ok(Some((d as f64 / dt / 1e6, lat)))
     })
 }
 
