@@ -127,7 +127,7 @@ demo: build
 bench: build
 	$(CARGO) build --release -p espgw-perf --features peers
 	$(PERF) forward --runs 3 --seconds 3
-	$(PERF) esp --sizes 64,1420 --runs 3 --seconds 3
+	$(PERF) esp --sizes 64,1420,imix --runs 3 --seconds 3
 	$(PERF) crypto
 	$(PERF) spi
 	$(PERF) report

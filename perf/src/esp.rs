@@ -45,6 +45,8 @@ const CLEAR_HOST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 const CLEAR_HOST_MAC: &str = "02:00:00:00:00:10";
 const REMOTE_MAC: &str = "02:00:00:00:00:02";
 const ENCRYPT_FRAMES: usize = 4096;
+/// `--sizes imix`: the simple IMIX of [`pcap::imix_len`].
+const IMIX: usize = 0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dir {
@@ -117,7 +119,10 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--sizes" => {
                 o.sizes = v()?
                     .split(',')
-                    .map(|s| s.trim().parse::<usize>().map_err(|e| format!("--sizes: {s}: {e}")))
+                    .map(|s| match s.trim() {
+                        "imix" | "IMIX" => Ok(IMIX),
+                        s => s.parse::<usize>().map_err(|e| format!("--sizes: {s}: {e}")),
+                    })
                     .collect::<Result<_, _>>()?
             }
             "--runs" => o.runs = v()?.parse().map_err(|e| format!("--runs: {e}"))?,
@@ -137,8 +142,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         }
     }
     // 64 B is the Ethernet minimum; 1420 + 59 bytes of ESP overhead must stay within 1518.
-    if o.sizes.is_empty() || o.sizes.iter().any(|s| !(64..=1456).contains(s)) {
-        return Err("--sizes: each size must be 64..=1456 (Ethernet frame with FCS)".into());
+    if o.sizes.is_empty() || o.sizes.iter().any(|s| *s != IMIX && !(64..=1456).contains(s)) {
+        return Err("--sizes: each size must be 64..=1456 (Ethernet frame with FCS) or imix".into());
     }
     if o.runs == 0 || o.seconds < 1.0 || !(1024..=1_000_000).contains(&o.distinct) {
         return Err("need --runs >= 1, --seconds >= 1, 1024 <= --distinct <= 1000000".into());
@@ -205,19 +210,26 @@ fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), Stri
     for &dir in &o.dirs {
         for &size in &o.sizes {
             let load = loadavg();
-            println!("\n{} {size} B (load average {load})", dir.name());
+            println!(
+                "\n{} {} (load average {load})",
+                dir.name(),
+                if size == IMIX { "IMIX (7:4:1 of 64/576/1420 B)".to_string() } else { format!("{size} B") }
+            );
             let pcap_path = work.join(format!("{}-{size}.pcap", dir.name()));
+            // Frame i's length without FCS: the size, or the IMIX pattern.
+            let len = |i: usize| if size == IMIX { pcap::imix_len(i) - 4 } else { size - 4 };
             let frames = match dir {
                 Dir::Encrypt => {
-                    pcap::write_udp_frames(&pcap_path, mac, size - 4, ENCRYPT_FRAMES)
+                    pcap::write_udp_frames_by(&pcap_path, mac, len, ENCRYPT_FRAMES)
                         .map_err(|e| e.to_string())?;
                     ENCRYPT_FRAMES
                 }
                 Dir::Decrypt => {
-                    write_esp_frames(&pcap_path, mac, size - 4, o.distinct)?;
+                    write_esp_frames(&pcap_path, mac, len, o.distinct)?;
                     o.distinct
                 }
             };
+            let size_name = if size == IMIX { "IMIX".to_string() } else { size.to_string() };
             let mut e_runs = Vec::new();
             let mut lat_runs: Vec<[u64; 3]> = Vec::new();
             let mut lib_runs = Vec::new();
@@ -253,10 +265,10 @@ fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), Stri
             let (mode, p) = if lib >= leg { (PeerMode::Library, lib) } else { (PeerMode::Legacy, leg) };
             let ratio = if p > 0.0 && e > 0.0 { e / p } else { 0.0 };
             let scenario = format!("esp-{}-ports", dir.name());
-            table.push((scenario.clone(), size, e, mode, p, ratio, load.clone()));
+            table.push((scenario.clone(), size_name.clone(), e, mode, p, ratio, load.clone()));
             results.push(json!({
                 "scenario": scenario,
-                "size": size.to_string(),
+                "size": size_name,
                 "cores": 1,
                 "espgw": if e_runs.is_empty() { Value::Null } else { json!(round2(e)) },
                 "peer": format!("ipsec-secgw ({})", mode.label()),
@@ -413,10 +425,15 @@ pub fn esp_frame(
     Ok(f)
 }
 
-fn write_esp_frames(path: &Path, dst_mac: [u8; 6], clear_len: usize, count: usize) -> Result<(), String> {
+fn write_esp_frames(
+    path: &Path,
+    dst_mac: [u8; 6],
+    clear_len: impl Fn(usize) -> usize,
+    count: usize,
+) -> Result<(), String> {
     let sa = far_end_sa()?;
     let mut err = None;
-    let frames = (0..count).map_while(|i| match esp_frame(&sa, dst_mac, clear_len, i) {
+    let frames = (0..count).map_while(|i| match esp_frame(&sa, dst_mac, clear_len(i), i) {
         Ok(f) => Some(f),
         Err(e) => {
             err = Some(e);

@@ -13,12 +13,31 @@ pub fn write_udp_frames(
     frame_len: usize,
     count: usize,
 ) -> std::io::Result<()> {
-    assert!(frame_len >= 42);
+    write_udp_frames_by(path, dst_mac, |_| frame_len, count)
+}
+
+/// As [`write_udp_frames`], frame `i` being `len(i)` bytes (without FCS).
+pub fn write_udp_frames_by(
+    path: &Path,
+    dst_mac: [u8; 6],
+    len: impl Fn(usize) -> usize,
+    count: usize,
+) -> std::io::Result<()> {
     let frames = (0..count).map(|i| {
         let dst = Ipv4Addr::new(203, 0, 113, 1 + (i % 250) as u8);
+        let frame_len = len(i);
+        assert!(frame_len >= 42);
         udp_frame(dst_mac, Ipv4Addr::new(192, 0, 2, 10), dst, 1024 + (i % 1000) as u16, frame_len)
     });
     write_frames(path, frames)
+}
+
+/// Simple IMIX, frame sizes with FCS: 7 of 64 B, 4 of 576 B and 1 of 1420 B in every 12
+/// frames (interleaved), 1420 rather than 1500 so that the ESP packet still fits a 1500-byte
+/// MTU. The mean is 357 B.
+pub fn imix_len(i: usize) -> usize {
+    const PATTERN: [usize; 12] = [64, 576, 64, 64, 576, 64, 1420, 64, 576, 64, 576, 64];
+    PATTERN[i % PATTERN.len()]
 }
 
 /// Writes Ethernet frames as a classic pcap file (v2.4, microsecond timestamps, linktype 1),
