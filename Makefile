@@ -122,12 +122,14 @@ demo: build
 
 # The standard set, each next to its peer in the same run: L3 forwarding (dpdk-testpmd,
 # l3fwd), ESP tunnel encrypt/decrypt (ipsec-secgw, built once into target/perf), AES-GCM
-# (aws-lc-rs, hence the `peers` build), the SPI lookup with 100k SAs; then one table and
+# (aws-lc-rs, hence the `peers` build), ESP in memory and the SPI lookup with 100k SAs next to
+# one SA; then one table and
 # target/perf/report.json. About 8 minutes on 2 cores.
 bench: build
 	$(CARGO) build --release -p espgw-perf --features peers
 	$(PERF) forward --runs 3 --seconds 3
 	$(PERF) esp --sizes 64,1420,imix --runs 3 --seconds 3
+	$(PERF) pipeline
 	$(PERF) crypto
 	$(PERF) spi
 	$(PERF) report

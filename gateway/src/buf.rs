@@ -72,6 +72,17 @@ impl VecBuf {
         VecBuf::new(data, 128, 2048usize.saturating_sub(data.len()))
     }
 
+    /// Puts `data` back at 128 bytes of headroom, as [`VecBuf::like_mbuf`] would, without
+    /// allocating (the buffer must have been made by it, or be as large).
+    pub fn reset_like_mbuf(&mut self, data: &[u8]) {
+        let end = 128 + data.len();
+        if end > self.buf.len() {
+            self.buf.resize(end, 0);
+        }
+        self.buf[128..end].copy_from_slice(data);
+        (self.start, self.end) = (128, end);
+    }
+
     pub fn headroom(&self) -> usize {
         self.start
     }

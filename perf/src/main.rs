@@ -5,6 +5,7 @@
 //! espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out target/perf/esp.json]
 //! espgw-perf crypto [--sizes 64,128,256,512,1024,1420] [--samples N] [--out target/perf/crypto.json]
 //! espgw-perf spi [--sas 100000] [--out target/perf/spi.json]
+//! espgw-perf pipeline [--sas 100000] [--out target/perf/pipeline.json]
 //! espgw-perf report [target/perf]
 //! ```
 //!
@@ -19,7 +20,8 @@
 //! `crypto`: AES-128-GCM seal/open per packet by size, in bursts, and cycles per byte, next to
 //! aws-lc-rs in the same process (with the `peers` feature); see `crypto.rs`.
 //!
-//! `spi`: the inbound SA lookup with 100,000 SAs next to one SA. `report`: all of the above that
+//! `spi`: the inbound SA lookup with 100,000 SAs next to one SA. `pipeline`: ESP
+//! encapsulation and decapsulation in memory, over one SA and over 100,000. `report`: all of the above that
 //! ran, as one `report.json` (the shape the benchmark issue asks for) and a table.
 
 mod crypto;
@@ -27,6 +29,7 @@ mod esp;
 mod forward;
 mod l3fwd;
 mod pcap;
+mod pipeline;
 mod report;
 mod spi;
 
@@ -40,11 +43,13 @@ fn main() -> ExitCode {
             Some("esp") => esp::main(&args[1..]),
             Some("crypto") => crypto::main(&args[1..]),
             Some("spi") => spi::main(&args[1..]),
+            Some("pipeline") => pipeline::main(&args[1..]),
             Some("report") => report::main(&args[1..]),
             _ => Err("usage: espgw-perf forward [--runs N] [--seconds S] [--frame-len BYTES] [--burst N] [--no-l3fwd] [--out FILE]\n       \
                  espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out FILE]\n       \
                  espgw-perf crypto [--sizes 64,...] [--samples N] [--out FILE]\n       \
                  espgw-perf spi [--sas N] [--out FILE]\n       \
+                 espgw-perf pipeline [--sas N] [--out FILE]\n       \
                  espgw-perf report [DIR]"
                 .to_string()),
         };

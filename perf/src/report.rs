@@ -48,12 +48,12 @@ pub fn write(path: &Path, results: Vec<Value>) -> std::io::Result<()> {
 }
 
 /// `espgw-perf report`: gathers the results of the benchmarks that ran (forward.json,
-/// esp.json, crypto.json, spi.json in the same directory) into one report.json and prints
+/// esp.json, pipeline.json, crypto.json, spi.json in the same directory) into one report.json and prints
 /// them as a table.
 pub fn main(args: &[String]) -> Result<(), String> {
     let dir = Path::new(args.first().map_or("target/perf", String::as_str)).to_path_buf();
     let mut results: Vec<Value> = Vec::new();
-    for name in ["forward.json", "esp.json", "crypto.json", "spi.json"] {
+    for name in ["forward.json", "esp.json", "pipeline.json", "crypto.json", "spi.json"] {
         let Ok(text) = std::fs::read_to_string(dir.join(name)) else { continue };
         let doc: Value = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
         if let Some(r) = doc["results"].as_array() {
