@@ -23,7 +23,7 @@ macro_rules! gcm_driver {
         use std::arch::x86_64::*;
 
         use crate::poly::POWERS;
-        use crate::x86::{from_u128, load128, store128, Aad, SimdKey};
+        use crate::x86::{load128, store128, Aad, SimdKey};
         use crate::{j0_96, Job, TAG_LEN};
 
         /// Bytes per vector.
@@ -51,6 +51,13 @@ macro_rules! gcm_driver {
                 *h = loadv(&k.htab[(POWERS - CB + i * L) * 16..]);
             }
             Regs { rk, hp }
+        }
+
+        /// A `u128` as a vector, byte i of its little-endian form in lane byte i: two moves
+        /// from general registers (a 16-byte load of two 8-byte stores would stall).
+        #[target_feature(enable = $feat)]
+        fn from_u128(x: u128) -> __m128i {
+            _mm_insert_epi64::<1>(_mm_cvtsi64_si128(x as u64 as i64), (x >> 64) as u64 as i64)
         }
 
         #[target_feature(enable = $feat)]
@@ -359,12 +366,12 @@ macro_rules! gcm_driver {
                     (0, _mm_setzero_si128())
                 }
                 // Already a register: no bytes to store and load back.
-                Aad::Block(b, _) if n < CH => (1, bswap128(b)),
+                Aad::Block(b, _) if n < CH => (1, b),
                 Aad::Block(_, 0) => (0, _mm_setzero_si128()),
                 // One block: acc = (acc ⊕ AAD) · H, in registers.
                 Aad::Block(b, _) => {
                     let h1 = load128(&k.htab[(POWERS - 1) * 16..]);
-                    let (lo, hi, mid) = mul128(_mm_xor_si128(*acc, bswap128(b)), h1);
+                    let (lo, hi, mid) = mul128(_mm_xor_si128(*acc, b), h1);
                     *acc = reduce(
                         _mm_xor_si128(lo, _mm_slli_si128(mid, 8)),
                         _mm_xor_si128(hi, _mm_srli_si128(mid, 8)),
@@ -520,7 +527,7 @@ macro_rules! gcm_driver {
             data: &mut [u8],
         ) -> [u8; TAG_LEN] {
             let g = regs::<NR>(k);
-            seal_core::<NR>(k, &g, from_u128(j0), Aad::Block(from_u128(aad), aad_len), data)
+            seal_core::<NR>(k, &g, from_u128(j0), Aad::Block(bswap128(from_u128(aad)), aad_len), data)
         }
 
         /// `open` with J0 and a short AAD as integers (see `GcmKey::open_packed`).
@@ -534,7 +541,7 @@ macro_rules! gcm_driver {
             tag: &[u8; TAG_LEN],
         ) -> bool {
             let g = regs::<NR>(k);
-            open_core::<NR>(k, &g, from_u128(j0), Aad::Block(from_u128(aad), aad_len), data, tag)
+            open_core::<NR>(k, &g, from_u128(j0), Aad::Block(bswap128(from_u128(aad)), aad_len), data, tag)
         }
 
         #[target_feature(enable = $feat)]

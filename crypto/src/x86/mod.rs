@@ -160,7 +160,9 @@ impl SimdKey {
 }
 
 /// The AAD of one call: bytes in memory, or (for at most 16 bytes) a block already in a
-/// register with its length in bytes, the bytes past it zero.
+/// vector, byte-reversed for GHASH, with its length in bytes, the bytes past it zero. (The
+/// reversal is done by the caller: a vector made only of two integers is stored as two
+/// 8-byte halves when passed through memory, and reading it back as one vector stalls.)
 #[derive(Clone, Copy)]
 pub(crate) enum Aad<'a> {
     Bytes(&'a [u8]),
@@ -174,13 +176,6 @@ impl Aad<'_> {
             Aad::Block(_, n) => *n,
         }
     }
-}
-
-/// A `u128` as a vector, byte i of its little-endian form in lane byte i.
-#[inline(always)]
-fn from_u128(x: u128) -> __m128i {
-    // SAFETY: SSE2 is part of x86-64; the intrinsic only moves two integers into a register.
-    unsafe { _mm_set_epi64x((x >> 64) as u64 as i64, x as u64 as i64) }
 }
 
 /// Loads 16 bytes (unaligned) from the start of `s`.
