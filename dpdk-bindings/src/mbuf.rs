@@ -94,45 +94,96 @@ impl Mbuf {
     }
 
     /// Free space before the data.
+    #[inline]
     pub fn headroom(&self) -> usize {
-        // SAFETY: valid owned mbuf.
-        unsafe { ffi::espgw_pktmbuf_headroom(self.0.as_ptr()) as usize }
+        // rte_pktmbuf_headroom: the data offset into the buffer.
+        self.raw().data_off as usize
     }
 
     /// Free space after the data (in the last segment).
+    #[inline]
     pub fn tailroom(&self) -> usize {
-        // SAFETY: valid owned mbuf.
-        unsafe { ffi::espgw_pktmbuf_tailroom(self.0.as_ptr()) as usize }
+        let m = self.raw();
+        if m.nb_segs == 1 {
+            // rte_pktmbuf_tailroom on the only segment: buf_len - headroom - data_len.
+            (m.buf_len as usize).saturating_sub(m.data_off as usize + m.data_len as usize)
+        } else {
+            // SAFETY: valid owned mbuf.
+            unsafe { ffi::espgw_pktmbuf_tailroom(self.0.as_ptr()) as usize }
+        }
     }
 
     /// Grows the packet at the front by `len` bytes; returns false (packet unchanged) when the
     /// headroom is too small.
+    #[inline]
     pub fn prepend(&mut self, len: usize) -> bool {
         let Ok(len) = u16::try_from(len) else { return false };
-        // SAFETY: valid owned mbuf; DPDK checks the headroom and returns NULL if short.
-        !unsafe { ffi::espgw_pktmbuf_prepend(self.0.as_ptr(), len) }.is_null()
+        // SAFETY: exclusive access through &mut self to a valid owned mbuf.
+        let m = unsafe { self.0.as_mut() };
+        // rte_pktmbuf_prepend, inline: the first segment's fields only (any segment count).
+        if len > m.data_off {
+            return false;
+        }
+        m.data_off -= len;
+        m.data_len = m.data_len.wrapping_add(len);
+        m.pkt_len = m.pkt_len.wrapping_add(u32::from(len));
+        true
     }
 
     /// Grows the packet at the end by `len` bytes (contents unspecified); false when the
     /// tailroom is too small.
+    #[inline]
     pub fn append(&mut self, len: usize) -> bool {
         let Ok(len) = u16::try_from(len) else { return false };
-        // SAFETY: valid owned mbuf; DPDK checks the tailroom and returns NULL if short.
-        !unsafe { ffi::espgw_pktmbuf_append(self.0.as_ptr(), len) }.is_null()
+        // SAFETY: exclusive access through &mut self to a valid owned mbuf.
+        let m = unsafe { self.0.as_mut() };
+        if m.nb_segs != 1 {
+            // SAFETY: valid owned mbuf; DPDK checks the tailroom and returns NULL if short.
+            return !unsafe { ffi::espgw_pktmbuf_append(self.0.as_ptr(), len) }.is_null();
+        }
+        // rte_pktmbuf_append on a single segment, inline.
+        let end = u32::from(m.data_off) + u32::from(m.data_len) + u32::from(len);
+        if end > u32::from(m.buf_len) {
+            return false;
+        }
+        m.data_len += len;
+        m.pkt_len = m.pkt_len.wrapping_add(u32::from(len));
+        true
     }
 
     /// Removes `len` bytes from the front; false (unchanged) when the first segment is shorter.
+    #[inline]
     pub fn adj(&mut self, len: usize) -> bool {
         let Ok(len) = u16::try_from(len) else { return false };
-        // SAFETY: valid owned mbuf; DPDK checks data_len and returns NULL if short.
-        !unsafe { ffi::espgw_pktmbuf_adj(self.0.as_ptr(), len) }.is_null()
+        // SAFETY: exclusive access through &mut self to a valid owned mbuf.
+        let m = unsafe { self.0.as_mut() };
+        // rte_pktmbuf_adj, inline: the first segment's fields only (any segment count).
+        if len > m.data_len {
+            return false;
+        }
+        m.data_len -= len;
+        m.data_off += len;
+        m.pkt_len = m.pkt_len.wrapping_sub(u32::from(len));
+        true
     }
 
     /// Removes `len` bytes from the end; false (unchanged) when the last segment is shorter.
+    #[inline]
     pub fn trim(&mut self, len: usize) -> bool {
         let Ok(len) = u16::try_from(len) else { return false };
-        // SAFETY: valid owned mbuf; DPDK checks the last segment's length.
-        unsafe { ffi::espgw_pktmbuf_trim(self.0.as_ptr(), len) == 0 }
+        // SAFETY: exclusive access through &mut self to a valid owned mbuf.
+        let m = unsafe { self.0.as_mut() };
+        if m.nb_segs != 1 {
+            // SAFETY: valid owned mbuf; DPDK checks the last segment's length.
+            return unsafe { ffi::espgw_pktmbuf_trim(self.0.as_ptr(), len) == 0 };
+        }
+        // rte_pktmbuf_trim on a single segment, inline.
+        if len > m.data_len {
+            return false;
+        }
+        m.data_len -= len;
+        m.pkt_len = m.pkt_len.wrapping_sub(u32::from(len));
+        true
     }
 }
 
