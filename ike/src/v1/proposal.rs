@@ -264,6 +264,34 @@ pub fn encap_mode(mode: Mode, udp: bool) -> EncapMode {
     }
 }
 
+/// Whether proposal `p` goes in an offer whose KE payload is of group `pfs` (none: no PFS).
+fn offers_pfs(p: &EspProposal, pfs: Option<DhGroup>) -> bool {
+    match pfs {
+        Some(g) => p.dh.contains(&g),
+        None => p.dh.is_empty(),
+    }
+}
+
+/// The attributes every phase 2 transform starts with: lifetimes, the PFS group, the mode.
+fn phase2_attrs(life: Duration, kb: Option<u64>, pfs: Option<DhGroup>, mode: EncapMode) -> Vec<Attribute> {
+    let mut a = Vec::new();
+    life_attrs(&mut a, EspAttr::SA_LIFE_TYPE.0, EspAttr::SA_LIFE_DURATION.0, life, kb);
+    if let Some(g) = pfs {
+        a.push(Attribute::basic(EspAttr::GROUP_DESCRIPTION.0, g.0));
+    }
+    a.push(Attribute::basic(EspAttr::ENCAPSULATION_MODE.0, mode.0));
+    a
+}
+
+/// One phase 2 proposal of `protocol` with our inbound SPI.
+fn phase2_sa(protocol: ProtocolId, spi: u32, transforms: Vec<Transform>) -> SaPayload {
+    SaPayload {
+        doi: DOI_IPSEC,
+        situation: SIT_IDENTITY_ONLY,
+        proposals: vec![Proposal { number: 1, protocol, spi: spi.to_be_bytes().to_vec(), transforms }],
+    }
+}
+
 /// Our ESP SA payload; `pfs` is the group of our KE payload, if any.
 pub fn esp_offer(
     props: &[EspProposal],
@@ -275,22 +303,14 @@ pub fn esp_offer(
     kb: Option<u64>,
 ) -> SaPayload {
     let mut transforms = Vec::new();
-    for p in props {
-        if pfs.is_some_and(|g| !p.dh.contains(&g)) || (pfs.is_none() && !p.dh.is_empty()) {
-            continue;
-        }
+    for p in props.iter().filter(|p| offers_pfs(p, pfs)) {
         for &e in &p.encr {
             let integs: Vec<Option<IntegAlg>> =
                 if e.is_aead() { vec![None] } else { p.integ.iter().map(|&i| Some(i)).collect() };
             for i in integs {
                 let id =
                     if e.is_aead() { EspTransformId::ESP_AES_GCM_16 } else { EspTransformId::ESP_AES_CBC };
-                let mut a = Vec::new();
-                life_attrs(&mut a, EspAttr::SA_LIFE_TYPE.0, EspAttr::SA_LIFE_DURATION.0, life, kb);
-                if let Some(g) = pfs {
-                    a.push(Attribute::basic(EspAttr::GROUP_DESCRIPTION.0, g.0));
-                }
-                a.push(Attribute::basic(EspAttr::ENCAPSULATION_MODE.0, encap_mode(mode, udp).0));
+                let mut a = phase2_attrs(life, kb, pfs, encap_mode(mode, udp));
                 if let Some(i) = i {
                     let auth = match i {
                         IntegAlg::HmacSha1_96 => EspAuth::HMAC_SHA,
@@ -306,26 +326,39 @@ pub fn esp_offer(
             }
         }
     }
-    SaPayload {
-        doi: DOI_IPSEC,
-        situation: SIT_IDENTITY_ONLY,
-        proposals: vec![Proposal {
-            number: 1,
-            protocol: ProtocolId::IPSEC_ESP,
-            spi: spi.to_be_bytes().to_vec(),
-            transforms,
-        }],
-    }
+    phase2_sa(ProtocolId::IPSEC_ESP, spi, transforms)
 }
 
-pub fn esp_read(t: &Transform) -> Result<EspChoice, String> {
+/// The attributes ESP and AH transforms share, as read (the readers check them in their
+/// order); an attribute of no known type is refused here.
+struct Phase2Attrs {
+    auth: Option<EspAuth>,
+    dh: Option<DhGroup>,
+    mode: Option<EncapMode>,
+    esn: bool,
+    /// `None`: malformed life attributes.
+    life: Option<(Option<Duration>, Option<u64>)>,
+}
+
+fn phase2_read(t: &Transform) -> Result<Phase2Attrs, String> {
     let get = |ty: EspAttr| t.attr(ty.0).and_then(Attribute::as_u64);
     for a in &t.attributes {
         if EspAttr(a.ty).name().is_none() {
             return Err(format!("attribute {}", a.ty));
         }
     }
-    let bits = get(EspAttr::KEY_LENGTH);
+    Ok(Phase2Attrs {
+        auth: get(EspAttr::AUTHENTICATION_ALGORITHM).map(|v| EspAuth(v as u16)),
+        dh: get(EspAttr::GROUP_DESCRIPTION).map(|g| DhGroup(g as u16)),
+        mode: get(EspAttr::ENCAPSULATION_MODE).map(|m| EncapMode(m as u16)),
+        esn: get(EspAttr::EXTENDED_SEQUENCE_NUMBER).unwrap_or(0) != 0,
+        life: read_life(t, EspAttr::SA_LIFE_TYPE.0, EspAttr::SA_LIFE_DURATION.0),
+    })
+}
+
+pub fn esp_read(t: &Transform) -> Result<EspChoice, String> {
+    let attrs = phase2_read(t)?;
+    let bits = t.attr(EspAttr::KEY_LENGTH.0).and_then(Attribute::as_u64);
     let encr = match (EspTransformId(t.id), bits) {
         (EspTransformId::ESP_AES_CBC, Some(128)) => EncrAlg::AesCbc128,
         (EspTransformId::ESP_AES_CBC, Some(256)) => EncrAlg::AesCbc256,
@@ -333,27 +366,25 @@ pub fn esp_read(t: &Transform) -> Result<EspChoice, String> {
         (EspTransformId::ESP_AES_GCM_16, Some(256)) => EncrAlg::AesGcm16_256,
         (id, b) => return Err(format!("{id:?}/{b:?}")),
     };
-    let integ = match get(EspAttr::AUTHENTICATION_ALGORITHM).map(|v| EspAuth(v as u16)) {
+    let integ = match attrs.auth {
         None if encr.is_aead() => None,
         Some(EspAuth::HMAC_SHA) if !encr.is_aead() => Some(IntegAlg::HmacSha1_96),
         Some(EspAuth::HMAC_SHA2_256) if !encr.is_aead() => Some(IntegAlg::HmacSha256_128),
         a => return Err(format!("integrity {a:?}")),
     };
-    if get(EspAttr::EXTENDED_SEQUENCE_NUMBER).unwrap_or(0) != 0 {
+    if attrs.esn {
         return Err("ESN".into());
     }
-    let dh = get(EspAttr::GROUP_DESCRIPTION).map(|g| DhGroup(g as u16));
-    let (mode, udp) = match get(EspAttr::ENCAPSULATION_MODE).map(|m| EncapMode(m as u16)) {
+    let (mode, udp) = match attrs.mode {
         Some(EncapMode::TUNNEL) | None => (Mode::Tunnel, false),
         Some(EncapMode::TRANSPORT) => (Mode::Transport, false),
         Some(EncapMode::UDP_TUNNEL | EncapMode::UDP_TUNNEL_DRAFT) => (Mode::Tunnel, true),
         Some(EncapMode::UDP_TRANSPORT | EncapMode::UDP_TRANSPORT_DRAFT) => (Mode::Transport, true),
         Some(m) => return Err(format!("mode {m:?}")),
     };
-    let (lifetime, lifetime_kb) =
-        read_life(t, EspAttr::SA_LIFE_TYPE.0, EspAttr::SA_LIFE_DURATION.0).ok_or("bad life attributes")?;
+    let (lifetime, lifetime_kb) = attrs.life.ok_or("bad life attributes")?;
     Ok(EspChoice {
-        algs: EspAlgorithms { encr: Some(encr), integ, esn: false, dh },
+        algs: EspAlgorithms { encr: Some(encr), integ, esn: false, dh: attrs.dh },
         mode,
         udp,
         lifetime,
@@ -365,10 +396,7 @@ pub fn esp_acceptable(props: &[EspProposal], c: &EspChoice) -> bool {
     props.iter().any(|p| {
         c.algs.encr.is_some_and(|e| p.encr.contains(&e))
             && c.algs.integ.is_none_or(|i| p.integ.contains(&i))
-            && match c.algs.dh {
-                Some(g) => p.dh.contains(&g),
-                None => p.dh.is_empty(),
-            }
+            && offers_pfs(p, c.algs.dh)
     })
 }
 
@@ -383,71 +411,42 @@ pub fn ah_offer(
     kb: Option<u64>,
 ) -> SaPayload {
     let mut transforms = Vec::new();
-    for p in props {
-        if pfs.is_some_and(|g| !p.dh.contains(&g)) || (pfs.is_none() && !p.dh.is_empty()) {
-            continue;
-        }
+    for p in props.iter().filter(|p| offers_pfs(p, pfs)) {
         if p.integ.contains(&IntegAlg::HmacSha256_128) {
-            let mut a = Vec::new();
-            life_attrs(&mut a, EspAttr::SA_LIFE_TYPE.0, EspAttr::SA_LIFE_DURATION.0, life, kb);
-            if let Some(g) = pfs {
-                a.push(Attribute::basic(EspAttr::GROUP_DESCRIPTION.0, g.0));
-            }
-            a.push(Attribute::basic(EspAttr::ENCAPSULATION_MODE.0, encap_mode(mode, false).0));
+            let mut a = phase2_attrs(life, kb, pfs, encap_mode(mode, false));
             a.push(Attribute::basic(EspAttr::AUTHENTICATION_ALGORITHM.0, EspAuth::HMAC_SHA2_256.0));
             let number = (transforms.len() + 1).min(255) as u8;
             transforms.push(Transform { number, id: AhTransformId::AH_SHA2_256.0, attributes: a });
         }
     }
-    SaPayload {
-        doi: DOI_IPSEC,
-        situation: SIT_IDENTITY_ONLY,
-        proposals: vec![Proposal {
-            number: 1,
-            protocol: ProtocolId::IPSEC_AH,
-            spi: spi.to_be_bytes().to_vec(),
-            transforms,
-        }],
-    }
+    phase2_sa(ProtocolId::IPSEC_AH, spi, transforms)
 }
 
 /// The algorithms of an AH transform (`encr` is `None`).
 pub fn ah_read(t: &Transform) -> Result<EspChoice, String> {
-    let get = |ty: EspAttr| t.attr(ty.0).and_then(Attribute::as_u64);
-    for a in &t.attributes {
-        if EspAttr(a.ty).name().is_none() {
-            return Err(format!("attribute {}", a.ty));
-        }
-    }
-    let auth = get(EspAttr::AUTHENTICATION_ALGORITHM).map(|v| EspAuth(v as u16));
-    let integ = match (AhTransformId(t.id), auth) {
+    let attrs = phase2_read(t)?;
+    let integ = match (AhTransformId(t.id), attrs.auth) {
         (AhTransformId::AH_SHA2_256, Some(EspAuth::HMAC_SHA2_256)) => IntegAlg::HmacSha256_128,
         (id, a) => return Err(format!("AH {id:?}/{a:?}")),
     };
-    if get(EspAttr::EXTENDED_SEQUENCE_NUMBER).unwrap_or(0) != 0 {
+    if attrs.esn {
         return Err("ESN".into());
     }
-    let dh = get(EspAttr::GROUP_DESCRIPTION).map(|g| DhGroup(g as u16));
-    let mode = match get(EspAttr::ENCAPSULATION_MODE).map(|m| EncapMode(m as u16)) {
+    let mode = match attrs.mode {
         Some(EncapMode::TUNNEL) | None => Mode::Tunnel,
         Some(EncapMode::TRANSPORT) => Mode::Transport,
         Some(m) => return Err(format!("AH mode {m:?}")),
     };
-    let (lifetime, lifetime_kb) =
-        read_life(t, EspAttr::SA_LIFE_TYPE.0, EspAttr::SA_LIFE_DURATION.0).ok_or("bad life attributes")?;
-    let algs = EspAlgorithms { encr: None, integ: Some(integ), esn: false, dh };
+    let (lifetime, lifetime_kb) = attrs.life.ok_or("bad life attributes")?;
+    let algs = EspAlgorithms { encr: None, integ: Some(integ), esn: false, dh: attrs.dh };
     Ok(EspChoice { algs, mode, udp: false, lifetime, lifetime_kb })
 }
 
 pub fn ah_acceptable(props: &[EspProposal], c: &EspChoice) -> bool {
     c.algs.encr.is_none()
-        && props.iter().any(|p| {
-            c.algs.integ.is_some_and(|i| p.integ.contains(&i))
-                && match c.algs.dh {
-                    Some(g) => p.dh.contains(&g),
-                    None => p.dh.is_empty(),
-                }
-        })
+        && props
+            .iter()
+            .any(|p| c.algs.integ.is_some_and(|i| p.integ.contains(&i)) && offers_pfs(p, c.algs.dh))
 }
 
 /// A transform of `protocol` (ESP or AH) read into algorithms.

@@ -754,15 +754,8 @@ impl IsakmpSa {
             return;
         };
         self.authenticated_from(now, src, dst);
-        let linger = linger(&self.cfg.peer.retransmit);
-        let q = &mut self.quicks[qi];
-        q.done = true;
-        q.out = None;
-        q.last_rx = bytes.to_vec();
-        q.last_tx = None;
-        q.forget_at = Some(now + linger);
-        let (pending, cfg, lifetime, commit, spi_in) =
-            (q.pending.take(), q.cfg, q.lifetime, q.commit, q.spi_in);
+        let (commit, spi_in) = (self.quicks[qi].commit, self.quicks[qi].spi_in);
+        let (pending, cfg, lifetime) = self.finish_quick(qi, now, bytes);
         if let Some(mut sa) = pending {
             // Installed from the addresses of now (a NAT may have moved the peer).
             sa.local = self.local;
@@ -810,6 +803,21 @@ impl IsakmpSa {
             return;
         }
         self.authenticated_from(now, src, dst);
+        let (pending, cfg, lifetime) = self.finish_quick(qi, now, bytes);
+        if let Some(sa) = pending {
+            self.install(now, sa, cfg, lifetime, true, rng, out);
+        }
+    }
+
+    /// Quick mode `qi` got its last message (`bytes`): no more retransmits; it is remembered
+    /// a while to recognise a repeat. Returns the SA pair waiting for this message, if any,
+    /// with its child and lifetime.
+    fn finish_quick(
+        &mut self,
+        qi: usize,
+        now: Instant,
+        bytes: &[u8],
+    ) -> (Option<ChildSa>, Option<usize>, Duration) {
         let linger = linger(&self.cfg.peer.retransmit);
         let q = &mut self.quicks[qi];
         q.done = true;
@@ -817,10 +825,7 @@ impl IsakmpSa {
         q.last_rx = bytes.to_vec();
         q.last_tx = None;
         q.forget_at = Some(now + linger);
-        let (pending, cfg, lifetime) = (q.pending.take(), q.cfg, q.lifetime);
-        if let Some(sa) = pending {
-            self.install(now, sa, cfg, lifetime, true, rng, out);
-        }
+        (q.pending.take(), q.cfg, q.lifetime)
     }
 
     /// A protected error notify about one of our quick modes (by the SPI we proposed).
