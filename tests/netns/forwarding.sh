@@ -15,7 +15,7 @@ SOCK=$WORK/espgw.sock
 PID=""
 pass=0; failn=0
 ok()   { pass=$((pass+1)); echo "  ok   $*"; }
-bad()  { failn=$((failn+1)); echo "  FAIL $*"; }
+bad()  { failn=$((failn+1)); echo "  FAILED $*"; }
 check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
 cleanup() {
     trap - EXIT INT TERM

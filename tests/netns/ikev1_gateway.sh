@@ -46,7 +46,7 @@ WORK=$(mktemp -d /tmp/espgw-ikev1.XXXXXX)
 PID=""; CPID=""
 pass=0; failn=0
 ok()   { pass=$((pass+1)); echo "  ok   $*"; }
-bad()  { failn=$((failn+1)); echo "  FAIL $*"; }
+bad()  { failn=$((failn+1)); echo "  FAILED $*"; }
 check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
 
 topo_down() {
@@ -258,7 +258,7 @@ start_charon() {
 
 # start_case CASE SUITE START MODE PAIRS SW_AGGRESSIVE (NATTOPO=nat: charon behind the NAT)
 start_case() {
-    CASE=$1; SWD=$WORK/sw-$1
+    CASE=$1; SWD=$WORK/sw-$1; CASE_FAIL0=$failn
     topo_up ${NATTOPO:-} || { bad "$CASE: topology"; return 1; }
     charon_config "$SWD" "$2" "$6"
     espgw_config "$WORK/$CASE.yaml" "$CASE" "$2" "$3" "$4" "$5"
@@ -273,6 +273,14 @@ want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 end_case() {
     stop_pid "$PID"; PID=""
     stop_pid "$CPID"; CPID=""
+    # A CI run keeps no files: a case with a failed check leaves the end of both logs here.
+    if [ -n "${CASE:-}" ] && [ "$failn" -gt "${CASE_FAIL0:-0}" ]; then
+        echo "  --- case $CASE FAILED: the last 40 lines of espgw's log ---"
+        tail -40 "$WORK/$CASE.log" 2>/dev/null | sed 's/^/       /'
+        echo "  --- the last 40 lines of charon's log ---"
+        tail -40 "$SWD/charon.log" 2>/dev/null | sed 's/^/       /'
+    fi
+    CASE=""
 }
 
 # v1_state: "<phase 1> <phase 2> <pairs up>" from espgw status

@@ -2,8 +2,8 @@
 
 pass=0; failn=0
 ok()   { pass=$((pass+1)); echo "  ok   $*"; }
-bad()  { failn=$((failn+1)); echo "  FAIL $*"; }
-# check WHAT CMD...: runs CMD; ok when it succeeds, else FAIL with its output indented.
+bad()  { failn=$((failn+1)); echo "  FAILED $*"; }
+# check WHAT CMD...: runs CMD; ok when it succeeds, else FAILED with its output indented.
 check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
 
 # stop_pid PID: SIGTERM, then SIGKILL after 5 s.
