@@ -186,6 +186,11 @@ impl GcmKey {
     /// # Panics
     /// If `data` is longer than [`MAX_DATA_LEN`].
     pub fn seal(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], data: &mut [u8]) -> [u8; TAG_LEN] {
+        // A short AAD (ESP's 8 or 12 bytes) and the nonce go in as integers read straight from
+        // the caller's bytes: nothing is assembled in memory and loaded back (a stalled load).
+        if aad.len() <= 16 {
+            return self.seal_packed(le_u128(nonce), le_u128(aad), aad.len(), data);
+        }
         self.seal_j0(&j0_96(nonce), aad, data)
     }
 
@@ -196,6 +201,9 @@ impl GcmKey {
     /// If `data` is longer than [`MAX_DATA_LEN`].
     #[must_use]
     pub fn open(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], data: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
+        if aad.len() <= 16 {
+            return self.open_packed(le_u128(nonce), le_u128(aad), aad.len(), data, tag);
+        }
         self.open_j0(&j0_96(nonce), aad, data, tag)
     }
 
@@ -341,6 +349,30 @@ fn packed(nonce: u128, aad: u128, aad_len: usize) -> (u128, u128, usize) {
     let aad_len = aad_len.min(16);
     let aad = if aad_len == 16 { aad } else { aad & ((1u128 << (8 * aad_len)) - 1) };
     (j0, aad, aad_len)
+}
+
+/// Up to 16 bytes as a little-endian integer (byte i in bits 8i..8i+8), read with 8- and
+/// 4-byte loads from `b` itself.
+#[inline]
+pub(crate) fn le_u128(b: &[u8]) -> u128 {
+    debug_assert!(b.len() <= 16);
+    let mut x = 0u128;
+    let mut i = 0;
+    while i + 8 <= b.len() && i < 16 {
+        let w: [u8; 8] = b[i..i + 8].try_into().expect("8 bytes");
+        x |= u128::from(u64::from_le_bytes(w)) << (8 * i);
+        i += 8;
+    }
+    if i + 4 <= b.len() && i < 16 {
+        let w: [u8; 4] = b[i..i + 4].try_into().expect("4 bytes");
+        x |= u128::from(u32::from_le_bytes(w)) << (8 * i);
+        i += 4;
+    }
+    while i < b.len() && i < 16 {
+        x |= u128::from(b[i]) << (8 * i);
+        i += 1;
+    }
+    x
 }
 
 /// J0 = nonce ‖ 0x00000001.

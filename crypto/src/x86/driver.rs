@@ -355,12 +355,12 @@ macro_rules! gcm_driver {
         /// Otherwise it is hashed now into `acc`: returns (0, zero).
         #[target_feature(enable = $feat)]
         fn start_aad(k: &SimdKey, acc: &mut __m128i, aad: Aad<'_>, n: usize) -> (usize, __m128i) {
+            // A short AAD becomes a register straight from its bytes.
+            let aad = match aad {
+                Aad::Bytes(b) if b.len() <= 16 => Aad::Block(short_aad(b), b.len()),
+                a => a,
+            };
             match aad {
-                Aad::Bytes(aad) if aad.len() <= 16 && n < CH => {
-                    let mut b = [0u8; 16];
-                    b[..aad.len()].copy_from_slice(aad);
-                    (1, bswap128(load128(&b)))
-                }
                 Aad::Bytes(aad) => {
                     *acc = hash_bytes(k, *acc, aad);
                     (0, _mm_setzero_si128())
@@ -390,11 +390,13 @@ macro_rules! gcm_driver {
         #[target_feature(enable = $feat)]
         fn seal_core<const NR: usize>(
             k: &SimdKey,
-            g: &Regs,
             j0v: __m128i,
             aad: Aad<'_>,
             data: &mut [u8],
         ) -> [u8; TAG_LEN] {
+            // The key's vectors are made here, not passed in: across a call they would be
+            // stored to the stack and loaded back for every packet.
+            let g = &regs::<NR>(k);
             // Independent of everything until the end: overlaps the rest.
             let ekj0 = aes1::<NR>(&g.rk, j0v);
             let mut cbase = ctr_base(j0v);
@@ -458,12 +460,12 @@ macro_rules! gcm_driver {
         #[target_feature(enable = $feat)]
         fn open_core<const NR: usize>(
             k: &SimdKey,
-            g: &Regs,
             j0v: __m128i,
             aad: Aad<'_>,
             data: &mut [u8],
             tag: &[u8; TAG_LEN],
         ) -> bool {
+            let g = &regs::<NR>(k);
             let ekj0 = aes1::<NR>(&g.rk, j0v);
             let cbase0 = ctr_base(j0v);
             let mut cbase = cbase0;
@@ -513,8 +515,7 @@ macro_rules! gcm_driver {
             aad: &[u8],
             data: &mut [u8],
         ) -> [u8; TAG_LEN] {
-            let g = regs::<NR>(k);
-            seal_core::<NR>(k, &g, load128(j0), Aad::Bytes(aad), data)
+            seal_core::<NR>(k, load128(j0), Aad::Bytes(aad), data)
         }
 
         /// `seal` with J0 and a short AAD as integers (see `GcmKey::seal_packed`).
@@ -526,8 +527,7 @@ macro_rules! gcm_driver {
             aad_len: usize,
             data: &mut [u8],
         ) -> [u8; TAG_LEN] {
-            let g = regs::<NR>(k);
-            seal_core::<NR>(k, &g, from_u128(j0), Aad::Block(bswap128(from_u128(aad)), aad_len), data)
+            seal_core::<NR>(k, from_u128(j0), Aad::Block(bswap128(from_u128(aad)), aad_len), data)
         }
 
         /// `open` with J0 and a short AAD as integers (see `GcmKey::open_packed`).
@@ -540,8 +540,7 @@ macro_rules! gcm_driver {
             data: &mut [u8],
             tag: &[u8; TAG_LEN],
         ) -> bool {
-            let g = regs::<NR>(k);
-            open_core::<NR>(k, &g, from_u128(j0), Aad::Block(bswap128(from_u128(aad)), aad_len), data, tag)
+            open_core::<NR>(k, from_u128(j0), Aad::Block(bswap128(from_u128(aad)), aad_len), data, tag)
         }
 
         #[target_feature(enable = $feat)]
@@ -552,8 +551,7 @@ macro_rules! gcm_driver {
             data: &mut [u8],
             tag: &[u8; TAG_LEN],
         ) -> bool {
-            let g = regs::<NR>(k);
-            open_core::<NR>(k, &g, load128(j0), Aad::Bytes(aad), data, tag)
+            open_core::<NR>(k, load128(j0), Aad::Bytes(aad), data, tag)
         }
 
         /// Whether a packet can join a multi-packet group: shorter than a
@@ -600,9 +598,7 @@ macro_rules! gcm_driver {
         /// The AAD block, reversed, of a groupable packet.
         #[target_feature(enable = $feat)]
         fn short_aad(aad: &[u8]) -> __m128i {
-            let mut b = [0u8; 16];
-            b[..aad.len()].copy_from_slice(aad);
-            bswap128(load128(&b))
+            bswap128(from_u128(crate::le_u128(aad)))
         }
 
         /// Seals a group of short packets: their counter blocks share the
@@ -666,7 +662,7 @@ macro_rules! gcm_driver {
                     seal_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.tag = seal_core::<NR>(k, &g, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data);
+                    j.tag = seal_core::<NR>(k, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data);
                     j.ok = true;
                 }
                 rest = later;
@@ -684,8 +680,7 @@ macro_rules! gcm_driver {
                     open_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.ok =
-                        open_core::<NR>(k, &g, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data, &j.tag);
+                    j.ok = open_core::<NR>(k, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data, &j.tag);
                 }
                 rest = later;
             }
