@@ -302,6 +302,19 @@ macro_rules! gcm_driver {
             reduce(_mm_xor_si128(lo, _mm_slli_si128(mid, 8)), _mm_xor_si128(hi, _mm_srli_si128(mid, 8)))
         }
 
+        /// The two ends of an `n`-block final aggregate whose middle blocks were hashed
+        /// elsewhere: position 0 (the running hash `acc` with the AAD block `first`) times
+        /// H^n, plus the length block times H, reduced. The reduction is linear, so this
+        /// XORed with the reduced middle equals `tail_hash` of the whole aggregate.
+        #[target_feature(enable = $feat)]
+        fn fold_ends(k: &SimdKey, acc: __m128i, first: __m128i, n: usize, lens: __m128i) -> __m128i {
+            let hn = load128(&k.htab[(POWERS - n) * 16..]);
+            let (l0, h0, m0) = mul128(_mm_xor_si128(acc, first), hn);
+            let (l1, h1, m1) = mul128(lens, load128(&k.htab[(POWERS - 1) * 16..]));
+            let (lo, hi, mid) = (_mm_xor_si128(l0, l1), _mm_xor_si128(h0, h1), _mm_xor_si128(m0, m1));
+            reduce(_mm_xor_si128(lo, _mm_slli_si128(mid, 8)), _mm_xor_si128(hi, _mm_srli_si128(mid, 8)))
+        }
+
         /// GHASH of arbitrary bytes (zero-padded to a block).
         #[target_feature(enable = $feat)]
         fn hash_bytes(k: &SimdKey, mut acc: __m128i, bytes: &[u8]) -> __m128i {
@@ -491,14 +504,35 @@ macro_rules! gcm_driver {
             let rest = chunks.into_remainder();
             let r = rest.len();
             let nv = r.div_ceil(VB);
+            let nb = r.div_ceil(16);
             let mut c = load_tail(rest);
-            acc = tail_hash(k, acc, first, pre, &c, r.div_ceil(16), lens);
-            if r > 0 {
-                let ks = aes_nv::<NR>(&g.rk, ctrs(cbase), nv);
+            if nv + 1 >= K {
+                // A tail of K - 1 or K vectors: AES over the whole chunk of counters (at most
+                // one vector wasted), with the tail's blocks hashed between the rounds.
+                let n_all = pre + nb + 1;
+                let mut x = [vzero(); K];
+                let mut hp = [vzero(); K];
+                for v in 0..K {
+                    if v < nv {
+                        x[v] = bswap(c[v]);
+                        hp[v] = loadv(&k.htab[(POWERS - n_all + pre + v * L) * 16..]);
+                    }
+                }
+                let (ks, th) = aes_k_ghash::<NR>(&g.rk, ctrs(cbase), &x, &hp);
+                acc = _mm_xor_si128(th, fold_ends(k, acc, first, n_all, lens));
                 for (cv, s) in c.iter_mut().zip(ks.iter()).take(nv) {
                     *cv = vxor(*cv, *s);
                 }
                 store_tail(rest, &c);
+            } else {
+                acc = tail_hash(k, acc, first, pre, &c, nb, lens);
+                if r > 0 {
+                    let ks = aes_nv::<NR>(&g.rk, ctrs(cbase), nv);
+                    for (cv, s) in c.iter_mut().zip(ks.iter()).take(nv) {
+                        *cv = vxor(*cv, *s);
+                    }
+                    store_tail(rest, &c);
+                }
             }
             let ok = tag_matches(_mm_xor_si128(bswap128(acc), ekj0), tag);
             if !ok {
