@@ -68,6 +68,24 @@ pub struct IpsecWorker {
     /// one pair of atomic adds per run of packets rather than per packet. The worker calls
     /// [`IpsecWorker::flush_traffic`] after every burst; the hard-limit check counts it.
     pending: PendingTraffic,
+    last: LastInbound,
+}
+
+/// The worker's last inbound SA lookup: packets of one SA tend to arrive in runs, and a run
+/// then skips the SPI hash lookup. Valid only for the table generation it was made in.
+#[derive(Clone, Copy, Debug)]
+struct LastInbound {
+    generation: u64,
+    spi: u32,
+    dst: std::net::IpAddr,
+    slot: u32,
+}
+
+impl Default for LastInbound {
+    fn default() -> Self {
+        // Generation 0 is never published (the first snapshot is 1): matches nothing.
+        LastInbound { generation: 0, spi: 0, dst: std::net::Ipv4Addr::UNSPECIFIED.into(), slot: 0 }
+    }
 }
 
 /// See [`IpsecWorker::flush_traffic`].
@@ -86,6 +104,7 @@ impl IpsecWorker {
             windows: Vec::new(),
             ivs: IvSource::new()?,
             pending: PendingTraffic::default(),
+            last: LastInbound::default(),
         })
     }
 
@@ -181,7 +200,7 @@ impl IpsecWorker {
             Inbound::Keepalive => return Ok(Unprotected::Keepalive),
             Inbound::Other => return Ok(Unprotected::NotIpsec),
         };
-        let (slot, entry) = t.inbound_sa(loc.spi, loc.dst).ok_or(DropReason::EspUnknownSpi)?;
+        let (slot, entry) = self.inbound_sa(t, loc.spi, loc.dst).ok_or(DropReason::EspUnknownSpi)?;
         let sa = &*entry.sa;
         if sa.protocol != Protocol::Esp {
             return Err(DropReason::SaProtocolMismatch);
@@ -224,6 +243,24 @@ impl IpsecWorker {
         let inner = ah::decapsulate(buf, &loc, sa, window).inspect_err(|&r| count_sa_drop(sa, r))?;
         self.count_traffic(slot, entry.uid, buf.len() as u64, t);
         Ok(Unprotected::Packet { slot, inner })
+    }
+
+    /// [`IpsecTables::inbound_sa`], answered from the last lookup when it was for the same
+    /// SPI and destination in the same table generation.
+    #[inline]
+    fn inbound_sa<'t>(
+        &mut self,
+        t: &'t IpsecTables,
+        spi: u32,
+        dst: std::net::IpAddr,
+    ) -> Option<(u32, &'t super::sadb::SaEntry)> {
+        let l = &self.last;
+        if l.spi == spi && l.generation == t.generation && l.dst == dst {
+            return Some((l.slot, t.entry(l.slot)?));
+        }
+        let (slot, entry) = t.inbound_sa(spi, dst)?;
+        self.last = LastInbound { generation: t.generation, spi, dst, slot };
+        Some((slot, entry))
     }
 
     /// This worker's replay window for the inbound SA in `slot`, unless the SA is past a hard
@@ -280,5 +317,98 @@ pub fn protected_len(sa: &Sa, ip_len: usize, ip_header_len: usize) -> usize {
             (if v6 { esp::IPV6_HEADER } else { esp::IPV4_HEADER }) + ah::ah_len(icv, v6) + ip_len
         }
         Mode::Transport { remote, .. } => ip_len + ah::ah_len(icv, remote.is_ipv6()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::VecBuf;
+    use crate::ipsec::crypto::{Algorithm, Transform};
+    use crate::ipsec::sa::{DfPolicy, Limits, SaCounters};
+    use crate::ipsec::sadb::SadbBuilder;
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    const PEER: &str = "203.0.113.9";
+
+    /// An ESP tunnel SA between `local` and the peer, keyed by `seed`.
+    fn sa(spi: u32, local: &str, seed: u8, inbound: bool) -> Sa {
+        let (l, r): (IpAddr, IpAddr) = (local.parse().unwrap(), PEER.parse().unwrap());
+        let (local, remote) = if inbound { (l, r) } else { (r, l) };
+        Sa {
+            name: format!("sa-{spi:x}-{seed}"),
+            protocol: Protocol::Esp,
+            spi,
+            mode: Mode::Tunnel { local, remote },
+            transform: Transform::new(Algorithm::AesGcm16_128, &[seed; 20], &[]).unwrap(),
+            esn: false,
+            natt: None,
+            replay_window: 64,
+            df: DfPolicy::Copy,
+            soft: Limits::default(),
+            hard: Limits::default(),
+            counters: Arc::new(SaCounters::default()),
+        }
+    }
+
+    /// A packet from the peer, protected with the peer's half of `sa(spi, local, seed)`.
+    fn from_peer(spi: u32, local: &str, seed: u8, seq: u64) -> VecBuf {
+        let mut p = vec![0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 2, 198, 51, 100, 2];
+        esp::ipv4_checksum(&mut p);
+        p.extend_from_slice(&[0x04, 0xd2, 0x16, 0x2e, 0, 8, 0, 0]);
+        let mut b = VecBuf::like_mbuf(&p);
+        esp::encapsulate(&mut b, &sa(spi, local, seed, false), seq, &seq.to_be_bytes()).unwrap();
+        b
+    }
+
+    fn unprotect(w: &mut IpsecWorker, t: &IpsecTables, mut b: VecBuf) -> Result<u32, DropReason> {
+        w.sync(t);
+        match w.unprotect(&mut b, t)? {
+            Unprotected::Packet { slot, .. } => Ok(slot),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The worker answers a run of packets from its last lookup; a new table generation, a
+    /// reused SPI in another slot and SPIs shared by two destinations never get a stale answer.
+    #[test]
+    fn the_last_lookup_is_reused_only_for_the_same_spi_destination_and_generation() {
+        let mut w = IpsecWorker::new().unwrap();
+        let mut b = SadbBuilder::new();
+        let a = b.add(sa(0x1000, "198.51.100.1", 1, true), SaDirection::In);
+        let t1 = b.snapshot();
+        for seq in 1..=3 {
+            assert_eq!(unprotect(&mut w, &t1, from_peer(0x1000, "198.51.100.1", 1, seq)), Ok(a));
+        }
+        assert_eq!(
+            unprotect(&mut w, &t1, from_peer(0x1001, "198.51.100.1", 1, 4)),
+            Err(DropReason::EspUnknownSpi)
+        );
+
+        // SPI 0x1000 now belongs to another SA, in another slot, with another key; the slot of
+        // the old one holds an SA with another SPI.
+        b.remove(a);
+        let x = b.add(sa(0x2000, "198.51.100.1", 3, true), SaDirection::In);
+        let new = b.add(sa(0x1000, "198.51.100.1", 2, true), SaDirection::In);
+        assert_ne!(new, a);
+        let t2 = b.snapshot();
+        assert_eq!(unprotect(&mut w, &t1, from_peer(0x1000, "198.51.100.1", 1, 5)), Ok(a));
+        assert_eq!(unprotect(&mut w, &t2, from_peer(0x1000, "198.51.100.1", 2, 1)), Ok(new));
+        assert_eq!(unprotect(&mut w, &t2, from_peer(0x2000, "198.51.100.1", 3, 1)), Ok(x));
+        assert_eq!(
+            unprotect(&mut w, &t2, from_peer(0x1000, "198.51.100.1", 1, 6)),
+            Err(DropReason::EspIcvMismatch),
+            "the old key no longer decrypts"
+        );
+
+        // One SPI, two local addresses: alternating packets each find their own SA.
+        let other = b.add(sa(0x1000, "198.51.100.7", 4, true), SaDirection::In);
+        let t3 = b.snapshot();
+        for seq in 2..=5 {
+            assert_eq!(unprotect(&mut w, &t3, from_peer(0x1000, "198.51.100.1", 2, seq)), Ok(new));
+            assert_eq!(unprotect(&mut w, &t3, from_peer(0x1000, "198.51.100.7", 4, seq)), Ok(other));
+            assert_eq!(unprotect(&mut w, &t3, from_peer(0x1000, "198.51.100.7", 4, seq + 10)), Ok(other));
+        }
     }
 }
