@@ -17,7 +17,6 @@
 use crate::ipsec::sadb::IpsecTables;
 use crate::ipsec::spd::Verdict;
 use crate::route::fib::Rewrite;
-use crate::route::Adjacency;
 use crate::tables::Tables;
 
 /// Ethernet (14) + IPv4 without options (20).
@@ -88,7 +87,7 @@ pub fn protect_v4(frame: &mut [u8], my_mac: u64, t: &Tables, sp: &IpsecTables) -
         17 => ports.is_some_and(|(s, d)| matches!(s, 500 | 4500) || matches!(d, 500 | 4500)),
         _ => false,
     };
-    if exempt || matches!(t.fib.lookup_v4(dst.into()), Some(Adjacency::Local)) {
+    if exempt || t.fib.is_local_v4(dst) {
         return None;
     }
     if !sp.inbound.is_empty() {
@@ -136,7 +135,7 @@ pub fn esp_for_us_v4(frame: &[u8], my_mac: u64, t: &Tables, sp: &IpsecTables) ->
         && s0 != 0
         && s0 != 127
         && sp.has_inbound_sas()
-        && matches!(t.fib.lookup_v4(dst.into()), Some(Adjacency::Local))
+        && t.fib.is_local_v4(dst)
 }
 
 /// Decides the inner IPv4 packet that the inbound SA in `slot` decrypted (its Ethernet header

@@ -112,6 +112,9 @@ pub struct Fib {
     groups: Vec<Vec<(u32, u16)>>,
     /// Incremented by the control thread on every rebuild.
     pub generation: u64,
+    /// The gateway's own IPv4 addresses (ports and VTIs), sorted: exactly the addresses whose
+    /// lookup gives [`Adjacency::Local`] (their /32s go in last and nothing is longer).
+    local_v4: Vec<u32>,
 }
 
 impl Fib {
@@ -210,7 +213,19 @@ impl Fib {
                 _ => Rewrite { macs: [0; 12], mtu: 0, port: Rewrite::NOT_FORWARD },
             })
             .collect();
-        Fib { v4: v4.build(), v6: v6.build(), adjacencies: adj, rewrites, groups, generation }
+        let mut local_v4: Vec<u32> = input
+            .ports
+            .iter()
+            .flat_map(|p| &p.addresses)
+            .chain(input.vtis)
+            .filter_map(|a| match a.addr {
+                IpAddr::V4(v) => Some(u32::from(v)),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        local_v4.sort_unstable();
+        local_v4.dedup();
+        Fib { v4: v4.build(), v6: v6.build(), adjacencies: adj, rewrites, groups, generation, local_v4 }
     }
 
     /// The VTI of group `group` for a flow with hash `flow`: among the members whose VTI is
@@ -234,6 +249,18 @@ impl Fib {
         let Some(best) = best else { return m.first().map(|x| x.1) };
         let k = ((u64::from(flow) * u64::from(n)) >> 32) as u32;
         m.iter().filter(|&&(metric, v)| metric == best && up(v)).nth(k as usize).map(|x| x.1)
+    }
+
+    /// Whether `dst` is one of the gateway's own IPv4 addresses: the same answer as
+    /// `lookup_v4(dst) == Some(Local)`, from a few compares instead of the LPM tables while
+    /// there are few addresses.
+    #[inline]
+    pub fn is_local_v4(&self, dst: u32) -> bool {
+        if self.local_v4.len() <= 8 {
+            self.local_v4.contains(&dst)
+        } else {
+            self.local_v4.binary_search(&dst).is_ok()
+        }
     }
 
     /// Index of the adjacency for `dst` (see [`Fib::adjacency`], [`Fib::rewrite`]).
@@ -354,6 +381,54 @@ mod tests {
             "default route via an unresolved next hop"
         );
         assert_eq!(l("2001:db8:3::1"), None, "no IPv6 default route");
+    }
+
+    /// The short local-address check gives the LPM's answer, also when a static route, a
+    /// learned route and a neighbour name one of our own addresses, and with more local
+    /// addresses than it scans linearly.
+    #[test]
+    fn is_local_v4_agrees_with_the_lookup() {
+        for extra in [0u8, 12] {
+            let mut ports = ports();
+            for i in 0..extra {
+                ports[1].addresses.push(pfx(&format!("198.51.100.{}/24", 100 + i)));
+            }
+            let own = |p: &str, via: Option<&str>| StaticRoute {
+                prefix: pfx(p),
+                via: via.map(|v| v.parse().unwrap()),
+                port: None,
+                vti: via.is_none().then_some(0),
+                metric: 0,
+            };
+            let routes = vec![own("192.0.2.1/32", Some("192.0.2.254")), own("198.51.100.0/24", None)];
+            let learned = vec![own("198.51.100.1/32", None)];
+            let neigh = vec![Neighbour { port: 0, ip: "192.0.2.1".parse().unwrap(), mac: mac(9) }];
+            let vtis = [pfx("169.254.10.1/30")];
+            let fib = Fib::build(
+                &FibInput {
+                    ports: &ports,
+                    routes: &routes,
+                    learned: &learned,
+                    neighbours: &neigh,
+                    vtis: &vtis,
+                },
+                1,
+            );
+            let mut locals = 0;
+            for net in [[192u32, 0, 2], [198, 51, 100], [169, 254, 10], [10, 0, 0]] {
+                for host in 0..=255u32 {
+                    let a = (net[0] << 24) | (net[1] << 16) | (net[2] << 8) | host;
+                    let want = fib.lookup_v4(a.into()) == Some(Adjacency::Local);
+                    assert_eq!(fib.is_local_v4(a), want, "{}", Ipv4Addr::from(a));
+                    locals += usize::from(want);
+                }
+            }
+            assert_eq!(
+                locals,
+                3 + usize::from(extra),
+                "192.0.2.1, 198.51.100.1, 169.254.10.1 and the extras"
+            );
+        }
     }
 
     #[test]
