@@ -325,30 +325,17 @@ mod tests {
     use super::*;
     use crate::buf::VecBuf;
     use crate::ipsec::crypto::{Algorithm, Transform};
-    use crate::ipsec::sa::{DfPolicy, Limits, SaCounters};
     use crate::ipsec::sadb::SadbBuilder;
-    use std::net::IpAddr;
-    use std::sync::Arc;
 
-    const PEER: &str = "203.0.113.9";
-
-    /// An ESP tunnel SA between `local` and the peer, keyed by `seed`.
+    /// An ESP tunnel SA between `local` and the peer (203.0.113.9), keyed by `seed`.
     fn sa(spi: u32, local: &str, seed: u8, inbound: bool) -> Sa {
-        let (l, r): (IpAddr, IpAddr) = (local.parse().unwrap(), PEER.parse().unwrap());
-        let (local, remote) = if inbound { (l, r) } else { (r, l) };
+        let base = crate::ipsec::sadb::tests::sa(spi, local);
+        let (l, r) = (base.mode.local(), base.mode.remote());
         Sa {
             name: format!("sa-{spi:x}-{seed}"),
-            protocol: Protocol::Esp,
-            spi,
-            mode: Mode::Tunnel { local, remote },
+            mode: if inbound { base.mode } else { Mode::Tunnel { local: r, remote: l } },
             transform: Transform::new(Algorithm::AesGcm16_128, &[seed; 20], &[]).unwrap(),
-            esn: false,
-            natt: None,
-            replay_window: 64,
-            df: DfPolicy::Copy,
-            soft: Limits::default(),
-            hard: Limits::default(),
-            counters: Arc::new(SaCounters::default()),
+            ..base
         }
     }
 

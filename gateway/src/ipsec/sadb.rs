@@ -505,7 +505,7 @@ impl SadbBuilder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ipsec::crypto::{Algorithm, Transform};
     use crate::ipsec::sa::{DfPolicy, Limits, Mode, SaCounters};
