@@ -367,17 +367,9 @@ macro_rules! gcm_driver {
         /// chunk, joins the final aggregate: returns (1, its block reversed).
         /// Otherwise it is hashed now into `acc`: returns (0, zero).
         #[target_feature(enable = $feat)]
+        #[inline]
         fn start_aad(k: &SimdKey, acc: &mut __m128i, aad: Aad<'_>, n: usize) -> (usize, __m128i) {
-            // A short AAD becomes a register straight from its bytes.
-            let aad = match aad {
-                Aad::Bytes(b) if b.len() <= 16 => Aad::Block(short_aad(b), b.len()),
-                a => a,
-            };
             match aad {
-                Aad::Bytes(aad) => {
-                    *acc = hash_bytes(k, *acc, aad);
-                    (0, _mm_setzero_si128())
-                }
                 // Already a register: no bytes to store and load back.
                 Aad::Block(b, _) if n < CH => (1, b),
                 Aad::Block(_, 0) => (0, _mm_setzero_si128()),
@@ -391,7 +383,21 @@ macro_rules! gcm_driver {
                     );
                     (0, _mm_setzero_si128())
                 }
+                Aad::Bytes(b) => start_aad_bytes(k, acc, b, n),
             }
+        }
+
+        /// `start_aad` for an AAD given as bytes: kept out of line, so that the packed path
+        /// (`Aad::Block`, what ESP uses) stays small enough to inline into the cores.
+        #[target_feature(enable = $feat)]
+        #[inline(never)]
+        fn start_aad_bytes(k: &SimdKey, acc: &mut __m128i, aad: &[u8], n: usize) -> (usize, __m128i) {
+            if aad.len() <= 16 {
+                // A short AAD becomes a register straight from its bytes.
+                return start_aad(k, acc, Aad::Block(short_aad(aad), aad.len()), n);
+            }
+            *acc = hash_bytes(k, *acc, aad);
+            (0, _mm_setzero_si128())
         }
 
         /// The length block, byte-reversed, built in a register.
