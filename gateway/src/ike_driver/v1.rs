@@ -676,10 +676,13 @@ mod tests {
 
     impl Pair {
         fn new(b_esp2: &str, mode_a: &str, mode_b: &str) -> Pair {
-            let now = Instant::now();
+            Pair::with(&cfg('a', b_esp2, mode_a), &cfg('b', b_esp2, mode_b), Instant::now())
+        }
+
+        fn with(ca: &IkeConfig, cb: &IkeConfig, now: Instant) -> Pair {
             Pair {
-                a: IkeDriver::new(&cfg('a', b_esp2, mode_a), now).unwrap(),
-                b: IkeDriver::new(&cfg('b', b_esp2, mode_b), now).unwrap(),
+                a: IkeDriver::new(ca, now).unwrap(),
+                b: IkeDriver::new(cb, now).unwrap(),
                 sa: SadbBuilder::new(),
                 sb: SadbBuilder::new(),
                 now,
@@ -786,14 +789,7 @@ mod tests {
     #[test]
     fn phase1_reauth_keeps_the_ipsec_sas_and_status_shows_when() {
         let now = Instant::now();
-        let mut n = Pair {
-            a: IkeDriver::new(&cfg_life('a', "aes256-sha256", "", 60), now).unwrap(),
-            b: IkeDriver::new(&cfg('b', "aes256-sha256", ""), now).unwrap(),
-            sa: SadbBuilder::new(),
-            sb: SadbBuilder::new(),
-            now,
-            cut: false,
-        };
+        let mut n = Pair::with(&cfg_life('a', "aes256-sha256", "", 60), &cfg('b', "aes256-sha256", ""), now);
         n.run(2);
         let v = &n.a.view(n.now)[0];
         assert!(v.ike_rekey_in_s.is_some_and(|s| (50..=54).contains(&s)), "{:?}", v.ike_rekey_in_s);
@@ -829,14 +825,7 @@ mod tests {
         let (mut ca, mut cb) = (cfg_life('a', "aes256-sha256", "", 60), cfg('b', "aes256-sha256", ""));
         ca.peers[0].dpd.interval = 0;
         cb.peers[0].dpd.interval = 0;
-        let mut n = Pair {
-            a: IkeDriver::new(&ca, now).unwrap(),
-            b: IkeDriver::new(&cb, now).unwrap(),
-            sa: SadbBuilder::new(),
-            sb: SadbBuilder::new(),
-            now,
-            cut: false,
-        };
+        let mut n = Pair::with(&ca, &cb, now);
         n.run(2);
         assert_eq!(n.sa.snapshot().entries().count(), 4);
         n.cut = true;
@@ -863,14 +852,7 @@ mod tests {
         for c in [&mut ca, &mut cb] {
             c.peers[0].children[0].ah_proposals = vec!["sha256".into()];
         }
-        let mut n = Pair {
-            a: IkeDriver::new(&ca, now).unwrap(),
-            b: IkeDriver::new(&cb, now).unwrap(),
-            sa: SadbBuilder::new(),
-            sb: SadbBuilder::new(),
-            now,
-            cut: false,
-        };
+        let mut n = Pair::with(&ca, &cb, now);
         n.run(2);
         let v = &n.a.view(n.now)[0];
         let one = v.children.iter().find(|c| c.name == "one").unwrap();
