@@ -382,25 +382,37 @@ pub fn secgw_rules(mode: PeerMode, mirrored: bool, next_hop_mac: &str) -> String
     )
 }
 
-/// The SA the far end (198.51.100.2) sends with: espgw's inbound SA seen from outside.
-fn far_end_sa() -> Result<gateway::ipsec::sa::Sa, String> {
+/// A manually keyed AES-128-GCM tunnel SA, as the benchmarks install them.
+pub fn gcm128_sa(
+    name: String,
+    direction: Direction,
+    spi: u32,
+    (local, remote): (IpAddr, IpAddr),
+    key: &[u8],
+    replay_window: u32,
+) -> Result<gateway::ipsec::sa::Sa, String> {
     gateway::ipsec::manual::sa_from_config(&SaConfig {
-        name: "far-end-out".into(),
-        direction: Direction::Out,
-        spi: SPI_IN,
+        name,
+        direction,
+        spi,
         protocol: Default::default(),
         mode: Default::default(),
-        local: IpAddr::V4(REMOTE),
-        remote: IpAddr::V4(LOCAL),
+        local,
+        remote,
         algorithm: "aes128gcm16".into(),
-        enc_key: Secret::new(KEY.to_vec()),
+        enc_key: Secret::new(key.to_vec()),
         auth_key: Secret::default(),
         esn: false,
         natt: None,
-        replay_window: 1024,
+        replay_window,
         df: Default::default(),
         lifetime: Default::default(),
     })
+}
+
+/// The SA the far end (198.51.100.2) sends with: espgw's inbound SA seen from outside.
+fn far_end_sa() -> Result<gateway::ipsec::sa::Sa, String> {
+    gcm128_sa("far-end-out".into(), Direction::Out, SPI_IN, (REMOTE.into(), LOCAL.into()), &KEY, 1024)
 }
 
 /// ESP frame number `i` (sequence number `i + 1`) carrying a clear frame of `clear_len` bytes

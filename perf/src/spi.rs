@@ -4,7 +4,7 @@
 //! drawing is not measured), which is the worst case for the caches; medians of 25 rounds.
 
 use crate::report;
-use gateway::config::{Direction, SaConfig, Secret};
+use gateway::config::Direction;
 use gateway::ipsec::sadb::{SaDirection, SadbBuilder};
 use serde_json::json;
 use std::hint::black_box;
@@ -20,23 +20,8 @@ fn table(n: u32) -> Result<(gateway::ipsec::sadb::IpsecTables, Vec<u32>), String
     for i in 0..n {
         // Spread like random SPIs (a multiplicative hash of the index, never 0..255).
         let spi = 0x100 + (i.wrapping_mul(0x9e37_79b1) & 0x7fff_ffff);
-        let sa = gateway::ipsec::manual::sa_from_config(&SaConfig {
-            name: format!("in-{i}"),
-            direction: Direction::In,
-            spi,
-            protocol: Default::default(),
-            mode: Default::default(),
-            local: DST,
-            remote: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2)),
-            algorithm: "aes128gcm16".into(),
-            enc_key: Secret::new(vec![7; 20]),
-            auth_key: Secret::default(),
-            esn: false,
-            natt: None,
-            replay_window: 1024,
-            df: Default::default(),
-            lifetime: Default::default(),
-        })?;
+        let ends = (DST, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2)));
+        let sa = crate::esp::gcm128_sa(format!("in-{i}"), Direction::In, spi, ends, &[7; 20], 1024)?;
         b.add(sa, SaDirection::In);
         spis.push(spi);
     }
