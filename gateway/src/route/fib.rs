@@ -196,10 +196,16 @@ impl Fib {
             let full = if n.ip.is_ipv4() { 32 } else { 128 };
             add(n.ip, full, intern(Adjacency::Forward { port: n.port, dst: n.mac }));
         }
+        let mut local_v4 = Vec::new();
         for a in input.ports.iter().flat_map(|p| &p.addresses).chain(input.vtis) {
             let full = if a.addr.is_ipv4() { 32 } else { 128 };
             add(a.addr, full, intern(Adjacency::Local));
+            if let IpAddr::V4(v) = a.addr {
+                local_v4.push(u32::from(v));
+            }
         }
+        local_v4.sort_unstable();
+        local_v4.dedup();
         let rewrites = adj
             .iter()
             .map(|a| match *a {
@@ -213,18 +219,6 @@ impl Fib {
                 _ => Rewrite { macs: [0; 12], mtu: 0, port: Rewrite::NOT_FORWARD },
             })
             .collect();
-        let mut local_v4: Vec<u32> = input
-            .ports
-            .iter()
-            .flat_map(|p| &p.addresses)
-            .chain(input.vtis)
-            .filter_map(|a| match a.addr {
-                IpAddr::V4(v) => Some(u32::from(v)),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
-        local_v4.sort_unstable();
-        local_v4.dedup();
         Fib { v4: v4.build(), v6: v6.build(), adjacencies: adj, rewrites, groups, generation, local_v4 }
     }
 
