@@ -293,25 +293,35 @@ macro_rules! gcm_driver {
                 let h = loadv(&k.htab[(POWERS - n + pre + v * L) * 16..]);
                 mul_acc(bswap(*c), h, &mut lo, &mut hi, &mut mid);
             }
-            let hn = load128(&k.htab[(POWERS - n) * 16..]);
-            let (l0, h0, m0) = mul128(_mm_xor_si128(acc, first), hn);
-            let (l1, h1, m1) = mul128(lens, load128(&k.htab[(POWERS - 1) * 16..]));
-            let lo = _mm_xor_si128(hxor(lo), _mm_xor_si128(l0, l1));
-            let hi = _mm_xor_si128(hxor(hi), _mm_xor_si128(h0, h1));
-            let mid = _mm_xor_si128(hxor(mid), _mm_xor_si128(m0, m1));
+            let (l, h, m) = ends(k, acc, first, n, lens);
+            let (lo, hi, mid) =
+                (_mm_xor_si128(hxor(lo), l), _mm_xor_si128(hxor(hi), h), _mm_xor_si128(hxor(mid), m));
             reduce(_mm_xor_si128(lo, _mm_slli_si128(mid, 8)), _mm_xor_si128(hi, _mm_srli_si128(mid, 8)))
         }
 
-        /// The two ends of an `n`-block final aggregate whose middle blocks were hashed
-        /// elsewhere: position 0 (the running hash `acc` with the AAD block `first`) times
-        /// H^n, plus the length block times H, reduced. The reduction is linear, so this
-        /// XORed with the reduced middle equals `tail_hash` of the whole aggregate.
+        /// The two ends of an `n`-block final aggregate, unreduced: position 0 (the running
+        /// hash `acc` with the AAD block `first`) times H^n, plus the length block times H.
         #[target_feature(enable = $feat)]
-        fn fold_ends(k: &SimdKey, acc: __m128i, first: __m128i, n: usize, lens: __m128i) -> __m128i {
+        #[inline]
+        fn ends(
+            k: &SimdKey,
+            acc: __m128i,
+            first: __m128i,
+            n: usize,
+            lens: __m128i,
+        ) -> (__m128i, __m128i, __m128i) {
             let hn = load128(&k.htab[(POWERS - n) * 16..]);
             let (l0, h0, m0) = mul128(_mm_xor_si128(acc, first), hn);
             let (l1, h1, m1) = mul128(lens, load128(&k.htab[(POWERS - 1) * 16..]));
-            let (lo, hi, mid) = (_mm_xor_si128(l0, l1), _mm_xor_si128(h0, h1), _mm_xor_si128(m0, m1));
+            (_mm_xor_si128(l0, l1), _mm_xor_si128(h0, h1), _mm_xor_si128(m0, m1))
+        }
+
+        /// [`ends`] reduced, for an aggregate whose middle blocks were hashed elsewhere: the
+        /// reduction is linear, so this XORed with the reduced middle equals `tail_hash` of the
+        /// whole aggregate.
+        #[target_feature(enable = $feat)]
+        fn fold_ends(k: &SimdKey, acc: __m128i, first: __m128i, n: usize, lens: __m128i) -> __m128i {
+            let (lo, hi, mid) = ends(k, acc, first, n, lens);
             reduce(_mm_xor_si128(lo, _mm_slli_si128(mid, 8)), _mm_xor_si128(hi, _mm_srli_si128(mid, 8)))
         }
 
