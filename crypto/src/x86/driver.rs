@@ -604,6 +604,17 @@ macro_rules! gcm_driver {
             open_core::<NR>(k, load128(j0), Aad::Bytes(aad), data, tag)
         }
 
+        /// A job's AAD for the cores: a short one as a register (the packed
+        /// path), a longer one as bytes.
+        #[target_feature(enable = $feat)]
+        fn job_aad<'a>(aad: &'a [u8]) -> Aad<'a> {
+            if aad.len() <= 16 {
+                Aad::Block(short_aad(aad), aad.len())
+            } else {
+                Aad::Bytes(aad)
+            }
+        }
+
         /// Whether a packet can join a multi-packet group: shorter than a
         /// chunk, with an AAD that joins its final aggregate.
         fn groupable(j: &Job<'_>) -> bool {
@@ -712,7 +723,7 @@ macro_rules! gcm_driver {
                     seal_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.tag = seal_core::<NR>(k, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data);
+                    j.tag = seal_core::<NR>(k, load128(&j0_96(&j.nonce)), job_aad(j.aad), j.data);
                     j.ok = true;
                 }
                 rest = later;
@@ -730,7 +741,7 @@ macro_rules! gcm_driver {
                     open_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.ok = open_core::<NR>(k, load128(&j0_96(&j.nonce)), Aad::Bytes(j.aad), j.data, &j.tag);
+                    j.ok = open_core::<NR>(k, load128(&j0_96(&j.nonce)), job_aad(j.aad), j.data, &j.tag);
                 }
                 rest = later;
             }
