@@ -26,6 +26,18 @@ fn bcast(x: __m128i) -> V {
     x
 }
 
+/// The last (only) block of `v`.
+#[target_feature(enable = "sse2")]
+fn last(v: V) -> __m128i {
+    v
+}
+
+/// `v` with its last (only) block replaced by `x`.
+#[target_feature(enable = "sse2")]
+fn set_last(_v: V, x: __m128i) -> V {
+    x
+}
+
 #[target_feature(enable = "sse2")]
 fn lo128(v: V) -> __m128i {
     v

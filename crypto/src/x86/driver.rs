@@ -486,6 +486,22 @@ macro_rules! gcm_driver {
             tag
         }
 
+        /// Which of the tail's `vectors` AES vectors has a last lane past the tail's `nb`
+        /// blocks: J0 can go there, and E(K, J0) comes out of the AES the tail does anyway
+        /// instead of costing ten rounds of its own.
+        fn j0_vector(nb: usize, vectors: usize) -> Option<usize> {
+            (vectors > 0 && nb < vectors * L).then(|| vectors - 1)
+        }
+
+        /// The counter vectors `cs` with J0 in the last lane of vector `at`.
+        #[target_feature(enable = $feat)]
+        fn with_j0(mut cs: [V; K], at: Option<usize>, j0v: __m128i) -> [V; K] {
+            if let Some(v) = at {
+                cs[v] = set_last(cs[v], j0v);
+            }
+            cs
+        }
+
         #[target_feature(enable = $feat)]
         fn open_core<const NR: usize>(
             k: &SimdKey,
@@ -495,10 +511,24 @@ macro_rules! gcm_driver {
             tag: &[u8; TAG_LEN],
         ) -> bool {
             let g = &regs::<NR>(k);
-            let ekj0 = aes1::<NR>(&g.rk, j0v);
+            let n = data.len();
+            // E(K, J0) rides in a spare lane of the tail's AES when it has one (`j0_vector`);
+            // otherwise it is made now, independent of everything until the end. (`seal_core`
+            // keeps the separate pass: there the lane measured slower.)
+            let j0_in = {
+                let r = n % CH;
+                let (nv, nb) = (r.div_ceil(VB), r.div_ceil(16));
+                if nv + 1 >= K {
+                    j0_vector(nb, K)
+                } else if r > 0 {
+                    j0_vector(nb, nv)
+                } else {
+                    None
+                }
+            };
+            let mut ekj0 = if j0_in.is_none() { aes1::<NR>(&g.rk, j0v) } else { _mm_setzero_si128() };
             let cbase0 = ctr_base(j0v);
             let mut cbase = cbase0;
-            let n = data.len();
             let lens = lens_block(aad.len(), n);
             let mut acc = _mm_setzero_si128();
             let (pre, first) = start_aad(k, &mut acc, aad, n);
@@ -534,7 +564,10 @@ macro_rules! gcm_driver {
                         hp[v] = loadv(&k.htab[(POWERS - n_all + pre + v * L) * 16..]);
                     }
                 }
-                let (ks, th) = aes_k_ghash::<NR>(&g.rk, ctrs(cbase), &x, &hp);
+                let (ks, th) = aes_k_ghash::<NR>(&g.rk, with_j0(ctrs(cbase), j0_in, j0v), &x, &hp);
+                if let Some(v) = j0_in {
+                    ekj0 = last(ks[v]);
+                }
                 acc = _mm_xor_si128(th, fold_ends(k, acc, first, n_all, lens));
                 for (cv, s) in c.iter_mut().zip(ks.iter()).take(nv) {
                     *cv = vxor(*cv, *s);
@@ -543,7 +576,10 @@ macro_rules! gcm_driver {
             } else {
                 acc = tail_hash(k, acc, first, pre, &c, nb, lens);
                 if r > 0 {
-                    let ks = aes_nv::<NR>(&g.rk, ctrs(cbase), nv);
+                    let ks = aes_nv::<NR>(&g.rk, with_j0(ctrs(cbase), j0_in, j0v), nv);
+                    if let Some(v) = j0_in {
+                        ekj0 = last(ks[v]);
+                    }
                     for (cv, s) in c.iter_mut().zip(ks.iter()).take(nv) {
                         *cv = vxor(*cv, *s);
                     }

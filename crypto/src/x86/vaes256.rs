@@ -24,6 +24,18 @@ fn bcast(x: __m128i) -> V {
     _mm256_broadcastsi128_si256(x)
 }
 
+/// The last block of `v`.
+#[target_feature(enable = "avx2")]
+fn last(v: V) -> __m128i {
+    _mm256_extracti128_si256::<1>(v)
+}
+
+/// `v` with its last block replaced by `x`.
+#[target_feature(enable = "avx2")]
+fn set_last(v: V, x: __m128i) -> V {
+    _mm256_inserti128_si256::<1>(v, x)
+}
+
 #[target_feature(enable = "avx")]
 fn lo128(v: V) -> __m128i {
     _mm256_castsi256_si128(v)

@@ -24,6 +24,18 @@ fn bcast(x: __m128i) -> V {
     _mm512_broadcast_i32x4(x)
 }
 
+/// The last block of `v`.
+#[target_feature(enable = "avx512f")]
+fn last(v: V) -> __m128i {
+    _mm512_extracti32x4_epi32::<3>(v)
+}
+
+/// `v` with its last block replaced by `x`.
+#[target_feature(enable = "avx512f")]
+fn set_last(v: V, x: __m128i) -> V {
+    _mm512_inserti32x4::<3>(v, x)
+}
+
 #[target_feature(enable = "avx512f")]
 fn lo128(v: V) -> __m128i {
     _mm512_castsi512_si128(v)
