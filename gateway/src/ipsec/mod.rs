@@ -8,7 +8,6 @@
 //! - [`replay`]: the anti-replay window (RFC 6479 bitmap, ESN reconstruction per RFC 4303 A2).
 //! - [`spd`]: the security policy database (ordered, first match, indexed by destination).
 //! - [`sadb`]: the SA table snapshot workers read (stable slots, inbound by SPI).
-//! - [`spi_table`]: the inbound SPI index (open addressing, one cache line per lookup).
 //! - [`datapath`]: the per-worker state (replay windows, IV generator) and protect/unprotect.
 //! - [`manual`]: static SAs and policies from the config.
 
@@ -21,4 +20,3 @@ pub mod replay;
 pub mod sa;
 pub mod sadb;
 pub mod spd;
-pub mod spi_table;

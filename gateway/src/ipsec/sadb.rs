@@ -25,7 +25,6 @@
 
 use super::sa::Sa;
 use super::spd::{Policy, Spd, Verdict};
-use super::spi_table::SpiTable;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -63,7 +62,7 @@ pub struct IpsecTables {
     pub generation: u64,
     slots: Vec<Option<SaEntry>>,
     /// SPI → slot, or [`COLLIDING`] when several inbound SAs share the SPI.
-    by_spi: SpiTable,
+    by_spi: FxHashMap<u32, u32>,
     by_spi_dst: FxHashMap<(u32, IpAddr), u32>,
     pub outbound: Spd,
     pub inbound: Spd,
@@ -154,7 +153,7 @@ impl IpsecTables {
     /// The inbound SA for `spi` arriving for outer destination `dst`.
     #[inline]
     pub fn inbound_sa(&self, spi: u32, dst: IpAddr) -> Option<(u32, &SaEntry)> {
-        let slot = match self.by_spi.get(spi)? {
+        let slot = match *self.by_spi.get(&spi)? {
             COLLIDING => *self.by_spi_dst.get(&(spi, dst))?,
             s => s,
         };
@@ -487,7 +486,6 @@ impl SadbBuilder {
         }
         // Only colliding SPIs need the (SPI, destination) map.
         by_spi_dst.retain(|(spi, _), _| by_spi.get(spi) == Some(&COLLIDING));
-        let by_spi = SpiTable::build(&by_spi.into_iter().collect::<Vec<_>>());
         let chain = |a: &[Policy], b: &[Policy], c: &[Policy]| a.iter().chain(b).chain(c).cloned().collect();
         let outbound = Spd::build(chain(&self.outbound, &self.keyed_outbound, &self.trap_outbound));
         let inbound = Spd::build(chain(&self.inbound, &self.keyed_inbound, &self.trap_inbound));
