@@ -402,12 +402,13 @@ macro_rules! gcm_driver {
         #[target_feature(enable = $feat)]
         #[inline(never)]
         fn start_aad_bytes(k: &SimdKey, acc: &mut __m128i, aad: &[u8], n: usize) -> (usize, __m128i) {
-            if aad.len() <= 16 {
-                // A short AAD becomes a register straight from its bytes.
-                return start_aad(k, acc, Aad::Block(short_aad(aad), aad.len()), n);
+            match aad_of(aad) {
+                Aad::Bytes(b) => {
+                    *acc = hash_bytes(k, *acc, b);
+                    (0, _mm_setzero_si128())
+                }
+                block => start_aad(k, acc, block, n),
             }
-            *acc = hash_bytes(k, *acc, aad);
-            (0, _mm_setzero_si128())
         }
 
         /// The length block, byte-reversed, built in a register.
@@ -640,10 +641,10 @@ macro_rules! gcm_driver {
             open_core::<NR>(k, load128(j0), Aad::Bytes(aad), data, tag)
         }
 
-        /// A job's AAD for the cores: a short one as a register (the packed
-        /// path), a longer one as bytes.
+        /// An AAD given as bytes, for the cores: a short one becomes a register
+        /// straight from its bytes (the packed path), a longer one stays bytes.
         #[target_feature(enable = $feat)]
-        fn job_aad<'a>(aad: &'a [u8]) -> Aad<'a> {
+        fn aad_of<'a>(aad: &'a [u8]) -> Aad<'a> {
             if aad.len() <= 16 {
                 Aad::Block(short_aad(aad), aad.len())
             } else {
@@ -759,7 +760,7 @@ macro_rules! gcm_driver {
                     seal_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.tag = seal_core::<NR>(k, load128(&j0_96(&j.nonce)), job_aad(j.aad), j.data);
+                    j.tag = seal_core::<NR>(k, load128(&j0_96(&j.nonce)), aad_of(j.aad), j.data);
                     j.ok = true;
                 }
                 rest = later;
@@ -777,7 +778,7 @@ macro_rules! gcm_driver {
                     open_group::<NR>(k, &g, now);
                 } else {
                     let j = &mut now[0];
-                    j.ok = open_core::<NR>(k, load128(&j0_96(&j.nonce)), job_aad(j.aad), j.data, &j.tag);
+                    j.ok = open_core::<NR>(k, load128(&j0_96(&j.nonce)), aad_of(j.aad), j.data, &j.tag);
                 }
                 rest = later;
             }
