@@ -408,6 +408,8 @@ if want init-B && start_case init-B B start main 1 no; then
     check "status shows pair one's next phase 2 rekey (at 30 s)" wait_status "NO_ESN in UDP 4500, rekey in [12][0-9]s" 2
     ip netns exec "$H1" ping -c 225 -i 0.2 -W 1 198.51.100.1 > "$WORK/rekey-ping" 2>&1
     check "225 pings across two phase 1 re-auths and a phase 2 rekey, none lost" grep -q " 225 received, 0% packet loss" "$WORK/rekey-ping"
+    # The count, so that a failure in CI (which keeps no files) says how many were lost.
+    grep "packets transmitted" "$WORK/rekey-ping" | sed 's/^/       /'
     reauthed() { status --json | python3 -c 'import json,sys
 p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counters"]["ike_rekeys"]>=2 else 1)'; }
     check "espgw counted two phase 1 re-auths" reauthed
