@@ -14,6 +14,7 @@
 //! protecting) or declines without writing; a test checks it against `process` in the same
 //! way.
 
+use crate::ipsec::policy_hint::PolicyHint;
 use crate::ipsec::sadb::IpsecTables;
 use crate::ipsec::spd::Verdict;
 use crate::route::fib::Rewrite;
@@ -143,9 +144,18 @@ pub fn esp_for_us_v4(frame: &[u8], my_mac: u64, t: &Tables, sp: &IpsecTables) ->
 /// that accepts the SA, no outbound policy but bypass, and a resolved next hop within the MTU.
 /// Forwards it like [`forward_v4`] and returns the egress port, or returns `None` with the
 /// frame untouched, and the caller runs [`super::process`] with
-/// [`super::Origin::Decrypted`]. SAs of a VTI are left to `process`.
+/// [`super::Origin::Decrypted`]. SAs of a VTI are left to `process`. `hint` is the worker's
+/// [`PolicyHint`]: a packet that fits its policy skips both policy lookups, and a packet that
+/// passes them by a settled policy updates it.
 #[inline(always)]
-pub fn decrypted_v4(frame: &mut [u8], my_mac: u64, slot: u32, t: &Tables, sp: &IpsecTables) -> Option<u8> {
+pub fn decrypted_v4(
+    frame: &mut [u8],
+    my_mac: u64,
+    slot: u32,
+    t: &Tables,
+    sp: &IpsecTables,
+    hint: &mut PolicyHint,
+) -> Option<u8> {
     let h: &[u8; HDR] = frame.first_chunk::<HDR>()?;
     let (total, src, dst) = plain_v4(h, my_mac, frame.len())?;
     let protocol = h[23];
@@ -161,14 +171,16 @@ pub fn decrypted_v4(frame: &mut [u8], my_mac: u64, slot: u32, t: &Tables, sp: &I
     if rw.port == Rewrite::NOT_FORWARD || total > rw.mtu || sp.vti_of(slot).is_some() {
         return None;
     }
-    match sp.inbound.lookup_v4(src, dst, protocol, ports) {
-        Some((_, Verdict::Protect(s))) if sp.accepts(s, slot) => {}
-        _ => return None,
-    }
-    if !sp.outbound.is_empty() {
-        match sp.outbound.lookup_v4(src, dst, protocol, ports) {
-            None | Some((_, Verdict::Bypass)) => {}
-            Some(_) => return None,
+    if !hint.passes(sp, slot, src, dst, protocol, ports) {
+        match sp.inbound.lookup_v4(src, dst, protocol, ports) {
+            Some((i, Verdict::Protect(s))) if sp.accepts(s, slot) => hint.remember(sp, slot, i),
+            _ => return None,
+        }
+        if !sp.outbound.is_empty() {
+            match sp.outbound.lookup_v4(src, dst, protocol, ports) {
+                None | Some((_, Verdict::Bypass)) => {}
+                Some(_) => return None,
+            }
         }
     }
     frame[..12].copy_from_slice(&rw.macs);

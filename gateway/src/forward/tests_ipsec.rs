@@ -711,12 +711,22 @@ fn the_inbound_hard_packet_limit_counts_traffic_not_yet_flushed() {
 /// The decrypt side's fast paths never disagree with `process`: `fast::esp_for_us_v4` only
 /// says yes to frames `process` sends to decapsulation, and `fast::decrypted_v4` only forwards
 /// inner packets (mutated headers, other SAs' slots, inbound discard, outbound protect and
-/// bypass policies) that `process` forwards the same way with the same bytes.
+/// bypass policies) that `process` forwards the same way with the same bytes. With the extra
+/// policies the inbound protect policy is not settled; without them it is, and the worker's
+/// policy hint answers for the lookups.
 #[test]
 fn decrypt_fast_paths_agree_with_process() {
     let extra = "    - { direction: in, src: 192.0.2.128/25, dst: 198.51.100.0/24, protocol: 17, action: discard }\n    \
                  - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.64/26, action: protect, sa: out }\n    \
                  - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.2/32, protocol: 6, action: bypass }\n";
+    assert!(!decrypt_fast_paths_agree(extra).is_set(), "no settled policy");
+    assert!(decrypt_fast_paths_agree("").is_set(), "the hint was taken");
+    let bypass = "    - { direction: out, src: 192.0.2.0/24, dst: 198.51.100.0/24, action: bypass }\n";
+    assert!(decrypt_fast_paths_agree(bypass).is_set(), "bypass does not unsettle");
+}
+
+fn decrypt_fast_paths_agree(extra: &str) -> crate::ipsec::policy_hint::PolicyHint {
+    let mut hint = crate::ipsec::policy_hint::PolicyHint::default();
     let mut a = gateway(true, "");
     let b = gateway(false, extra);
     let me = fast::mac_key(B_WAN);
@@ -775,7 +785,7 @@ fn decrypt_fast_paths_agree_with_process() {
         let mut slow = f.clone();
         if decrypted {
             let slot = if (x >> 60) % 5 == 0 { slot_out } else { slot_in };
-            match fast::decrypted_v4(&mut f, me, slot, &b.t, &b.sp) {
+            match fast::decrypted_v4(&mut f, me, slot, &b.t, &b.sp, &mut hint) {
                 Some(port) => {
                     fwd_taken += 1;
                     let d = super::process(&mut slow, 1, &b.t, &b.sp, Origin::Decrypted(slot));
@@ -797,4 +807,5 @@ fn decrypt_fast_paths_agree_with_process() {
         }
     }
     assert!(esp_taken > 10_000 && fwd_taken > 5_000, "taken {esp_taken} / {fwd_taken}");
+    hint
 }

@@ -10,6 +10,7 @@
 
 use super::ah;
 use super::esp::{self, Decapsulated, Inbound};
+use super::policy_hint::PolicyHint;
 use super::replay::ReplayWindow;
 use super::sa::{Mode, Protocol, Sa};
 use super::sadb::{IpsecTables, SaDirection};
@@ -69,6 +70,8 @@ pub struct IpsecWorker {
     /// [`IpsecWorker::flush_traffic`] after every burst; the hard-limit check counts it.
     pending: PendingTraffic,
     last: LastInbound,
+    /// The inbound policy that passed the last decrypted packet (see [`PolicyHint`]).
+    pub policy_hint: PolicyHint,
 }
 
 /// The worker's last inbound SA lookup: packets of one SA tend to arrive in runs, and a run
@@ -105,6 +108,7 @@ impl IpsecWorker {
             ivs: IvSource::new()?,
             pending: PendingTraffic::default(),
             last: LastInbound::default(),
+            policy_hint: PolicyHint::default(),
         })
     }
 

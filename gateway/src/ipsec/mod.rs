@@ -8,6 +8,8 @@
 //! - [`replay`]: the anti-replay window (RFC 6479 bitmap, ESN reconstruction per RFC 4303 A2).
 //! - [`spd`]: the security policy database (ordered, first match, indexed by destination).
 //! - [`sadb`]: the SA table snapshot workers read (stable slots, inbound by SPI).
+//! - [`policy_hint`]: which inbound policies settle a decrypted packet's policy checks alone,
+//!   and the per-worker hint that then skips the full lookups.
 //! - [`datapath`]: the per-worker state (replay windows, IV generator) and protect/unprotect.
 //! - [`manual`]: static SAs and policies from the config.
 
@@ -16,6 +18,7 @@ pub mod crypto;
 pub mod datapath;
 pub mod esp;
 pub mod manual;
+pub mod policy_hint;
 pub mod replay;
 pub mod sa;
 pub mod sadb;

@@ -66,6 +66,8 @@ pub struct IpsecTables {
     by_spi_dst: FxHashMap<(u32, IpAddr), u32>,
     pub outbound: Spd,
     pub inbound: Spd,
+    /// Per inbound policy: [`super::policy_hint::settle`].
+    settled: Vec<bool>,
     /// Fragment DF-clear IPv4 packets too big for their tunnel before encryption (otherwise
     /// drop them).
     pub pre_fragment: bool,
@@ -105,6 +107,13 @@ impl IpsecTables {
     #[inline]
     pub fn has_inbound_sas(&self) -> bool {
         !self.by_spi.is_empty()
+    }
+
+    /// Whether inbound policy `i` settles the policy checks of a decrypted IPv4 packet that
+    /// fits it ([`super::policy_hint`]).
+    #[inline]
+    pub fn is_settled(&self, i: usize) -> bool {
+        self.settled.get(i).copied().unwrap_or(false)
     }
 
     /// The SA in `slot`, if any.
@@ -489,8 +498,10 @@ impl SadbBuilder {
         let chain = |a: &[Policy], b: &[Policy], c: &[Policy]| a.iter().chain(b).chain(c).cloned().collect();
         let outbound = Spd::build(chain(&self.outbound, &self.keyed_outbound, &self.trap_outbound));
         let inbound = Spd::build(chain(&self.inbound, &self.keyed_inbound, &self.trap_inbound));
+        let settled = super::policy_hint::settle(&inbound, &outbound, super::policy_hint::SETTLE_BUDGET);
         IpsecTables {
             generation: self.generation,
+            settled,
             slots: self.slots.clone(),
             idle: by_spi.is_empty() && outbound.is_empty() && inbound.is_empty(),
             by_spi,

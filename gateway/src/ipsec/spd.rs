@@ -412,6 +412,34 @@ impl Spd {
         })
     }
 
+    /// What policy `i` alone says of the IPv4 flow (as [`Spd::lookup_v4`] would if it were the
+    /// only policy); `None` if it does not apply or there is no policy `i`.
+    #[inline(always)]
+    pub fn verdict_v4(
+        &self,
+        i: u32,
+        src: u32,
+        dst: u32,
+        protocol: u8,
+        ports: Option<(u16, u16)>,
+    ) -> Option<Verdict> {
+        self.compiled.get(i as usize)?.verdict(src, dst, protocol, ports)
+    }
+
+    /// Whether some IPv4 flow could be matched by both policy `i` of this table and policy `j`
+    /// of `other`: their addresses and protocols intersect. Ports are not looked at (a flow
+    /// without ports meets a port-specific policy as a discard), so the answer errs on "yes".
+    pub fn may_share_v4(&self, i: usize, other: &Spd, j: usize) -> bool {
+        let (Some(a), Some(b)) = (self.compiled.get(i), other.compiled.get(j)) else { return true };
+        if a.never || b.never {
+            return false;
+        }
+        let (sm, dm) = (a.src_mask & b.src_mask, a.dst_mask & b.dst_mask);
+        (a.src_net ^ b.src_net) & sm == 0
+            && (a.dst_net ^ b.dst_net) & dm == 0
+            && (a.protocol == 256 || b.protocol == 256 || a.protocol == b.protocol)
+    }
+
     /// The same answer by scanning every policy in order: the reference the tests compare
     /// [`Spd::lookup`] against.
     pub fn lookup_linear(&self, f: &Flow) -> Option<(usize, Verdict)> {

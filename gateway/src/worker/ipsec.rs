@@ -61,8 +61,9 @@ pub fn unprotect<B: PacketBuf>(
             self_addressed(PacketBuf::data_mut(m), mac, inner.v6);
             let frame = PacketBuf::data_mut(m);
             if !inner.v6 {
+                let hint = &mut w.policy_hint;
                 if let Some(port) =
-                    forward::fast::decrypted_v4(frame, forward::fast::mac_key(mac), slot, t, sp)
+                    forward::fast::decrypted_v4(frame, forward::fast::mac_key(mac), slot, t, sp, hint)
                 {
                     let mut dst = [0u8; 6];
                     dst.copy_from_slice(&frame[..6]);
