@@ -23,12 +23,20 @@ const RING_SIZE: u32 = 4096;
 
 /// The EAL command line for `cfg`.
 pub fn eal_args(cfg: &Config) -> Vec<String> {
-    let mut lcores = vec![cfg.eal.main_lcore];
-    lcores.extend(cfg.workers.iter().map(|w| w.lcore));
-    let lcore_list = lcores.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",");
+    let workers = cfg.workers.iter().map(|w| w.lcore.to_string());
+    // `-l` runs lcore n on CPU n; `--lcores` places the control thread's lcore on another CPU.
+    let (opt, lcore_list) = match cfg.eal.main_cpu {
+        None => ("-l", std::iter::once(cfg.eal.main_lcore.to_string()).chain(workers).collect::<Vec<_>>()),
+        Some(cpu) => (
+            "--lcores",
+            std::iter::once(format!("{}@{cpu}", cfg.eal.main_lcore))
+                .chain(workers.map(|w| format!("{w}@{w}")))
+                .collect(),
+        ),
+    };
     let mut a = vec![
-        "-l".to_string(),
-        lcore_list,
+        opt.to_string(),
+        lcore_list.join(","),
         format!("--main-lcore={}", cfg.eal.main_lcore),
         "-m".into(),
         cfg.eal.memory_mb.to_string(),

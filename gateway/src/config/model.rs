@@ -45,6 +45,11 @@ pub struct Config {
 pub struct EalConfig {
     /// lcore of the control thread.
     pub main_lcore: u32,
+    /// The CPU the control thread's lcore runs on; by default the CPU numbered like
+    /// `main_lcore`. Another CPU lets it share a worker's (it backs off when idle): on a
+    /// two-core machine, `main_lcore: 2, main_cpu: 0` with workers on lcores 0 and 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub main_cpu: Option<u32>,
     pub memory_mb: u32,
     pub no_huge: bool,
     pub file_prefix: String,
@@ -56,6 +61,7 @@ impl Default for EalConfig {
     fn default() -> Self {
         EalConfig {
             main_lcore: 0,
+            main_cpu: None,
             memory_mb: 256,
             no_huge: true,
             file_prefix: "espgw".to_string(),

@@ -189,6 +189,26 @@ workers:
 }
 
 #[test]
+fn main_cpu_out_of_range() {
+    let text = with_ports("eal:\n  main_lcore: 2\n  main_cpu: 100000\n");
+    assert_err(&text, 10, "eal.main_cpu", "out of range");
+}
+
+/// `-l` by default; with `main_cpu`, `--lcores` puts the control lcore on that CPU and each
+/// worker on its own.
+#[test]
+fn main_cpu_places_the_control_lcore() {
+    let workers = "workers:\n  - lcore: 0\n    rx: [lan:0]\n  - lcore: 1\n    rx: [wan:0]\n";
+    let args = |eal: &str| {
+        crate::runtime::eal_args(&parse(&with_ports(&format!("{eal}{workers}")), "gw.yaml").unwrap())
+    };
+    let a = args("eal:\n  main_lcore: 2\n  main_cpu: 0\n");
+    assert_eq!(a[..3], ["--lcores", "2@0,0@0,1@1", "--main-lcore=2"]);
+    let a = args("eal:\n  main_lcore: 2\n");
+    assert_eq!(a[..3], ["-l", "2,0,1", "--main-lcore=2"]);
+}
+
+#[test]
 fn rx_queue_of_unknown_port() {
     let text = with_ports("workers:\n  - lcore: 1\n    rx: [lan:0, wan:0, dmz:0]\n");
     assert_err(&text, 10, "workers[0].rx[2]", "unknown port `dmz`");
@@ -425,6 +445,7 @@ fn full_expected() -> Config {
     Config {
         eal: EalConfig {
             main_lcore: 2,
+            main_cpu: None,
             memory_mb: 1024,
             no_huge: false,
             file_prefix: "gw_test-1".to_string(),

@@ -126,6 +126,9 @@ impl Validator {
 
     fn check_eal(&mut self, eal: &EalConfig) {
         self.range("eal.main_lcore", eal.main_lcore, 0, MAX_LCORE);
+        if let Some(cpu) = eal.main_cpu {
+            self.range("eal.main_cpu", cpu, 0, MAX_LCORE);
+        }
         self.range("eal.memory_mb", eal.memory_mb, 64, 65_536);
         let p = &eal.file_prefix;
         if p.is_empty()
