@@ -128,7 +128,7 @@ demo: build
 bench: build
 	$(CARGO) build --release -p espgw-perf --features peers
 	$(PERF) forward --runs 3 --seconds 3
-	$(PERF) esp --sizes 64,1420,imix --runs 3 --seconds 3
+	$(PERF) esp --sizes 64,1420,imix --runs 3 --seconds 3 --cores 1,2
 	$(PERF) pipeline
 	$(PERF) crypto
 	$(PERF) spi

@@ -95,12 +95,14 @@ struct Opts {
     dirs: Vec<Dir>,
     distinct: usize,
     check: bool,
+    /// Also measure espgw with two workers (`--cores 1,2`), next to its one-core figure.
+    two_cores: bool,
     out: PathBuf,
 }
 
 const USAGE: &str =
     "espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] \
-                     [--distinct N] [--no-check] [--out target/perf/esp.json]";
+                     [--distinct N] [--cores 1|1,2] [--no-check] [--out target/perf/esp.json]";
 
 fn parse(args: &[String]) -> Result<Opts, String> {
     let mut o = Opts {
@@ -110,6 +112,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         dirs: vec![Dir::Encrypt, Dir::Decrypt],
         distinct: 4096,
         check: true,
+        two_cores: false,
         out: PathBuf::from("target/perf/esp.json"),
     };
     let mut it = args.iter();
@@ -137,6 +140,13 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                 }
             }
             "--no-check" => o.check = false,
+            "--cores" => {
+                o.two_cores = match v()?.as_str() {
+                    "1" => false,
+                    "1,2" => true,
+                    c => return Err(format!("--cores: {c}: use 1 or 1,2 (two is this benchmark's maximum)")),
+                }
+            }
             "--out" => o.out = PathBuf::from(v()?),
             other => return Err(format!("unknown option {other}\nusage: {USAGE}")),
         }
@@ -196,7 +206,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), String> {
     let mac = discover_pcap_mac(espgw, work)?;
     println!(
-        "esp: AES-128-GCM tunnel (aes128gcm16), 1 worker core, net_pcap infinite_rx -> net_null; \
+        "esp: AES-128-GCM tunnel (aes128gcm16), 1 worker core (also 2 with --cores 1,2), net_pcap infinite_rx -> net_null; \
          sizes {:?} B with FCS; {} run(s) x {} s; decrypt pass {} distinct seqs",
         o.sizes, o.runs, o.seconds, o.distinct
     );
@@ -207,6 +217,7 @@ fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), Stri
     }
     let mut results = Vec::new();
     let mut table = Vec::new();
+    let mut table2 = Vec::new();
     for &dir in &o.dirs {
         for &size in &o.sizes {
             let load = loadavg();
@@ -234,8 +245,21 @@ fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), Stri
             let mut lat_runs: Vec<[u64; 3]> = Vec::new();
             let mut lib_runs = Vec::new();
             let mut leg_runs = Vec::new();
+            let mut two_runs = Vec::new();
             for run in 1..=o.runs {
-                match run_espgw(espgw, work, &pcap_path, dir, frames, o.seconds)? {
+                if o.two_cores {
+                    match run_espgw(espgw, work, &pcap_path, dir, frames, o.seconds, 2)? {
+                        Some((e, _)) => {
+                            println!(
+                                "  run {run}/{}: espgw, 2 worker cores              {e:>6.2} Mpps",
+                                o.runs
+                            );
+                            two_runs.push(e);
+                        }
+                        None => println!("  run {run}/{}: espgw, 2 worker cores                 n/a", o.runs),
+                    }
+                }
+                match run_espgw(espgw, work, &pcap_path, dir, frames, o.seconds, 1)? {
                     Some((e, lat)) => {
                         println!(
                             "  run {run}/{}: espgw                           {e:>6.2} Mpps  (worker latency p50 {} / p99 {} / p99.9 {} ns)",
@@ -285,6 +309,25 @@ fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), Stri
                     Dir::Decrypt => format!("{} distinct sequence numbers, anti-replay off, steady state", o.distinct),
                 },
             }));
+            if o.two_cores {
+                let e2 = report::median(&mut two_runs);
+                let r2 = if e > 0.0 && e2 > 0.0 { e2 / e } else { 0.0 };
+                table2.push((scenario.clone(), size_name.clone(), e2, e, r2));
+                results.push(json!({
+                    "scenario": scenario,
+                    "size": size_name,
+                    "cores": 2,
+                    "espgw": if two_runs.is_empty() { Value::Null } else { json!(round2(e2)) },
+                    "peer": "espgw, 1 core",
+                    "peer_value": round2(e),
+                    "unit": "Mpps",
+                    "ratio": if two_runs.is_empty() || e_runs.is_empty() { Value::Null } else { json!(round2(r2)) },
+                    "load_average": load,
+                    "runs": { "espgw_2_cores": two_runs, "espgw_1_core": e_runs },
+                    "espgw_method": "two workers on CPUs 0 and 1, one input queue each (the same pcap), \
+                        the control thread sharing CPU 0; same steady-state count as one core",
+                }));
+            }
             let _ = std::fs::remove_file(&pcap_path);
         }
     }
@@ -299,6 +342,9 @@ fn run_all(o: &Opts, espgw: &Path, secgw: &Path, work: &Path) -> Result<(), Stri
             ("n/a".into(), "n/a".into())
         };
         println!("  {s:<18} {size:>5} {e:>11} {p:>6.2} Mpps  {:<24} {r:>6}  {load}", mode.label());
+    }
+    for (s, size, e2, e1, r) in &table2 {
+        println!("  {s:<18} {size:>5} {e2:>6.2} Mpps {e1:>6.2} Mpps  espgw 2 cores vs 1      {r:>6.2}");
     }
     report::write(&o.out, results).map_err(|e| format!("{}: {e}", o.out.display()))?;
     println!("\nwrote {}", o.out.display());
@@ -324,16 +370,32 @@ fn hex(b: &[u8]) -> String {
 /// same in every run); for encrypt it is the clear side `lan`, for decrypt the ESP side `wan`.
 /// Both SAs and both policies are present either way.
 pub fn espgw_yaml(dir: Dir, input: &str, output: &str, prefix: &str, sock: &Path, mbufs: usize) -> String {
+    espgw_yaml_cores(dir, input, output, prefix, sock, mbufs, 1)
+}
+
+/// [`espgw_yaml`] with `cores` (1 or 2) workers on lcores 1 or 0 and 1, each polling its own
+/// queue of the input port (which must have that many). With two, the control thread's lcore
+/// (2) shares CPU 0 with the first worker (`eal.main_cpu`): the machine has two cores.
+pub fn espgw_yaml_cores(
+    dir: Dir,
+    input: &str,
+    output: &str,
+    prefix: &str,
+    sock: &Path,
+    mbufs: usize,
+    cores: usize,
+) -> String {
     let memory_mb = 512 + mbufs * 3 / 1024; // an mbuf with its 2 KB data room takes ~2.4 KB
     let lan = "  - name: lan\n    addresses: [\"192.0.2.1/24\"]\n";
     let wan = "  - name: wan\n    addresses: [\"198.51.100.1/24\"]\n";
+    let queues = if cores > 1 { format!("    rx_queues: {cores}\n") } else { String::new() };
     let (first, second) = match dir {
         Dir::Encrypt => (
-            format!("{lan}    device: \"{input}\"\n"),
+            format!("{lan}    device: \"{input}\"\n{queues}"),
             format!("{wan}    device: \"{output}\"\n    neighbours: [{{ ip: {REMOTE}, mac: \"{REMOTE_MAC}\" }}]\n"),
         ),
         Dir::Decrypt => (
-            format!("{wan}    device: \"{input}\"\n"),
+            format!("{wan}    device: \"{input}\"\n{queues}"),
             format!("{lan}    device: \"{output}\"\n    neighbours: [{{ ip: {CLEAR_HOST}, mac: \"{CLEAR_HOST_MAC}\" }}]\n"),
         ),
     };
@@ -341,12 +403,25 @@ pub fn espgw_yaml(dir: Dir, input: &str, output: &str, prefix: &str, sock: &Path
         Dir::Encrypt => ("lan", "wan"),
         Dir::Decrypt => ("wan", "lan"),
     };
+    let (eal, workers) = if cores > 1 {
+        (
+            "  main_lcore: 2\n  main_cpu: 0\n".to_string(),
+            format!(
+                "  - {{ lcore: 0, rx: [\"{in_port}:0\", \"{out_port}:0\"] }}\n  - {{ lcore: 1, rx: [\"{in_port}:1\"] }}\n"
+            ),
+        )
+    } else {
+        (
+            "  main_lcore: 0\n".to_string(),
+            format!("  - {{ lcore: 1, rx: [\"{in_port}:0\", \"{out_port}:0\"] }}\n"),
+        )
+    };
     let key = hex(&KEY);
     format!(
-        "eal:\n  main_lcore: 0\n  memory_mb: {memory_mb}\n  file_prefix: {prefix}\n\
+        "eal:\n{eal}  memory_mb: {memory_mb}\n  file_prefix: {prefix}\n\
          ports:\n{first}{second}\
          routes:\n  - {{ prefix: 203.0.113.0/24, via: {REMOTE} }}\n\
-         workers:\n  - {{ lcore: 1, rx: [\"{in_port}:0\", \"{out_port}:0\"] }}\n\
+         workers:\n{workers}\
          control:\n  socket: {sock}\n\
          dataplane:\n  burst: 32\n  mbufs: {mbufs}\n\
          ipsec:\n  allow_static_gcm: true\n  sas:\n\
@@ -490,11 +565,15 @@ fn run_espgw(
     dir: Dir,
     frames: usize,
     seconds: f64,
+    cores: usize,
 ) -> Result<Option<(f64, [u64; 3])>, String> {
     let prefix = format!("espgw-perf-esp-{}", std::process::id());
     let sock = work.join("espgw.sock");
-    let input = format!("net_pcap0,rx_pcap={},infinite_rx=1", pcap.display());
-    let yaml = espgw_yaml(dir, &input, "net_null0,no-rx=1", &prefix, &sock, frames + 16_384);
+    // One receive queue per worker, each looping over the same file.
+    let queues = vec![format!("rx_pcap={}", pcap.display()); cores].join(",");
+    let input = format!("net_pcap0,{queues},infinite_rx=1");
+    let yaml =
+        espgw_yaml_cores(dir, &input, "net_null0,no-rx=1", &prefix, &sock, cores * frames + 16_384, cores);
     let (out_port, what) = match dir {
         Dir::Encrypt => ("wan", "encrypted"),
         Dir::Decrypt => ("lan", "decrypted"),
@@ -816,6 +895,23 @@ mod tests {
             assert_eq!(cfg.ipsec.sas.len(), 2);
             assert_eq!(cfg.ipsec.sas[0].enc_key.expose(), &KEY);
             assert_eq!(cfg.dataplane.mbufs, 40_000u32);
+            // Two workers: one input queue each, the control lcore on CPU 0.
+            let y = espgw_yaml_cores(
+                d,
+                "net_pcap0,rx_pcap=/x,rx_pcap=/x",
+                "net_null0",
+                "p",
+                Path::new("/s"),
+                9000,
+                2,
+            );
+            std::fs::write(&path, &y).unwrap();
+            let cfg = gateway::config::load(&path).unwrap_or_else(|e| panic!("{d:?}: {e}\n{y}"));
+            assert_eq!((cfg.eal.main_lcore, cfg.eal.main_cpu, cfg.ports[0].rx_queues), (2, Some(0), 2));
+            assert_eq!(
+                cfg.workers.iter().map(|w| (w.lcore, w.rx.len())).collect::<Vec<_>>(),
+                [(0, 2), (1, 1)]
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
