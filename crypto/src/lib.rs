@@ -249,6 +249,7 @@ impl GcmKey {
     /// # Panics
     /// If `data` is longer than [`MAX_DATA_LEN`].
     #[must_use]
+    #[inline]
     pub fn open_packed(
         &self,
         nonce: u128,

@@ -96,6 +96,7 @@ impl GcmKey {
 
     /// Verifies the ICV and decrypts in place; on `false` the packet is
     /// left as received.
+    #[inline]
     pub(super) fn open(&self, esp: &mut [u8], ct_start: usize, icv_start: usize, esn: Option<u32>) -> bool {
         let (hdr, rest) = esp.split_at_mut(ct_start);
         let (ct, icv) = rest.split_at_mut(icv_start - ct_start);
