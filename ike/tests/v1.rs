@@ -43,6 +43,8 @@ struct Node {
     deleted: Vec<ChildSaDeleted>,
     events: Vec<Event>,
     sent: Vec<Datagram>,
+    /// When each of `sent` left.
+    sent_at: Vec<Instant>,
 }
 
 impl Node {
@@ -144,6 +146,7 @@ impl Net {
 
     fn transmit(&mut self, from: usize, mut d: Datagram) {
         self.nodes[from].sent.push(d.clone());
+        self.nodes[from].sent_at.push(self.now);
         if let Some(drop) = self.drop_from_east.as_mut().filter(|_| from == 1) {
             if drop(&d.bytes) {
                 return;
@@ -837,6 +840,40 @@ fn quick_sent(node: &Node) -> Vec<(u32, bool)> {
         .filter(|d| d.bytes.len() > 28 && d.bytes[18] == 32)
         .map(|d| (u32::from_be_bytes(d.bytes[20..24].try_into().unwrap()), d.bytes[19] & 0x02 != 0))
         .collect()
+}
+
+/// Two pairs on one ISAKMP SA: the second quick mode starts only a while after the first's
+/// message 3, which has no answer. A peer that handles messages on a thread pool (strongSwan)
+/// could otherwise process the new message 1 first, lose the half-done exchange and never
+/// install the pair we consider up.
+#[test]
+fn next_quick_mode_waits_a_gap_after_message_3() {
+    let (mut w, mut e) = configs();
+    let web = || vec![net([10, 3, 0, 0], [10, 3, 0, 255])];
+    w.peer.children.push(ChildConfig::new("web", vec![west_net()], web()));
+    e.peer.children.push(ChildConfig::new("web", web(), vec![west_net()]));
+    for c in [&mut w, &mut e] {
+        c.peer.children[1].esp_proposals = vec![EspProposal::parse("aes128-sha256").unwrap()];
+        c.peer.children[1].rekey_time = None;
+    }
+    let mut n = Net::new(w, e);
+    n.run(Duration::from_secs(3));
+    assert_eq!(n.nodes[0].installed.len(), 2);
+    assert_pairs_match(&n);
+    let west = &n.nodes[0];
+    let at: Vec<(u32, Instant)> = west
+        .sent
+        .iter()
+        .zip(&west.sent_at)
+        .filter(|(d, _)| d.bytes.len() > 28 && d.bytes[18] == 32)
+        .map(|(d, t)| (u32::from_be_bytes(d.bytes[20..24].try_into().unwrap()), *t))
+        .collect();
+    // QM1 and QM3 of the first pair, then of the second.
+    assert_eq!(at.len(), 4, "{at:?}");
+    assert!(at[0].0 == at[1].0 && at[2].0 == at[3].0 && at[1].0 != at[2].0, "{at:?}");
+    let gap = at[2].1 - at[1].1;
+    assert!(gap >= Duration::from_millis(100), "second quick mode {gap:?} after the first's message 3");
+    assert!(gap < Duration::from_millis(200), "{gap:?}");
 }
 
 /// The commit bit, asked for by either side: four messages in one exchange (the responder's

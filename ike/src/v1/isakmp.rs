@@ -146,6 +146,9 @@ pub struct IsakmpSa {
     /// Quick modes to start (child config, SA being rekeyed) once ours in flight is done: one
     /// at a time, as strongSwan drops a half-done responder quick mode when another arrives.
     pub(super) quick_queue: Vec<(usize, Option<u32>)>,
+    /// After our quick mode message 3, the next queued quick mode waits until then
+    /// ([`QUICK_GAP`](super::quick::QUICK_GAP)).
+    pub(super) quick_gap_until: Option<Instant>,
     /// When phase 1 completed.
     pub(super) established_at: Option<Instant>,
     /// A phase 1 started to replace another ([`IsakmpSa::reauthenticate`]): it starts no
@@ -226,6 +229,7 @@ impl IsakmpSa {
             hs_choice: None,
             hs_idi: None,
             quick_queue: Vec::new(),
+            quick_gap_until: None,
             established_at: None,
             replacing: false,
         }
@@ -461,6 +465,7 @@ impl IsakmpSa {
         }
         self.quicks.clear();
         self.quick_queue.clear();
+        self.quick_gap_until = None;
         self.p1_out = None;
         self.dpd = None;
         self.step = Step::Dead;
@@ -611,6 +616,9 @@ impl IsakmpSa {
         }
         t.extend(self.dpd_due());
         t.extend(self.expire_at());
+        if !self.quick_queue.is_empty() {
+            t.extend(self.quick_gap_until);
+        }
         t.into_iter().min()
     }
 

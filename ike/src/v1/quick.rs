@@ -92,6 +92,14 @@ fn linger(cfg: &crate::sa::RetransmitConfig) -> Duration {
     cfg.timeout.saturating_mul(1u32 << (cfg.tries.min(16) + 1))
 }
 
+/// The pause between our quick mode message 3 and the next quick mode we start on the same
+/// ISAKMP SA. strongSwan hands each received message to a worker thread, so two messages
+/// sent back to back can be processed in the opposite order; a new quick mode's first
+/// message handled before the previous one's message 3 replaces that half-done exchange,
+/// and the pair we consider up is never installed at the peer ("sa payload missing" in its
+/// log). Message 3 has no answer to wait for, so a short gap keeps the two apart.
+pub(super) const QUICK_GAP: Duration = Duration::from_millis(100);
+
 impl IsakmpSa {
     /// Starts a quick mode for the child named `name` (for children with another start action,
     /// or after a failure).
@@ -123,9 +131,14 @@ impl IsakmpSa {
         self.quicks.iter().any(|q| q.initiator && !q.done)
     }
 
+    /// A new quick mode must wait: ours is in flight, or its message 3 was just sent.
+    fn quick_busy(&self, now: Instant) -> bool {
+        self.quick_in_flight() || self.quick_gap_until.is_some_and(|t| now < t)
+    }
+
     /// Starts the queued quick modes, one at a time (see [`IsakmpSa::quick_queue`]).
     pub(super) fn next_quick(&mut self, now: Instant, rng: &mut impl CryptoRngCore, out: &mut Vec<Output>) {
-        while self.is_established() && !self.quick_in_flight() && !self.quick_queue.is_empty() {
+        while self.is_established() && !self.quick_busy(now) && !self.quick_queue.is_empty() {
             let (cfg_idx, replaces) = self.quick_queue.remove(0);
             if replaces.is_some_and(|old| !self.children.iter().any(|c| c.spi_in == old)) {
                 continue;
@@ -142,7 +155,7 @@ impl IsakmpSa {
         rng: &mut impl CryptoRngCore,
         out: &mut Vec<Output>,
     ) {
-        if self.quick_in_flight() {
+        if self.quick_busy(now) {
             if !self.quick_queue.contains(&(cfg_idx, replaces)) {
                 self.quick_queue.push((cfg_idx, replaces));
             }
@@ -730,6 +743,7 @@ impl IsakmpSa {
         q.done = true;
         q.out = None;
         q.forget_at = Some(now + linger);
+        self.quick_gap_until = Some(now + QUICK_GAP);
         self.install(now, child, cfg_idx, lifetime, true, rng, out);
     }
 
