@@ -833,13 +833,19 @@ fn phase1_hard_lifetime_ends_the_sa_when_reauth_keeps_failing() {
     }
 }
 
-/// Quick mode messages (exchange 32) a node sent, as (message ID, commit flag).
-fn quick_sent(node: &Node) -> Vec<(u32, bool)> {
+/// Quick mode messages (exchange 32) a node sent, as (message ID, commit flag, when).
+fn quick_sent_at(node: &Node) -> Vec<(u32, bool, Instant)> {
     node.sent
         .iter()
-        .filter(|d| d.bytes.len() > 28 && d.bytes[18] == 32)
-        .map(|d| (u32::from_be_bytes(d.bytes[20..24].try_into().unwrap()), d.bytes[19] & 0x02 != 0))
+        .zip(&node.sent_at)
+        .filter(|(d, _)| d.bytes.len() > 28 && d.bytes[18] == 32)
+        .map(|(d, t)| (u32::from_be_bytes(d.bytes[20..24].try_into().unwrap()), d.bytes[19] & 0x02 != 0, *t))
         .collect()
+}
+
+/// [`quick_sent_at`] without the times.
+fn quick_sent(node: &Node) -> Vec<(u32, bool)> {
+    quick_sent_at(node).into_iter().map(|(id, commit, _)| (id, commit)).collect()
 }
 
 /// Two pairs on one ISAKMP SA: the second quick mode starts only a while after the first's
@@ -860,18 +866,11 @@ fn next_quick_mode_waits_a_gap_after_message_3() {
     n.run(Duration::from_secs(3));
     assert_eq!(n.nodes[0].installed.len(), 2);
     assert_pairs_match(&n);
-    let west = &n.nodes[0];
-    let at: Vec<(u32, Instant)> = west
-        .sent
-        .iter()
-        .zip(&west.sent_at)
-        .filter(|(d, _)| d.bytes.len() > 28 && d.bytes[18] == 32)
-        .map(|(d, t)| (u32::from_be_bytes(d.bytes[20..24].try_into().unwrap()), *t))
-        .collect();
+    let at = quick_sent_at(&n.nodes[0]);
     // QM1 and QM3 of the first pair, then of the second.
     assert_eq!(at.len(), 4, "{at:?}");
     assert!(at[0].0 == at[1].0 && at[2].0 == at[3].0 && at[1].0 != at[2].0, "{at:?}");
-    let gap = at[2].1 - at[1].1;
+    let gap = at[2].2 - at[1].2;
     assert!(gap >= Duration::from_millis(100), "second quick mode {gap:?} after the first's message 3");
     assert!(gap < Duration::from_millis(200), "{gap:?}");
 }
