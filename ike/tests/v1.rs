@@ -875,6 +875,40 @@ fn next_quick_mode_waits_a_gap_after_message_3() {
     assert!(gap < Duration::from_millis(200), "{gap:?}");
 }
 
+/// Three pairs: while the second quick mode is in flight, the third waits for it, and the
+/// first's gap, long past, is no reason to wake: no timer is ever left in the past.
+#[test]
+fn a_past_quick_mode_gap_is_no_timer() {
+    let (mut w, mut e) = configs();
+    for (i, name) in ["web", "db"].into_iter().enumerate() {
+        let remote = || vec![net([10, 3 + i as u8, 0, 0], [10, 3 + i as u8, 0, 255])];
+        w.peer.children.push(ChildConfig::new(name, vec![west_net()], remote()));
+        e.peer.children.push(ChildConfig::new(name, remote(), vec![west_net()]));
+    }
+    for c in [&mut w, &mut e] {
+        for ch in &mut c.peer.children[1..] {
+            ch.esp_proposals = vec![EspProposal::parse("aes128-sha256").unwrap()];
+            ch.rekey_time = None;
+        }
+    }
+    let mut n = Net::new(w, e);
+    for _ in 0..1000 {
+        n.run(Duration::from_millis(1));
+        for (i, node) in n.nodes.iter().enumerate() {
+            for sa in &node.sas {
+                let t = sa.poll_timeout();
+                assert!(
+                    t.is_none_or(|t| t > n.now),
+                    "node {i}: a timer {:?} in the past",
+                    n.now - t.unwrap()
+                );
+            }
+        }
+    }
+    assert_eq!(n.nodes[0].installed.len(), 3);
+    assert_pairs_match(&n);
+}
+
 /// The commit bit, asked for by either side: four messages in one exchange (the responder's
 /// second is N(CONNECTED)), both sides install the same pair.
 #[test]

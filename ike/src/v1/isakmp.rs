@@ -616,7 +616,9 @@ impl IsakmpSa {
         }
         t.extend(self.dpd_due());
         t.extend(self.expire_at());
-        if !self.quick_queue.is_empty() {
+        // The gap is what a queued quick mode waits for only when none of ours is in flight
+        // (its answer wakes us then); otherwise it may be long past.
+        if !self.quick_queue.is_empty() && !self.quick_in_flight() {
             t.extend(self.quick_gap_until);
         }
         t.into_iter().min()

@@ -127,7 +127,7 @@ impl IsakmpSa {
     }
 
     /// A quick mode we started is waiting for its answer.
-    fn quick_in_flight(&self) -> bool {
+    pub(super) fn quick_in_flight(&self) -> bool {
         self.quicks.iter().any(|q| q.initiator && !q.done)
     }
 
