@@ -8,6 +8,7 @@
 //! - [`replay`]: the anti-replay window (RFC 6479 bitmap, ESN reconstruction per RFC 4303 A2).
 //! - [`spd`]: the security policy database (ordered, first match, indexed by destination).
 //! - [`sadb`]: the SA table snapshot workers read (stable slots, inbound by SPI).
+//! - `spi_table`: the inbound SPI → SA table one lookup per packet reads.
 //! - [`policy_hint`]: which inbound policies settle a decrypted packet's policy checks alone,
 //!   and the per-worker hint that then skips the full lookups.
 //! - [`datapath`]: the per-worker state (replay windows, IV generator) and protect/unprotect.
@@ -23,3 +24,4 @@ pub mod replay;
 pub mod sa;
 pub mod sadb;
 pub mod spd;
+pub(crate) mod spi_table;

@@ -6,9 +6,12 @@
 //!   state indexed by slot (the inbound replay windows) survives every republication. A slot
 //!   freed by a delete is reused later by a new SA with a new `uid`, which tells a worker to
 //!   start a fresh window.
-//! - Inbound SAs are found by SPI in a hash map (flat cost from 1 to 100k SAs). SPIs chosen by
-//!   different peers can collide; such SPIs are disambiguated by the outer destination address
-//!   (RFC 4301 §4.1 allows SPI plus destination).
+//! - Inbound SAs are found by SPI in a [`SpiTable`] whose buckets point at the SA entries
+//!   themselves (one cache line read per lookup, from 1 to 100k SAs). SPIs chosen by different
+//!   peers can collide; such SPIs are disambiguated by the outer destination address (RFC 4301
+//!   §4.1 allows SPI plus destination).
+//! - Entries are shared (`Arc`) between the writer and every snapshot: publishing copies
+//!   pointers, and a change to an entry copies that entry only (copy on write).
 //! - Outbound SAs are reached through the outbound [`Spd`]; the inbound [`Spd`] says which SA
 //!   must have protected a packet (and that a clear-text packet it protects is dropped).
 //!
@@ -25,6 +28,7 @@
 
 use super::sa::Sa;
 use super::spd::{Policy, Spd, Verdict};
+use super::spi_table::{Found, SpiTable};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -54,15 +58,14 @@ pub struct SaEntry {
     pub vti: Option<u16>,
 }
 
-const COLLIDING: u32 = u32::MAX;
-
 /// The snapshot workers read.
 pub struct IpsecTables {
     /// Increases with every publication; workers re-sync their per-slot state when it moves.
     pub generation: u64,
-    slots: Vec<Option<SaEntry>>,
-    /// SPI → slot, or [`COLLIDING`] when several inbound SAs share the SPI.
-    by_spi: FxHashMap<u32, u32>,
+    slots: Vec<Option<Arc<SaEntry>>>,
+    /// Inbound SPI → SA.
+    by_spi: SpiTable,
+    /// (SPI, destination) → slot, for the SPIs several inbound SAs share.
     by_spi_dst: FxHashMap<(u32, IpAddr), u32>,
     pub outbound: Spd,
     pub inbound: Spd,
@@ -106,7 +109,7 @@ impl IpsecTables {
 
     #[inline]
     pub fn has_inbound_sas(&self) -> bool {
-        !self.by_spi.is_empty()
+        self.by_spi.len() > 0
     }
 
     /// Whether inbound policy `i` settles the policy checks of a decrypted IPv4 packet that
@@ -119,7 +122,7 @@ impl IpsecTables {
     /// The SA in `slot`, if any.
     #[inline]
     pub fn entry(&self, slot: u32) -> Option<&SaEntry> {
-        self.slots.get(slot as usize)?.as_ref()
+        self.slots.get(slot as usize)?.as_deref()
     }
 
     #[inline]
@@ -162,11 +165,13 @@ impl IpsecTables {
     /// The inbound SA for `spi` arriving for outer destination `dst`.
     #[inline]
     pub fn inbound_sa(&self, spi: u32, dst: IpAddr) -> Option<(u32, &SaEntry)> {
-        let slot = match *self.by_spi.get(&spi)? {
-            COLLIDING => *self.by_spi_dst.get(&(spi, dst))?,
-            s => s,
-        };
-        Some((slot, self.entry(slot)?))
+        match self.by_spi.get(spi)? {
+            Found::Sa(slot, entry) => Some((slot, entry)),
+            Found::Colliding => {
+                let slot = *self.by_spi_dst.get(&(spi, dst))?;
+                Some((slot, self.entry(slot)?))
+            }
+        }
     }
 
     /// Number of slots (occupied or not): per-worker state is sized to this.
@@ -176,7 +181,7 @@ impl IpsecTables {
 
     /// Every SA with its slot.
     pub fn entries(&self) -> impl Iterator<Item = (u32, &SaEntry)> {
-        self.slots.iter().enumerate().filter_map(|(i, e)| Some((i as u32, e.as_ref()?)))
+        self.slots.iter().enumerate().filter_map(|(i, e)| Some((i as u32, &**e.as_ref()?)))
     }
 }
 
@@ -240,7 +245,7 @@ impl Acquires {
 /// The single writer's view: owns slot allocation and builds snapshots.
 #[derive(Default)]
 pub struct SadbBuilder {
-    slots: Vec<Option<SaEntry>>,
+    slots: Vec<Option<Arc<SaEntry>>>,
     /// Per slot: whether the SA's soft limit was already reported.
     soft_reported: Vec<bool>,
     free: Vec<u32>,
@@ -269,14 +274,14 @@ impl SadbBuilder {
     pub fn add(&mut self, sa: Sa, direction: SaDirection) -> u32 {
         self.next_uid += 1;
         let installed = std::time::Instant::now();
-        let entry = SaEntry {
+        let entry = Arc::new(SaEntry {
             uid: self.next_uid,
             direction,
             sa: Arc::new(sa),
             successor: None,
             installed,
             vti: None,
-        };
+        });
         match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(entry);
@@ -297,7 +302,7 @@ impl SadbBuilder {
     pub fn replace(&mut self, slot: u32, sa: Sa) -> bool {
         match self.slots.get_mut(slot as usize) {
             Some(Some(e)) => {
-                e.sa = Arc::new(sa);
+                Arc::make_mut(e).sa = Arc::new(sa);
                 true
             }
             _ => false,
@@ -306,7 +311,7 @@ impl SadbBuilder {
 
     /// Removes the SA in `slot`; policies must no longer point at it. A VTI whose current
     /// outbound SA it was goes down.
-    pub fn remove(&mut self, slot: u32) -> Option<SaEntry> {
+    pub fn remove(&mut self, slot: u32) -> Option<Arc<SaEntry>> {
         let e = self.slots.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
         for v in &mut self.vtis {
@@ -331,7 +336,7 @@ impl SadbBuilder {
     /// Marks the SA in `slot` as carrying VTI `vti`'s traffic.
     pub fn set_vti(&mut self, slot: u32, vti: u16) {
         if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
-            e.vti = Some(vti);
+            Arc::make_mut(e).vti = Some(vti);
         }
     }
 
@@ -344,7 +349,7 @@ impl SadbBuilder {
     }
 
     pub fn entry(&self, slot: u32) -> Option<&SaEntry> {
-        self.slots.get(slot as usize)?.as_ref()
+        self.slots.get(slot as usize)?.as_deref()
     }
 
     /// Checks every SA's lifetime at `now`: reports soft limits once, and removes SAs past a
@@ -393,10 +398,10 @@ impl SadbBuilder {
         let slot = self.add(new, direction);
         let uid = self.next_uid;
         if let Some(Some(e)) = self.slots.get_mut(old as usize) {
-            e.successor = Some((slot, uid));
+            Arc::make_mut(e).successor = Some((slot, uid));
         }
         if let Some(Some(e)) = self.slots.get_mut(slot as usize) {
-            e.vti = vti;
+            Arc::make_mut(e).vti = vti;
         }
         self.repoint(old, slot);
         Some(slot)
@@ -475,26 +480,20 @@ impl SadbBuilder {
     /// A new immutable snapshot of the current state.
     pub fn snapshot(&mut self) -> IpsecTables {
         self.generation += 1;
-        let mut by_spi: FxHashMap<u32, u32> = FxHashMap::default();
+        let inbound_sas: Vec<_> = (self.slots.iter().enumerate())
+            .filter_map(|(i, e)| {
+                let e = e.as_ref().filter(|e| e.direction == SaDirection::In)?;
+                Some((e.sa.spi, i as u32, e))
+            })
+            .collect();
+        let by_spi = SpiTable::build(inbound_sas.iter().copied());
+        // Only colliding SPIs need the (SPI, destination) map.
         let mut by_spi_dst: FxHashMap<(u32, IpAddr), u32> = FxHashMap::default();
-        for (i, e) in self.slots.iter().enumerate() {
-            let Some(e) = e else { continue };
-            if e.direction != SaDirection::In {
-                continue;
-            }
-            let (spi, dst, slot) = (e.sa.spi, e.sa.mode.local(), i as u32);
-            by_spi_dst.insert((spi, dst), slot);
-            match by_spi.get(&spi) {
-                None => {
-                    by_spi.insert(spi, slot);
-                }
-                Some(_) => {
-                    by_spi.insert(spi, COLLIDING);
-                }
+        for &(spi, slot, e) in &inbound_sas {
+            if matches!(by_spi.get(spi), Some(Found::Colliding)) {
+                by_spi_dst.insert((spi, e.sa.mode.local()), slot);
             }
         }
-        // Only colliding SPIs need the (SPI, destination) map.
-        by_spi_dst.retain(|(spi, _), _| by_spi.get(spi) == Some(&COLLIDING));
         let chain = |a: &[Policy], b: &[Policy], c: &[Policy]| a.iter().chain(b).chain(c).cloned().collect();
         let outbound = Spd::build(chain(&self.outbound, &self.keyed_outbound, &self.trap_outbound));
         let inbound = Spd::build(chain(&self.inbound, &self.keyed_inbound, &self.trap_inbound));
@@ -503,7 +502,7 @@ impl SadbBuilder {
             generation: self.generation,
             settled,
             slots: self.slots.clone(),
-            idle: by_spi.is_empty() && outbound.is_empty() && inbound.is_empty(),
+            idle: by_spi.len() == 0 && outbound.is_empty() && inbound.is_empty(),
             by_spi,
             by_spi_dst,
             outbound,
@@ -624,6 +623,54 @@ pub(crate) mod tests {
             assert_eq!(t.inbound_sa(0x1_0000 + i, dst).unwrap().1.sa.spi, 0x1_0000 + i);
         }
         assert!(t.inbound_sa(7, dst).is_none());
+    }
+
+    #[test]
+    fn a_published_snapshot_keeps_the_entries_it_was_built_with() {
+        let mut b = SadbBuilder::new();
+        let dst = "203.0.113.1".parse().unwrap();
+        let old = b.add(sa(0x3000, "203.0.113.1"), SaDirection::In);
+        let before = b.snapshot();
+        let new = b.rekey(old, sa(0x3001, "203.0.113.1")).unwrap();
+        b.set_vti(old, 0);
+        let after = b.snapshot();
+        // The writer's changes copy the entry: the earlier snapshot still sees it unchanged,
+        // through the SPI table and through its slot alike.
+        assert_eq!(before.inbound_sa(0x3000, dst).unwrap().1.successor, None);
+        assert_eq!(before.entry(old).unwrap().vti, None);
+        assert!(before.inbound_sa(0x3001, dst).is_none());
+        let (slot, e) = after.inbound_sa(0x3000, dst).unwrap();
+        assert_eq!((slot, e.successor.map(|s| s.0), e.vti), (old, Some(new), Some(0)));
+        assert!(std::ptr::eq(e, after.entry(old).unwrap()), "one entry, reached either way");
+        assert_eq!(after.inbound_sa(0x3001, dst).unwrap().0, new);
+    }
+
+    #[test]
+    fn the_spi_table_follows_removals_and_reused_slots() {
+        let mut b = SadbBuilder::new();
+        let dst = "203.0.113.1".parse().unwrap();
+        let slots: Vec<u32> =
+            (0..1000u32).map(|i| b.add(sa(0x10_0000 + i * 7919, "203.0.113.1"), SaDirection::In)).collect();
+        for &s in slots.iter().step_by(3) {
+            b.remove(s);
+        }
+        // The freed slots go to new SPIs.
+        let reused: Vec<u32> =
+            (0..334u32).map(|i| b.add(sa(0x90_0000 + i, "203.0.113.1"), SaDirection::In)).collect();
+        let t = b.snapshot();
+        for (i, &s) in slots.iter().enumerate() {
+            let found = t.inbound_sa(0x10_0000 + i as u32 * 7919, dst);
+            if i % 3 == 0 {
+                assert!(found.is_none(), "removed SPI {i} still found");
+            } else {
+                assert_eq!(found.unwrap().0, s);
+            }
+        }
+        for (i, &s) in reused.iter().enumerate() {
+            let (slot, e) = t.inbound_sa(0x90_0000 + i as u32, dst).unwrap();
+            assert_eq!((slot, e.sa.spi), (s, 0x90_0000 + i as u32));
+        }
+        assert!(reused.iter().all(|s| slots.contains(s)), "freed slots are reused first");
     }
 
     #[test]
