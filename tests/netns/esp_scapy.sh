@@ -183,7 +183,7 @@ run_case() {
     rm -f "$d/ready"
     ip netns exec "$PEER" "$PY" "$PEER_PY" "${PEER_ARGS[@]}" --gw-mac "$mac" --ready-file "$d/ready" >"$d/peer.log" 2>&1 &
     SPID=$!
-    for _ in $(seq 1 100); do [ -e "$d/ready" ] && break; kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 300); do [ -e "$d/ready" ] && break; kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
     local pingok=1
     if [ "$mode" = tunnel ]; then
         local dst=198.51.100.2 v=""; [ "$inner" = 6 ] && { dst=2001:db8:2::2; v=-6; }

@@ -58,7 +58,8 @@ check "gateway answers ping on its lan address" ping_has "$H1" "ttl=64" -c 1 -W 
 check "gateway answers ping on its wan address from the lan side" ping_has "$H1" " 0% packet loss" -c 1 -W 2 198.51.100.1
 check "gateway answers ping6" ping_has "$H1" " 0% packet loss" -6 -c 1 -W 2 2001:db8:1::1
 if command -v iperf3 >/dev/null; then
-    ip netns exec "$H2" iperf3 -s -1 -D -B 198.51.100.2 >/dev/null 2>&1; sleep 0.5
+    ip netns exec "$H2" iperf3 -s -1 -D -B 198.51.100.2 >/dev/null 2>&1
+    for _ in $(seq 1 50); do ip netns exec "$H2" ss -Hltn "sport = :5201" | grep -q . && break; sleep 0.1; done
     tcp() { ip netns exec "$H1" iperf3 -c 198.51.100.2 -t 1 -f m | grep -q receiver; }
     check "TCP (iperf3, 1 s) through espgw" tcp
 else

@@ -325,7 +325,7 @@ no_sa_left() { status --json | python3 -c 'import json,sys; sys.exit(0 if not js
 iperf_through() {
     ip netns exec "$SW" iperf3 -s -1 -B 198.51.100.1 -p 5201 >"$WORK/iperf3-server.log" 2>&1 &
     local spid=$! ok=1 b0 b1
-    sleep 0.5
+    for _ in $(seq 1 50); do ip netns exec "$SW" ss -Hltn "sport = :5201" | grep -q . && break; sleep 0.1; done
     out_bytes() { status --json | python3 -c 'import json,sys
 print(sum(x["bytes"] for x in json.load(sys.stdin)["ipsec"]["sas"] if x["direction"] == "out"))'; }
     b0=$(out_bytes)
@@ -385,7 +385,7 @@ if want init-A && start_case init-A A start main 2 no; then
     check "phase 1 established, phase 2 partially up again" wait_state "established partially-up 1"
     deletes=$(grep -c "received DELETE for" "$SWD/charon.log")
     stop_pid "$PID"; PID=""
-    check "stopping espgw deletes the SAs at charon" sh -c "[ \$(grep -c 'received DELETE for' '$SWD/charon.log') -gt $deletes ]"
+    check "stopping espgw deletes the SAs at charon" sh -c "for i in \$(seq 1 25); do [ \$(grep -c 'received DELETE for' '$SWD/charon.log') -gt $deletes ] && exit 0; sleep 0.2; done; exit 1"
 fi
 end_case
 
@@ -404,8 +404,8 @@ REKEY_S=30; IKE_LIFE_S=20
 if want init-B && start_case init-B B start main 1 no; then
     check "phase 1 established, phase 2 up" wait_state "established up 1"
     tunnel_checks AES_CBC_256/HMAC_SHA2_256_128/NO_ESN
-    check "status shows the next phase 1 re-auth (lifetime 20 s: at 18 s)" wait_status "phase 1 re-auth in 1[0-9]s" 2
-    check "status shows pair one's next phase 2 rekey (at 30 s)" wait_status "NO_ESN in UDP 4500, rekey in [12][0-9]s" 2
+    check "status shows the next phase 1 re-auth (lifetime 20 s: at 18 s)" wait_status "phase 1 re-auth in ([0-9]|1[0-8])s" 2
+    check "status shows pair one's next phase 2 rekey (at 30 s)" wait_status "NO_ESN in UDP 4500, rekey in ([0-9]|[12][0-9]|30)s" 2
     ip netns exec "$H1" ping -c 225 -i 0.2 -W 1 198.51.100.1 > "$WORK/rekey-ping" 2>&1
     check "225 pings across two phase 1 re-auths and a phase 2 rekey, none lost" grep -q " 225 received, 0% packet loss" "$WORK/rekey-ping"
     # The count, so that a failure in CI (which keeps no files) says how many were lost.
@@ -414,8 +414,18 @@ if want init-B && start_case init-B B start main 1 no; then
 p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counters"]["ike_rekeys"]>=2 else 1)'; }
     check "espgw counted two phase 1 re-auths" reauthed
     check "charon saw the old ISAKMP SAs deleted" sh -c "[ \$(grep -c 'received DELETE for IKE_SA' '$SWD/charon.log') -ge 2 ]"
-    check "charon has one IKE SA and one CHILD SA left" sh -c "STRONGSWAN_CONF='$SWD/strongswan.conf' ip netns exec '$SW' swanctl --list-sas --uri 'unix://$SWD/charon.vici' \
-        | tee /dev/stderr | python3 -c 'import sys; t=sys.stdin.read(); sys.exit(0 if t.count(\"ESTABLISHED, IKEv1\")==1 and t.count(\"INSTALLED, TUNNEL\")==1 else 1)'"
+    # Polled for 5 s: when the checks before the ping stream were slow, the third re-auth
+    # (about 54 s after phase 1) can be under way here, the old and the new ISAKMP SA both
+    # listed for a moment.
+    charon_one_each() {
+        for _ in $(seq 1 17); do
+            STRONGSWAN_CONF="$SWD/strongswan.conf" ip netns exec "$SW" swanctl --list-sas --uri "unix://$SWD/charon.vici" >"$WORK/sas.txt" 2>&1
+            python3 -c 'import sys; t=open(sys.argv[1]).read(); sys.exit(0 if t.count("ESTABLISHED, IKEv1")==1 and t.count("INSTALLED, TUNNEL")==1 else 1)' "$WORK/sas.txt" && return 0
+            sleep 0.3
+        done
+        cat "$WORK/sas.txt"; return 1
+    }
+    check "charon has one IKE SA and one CHILD SA left" charon_one_each
     rekeyed() { status --json | python3 -c 'import json,sys
 p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counters"]["child_rekeys"]>=1 and p["ikev1"]["phase2"]=="up" else 1)'; }
     check "espgw counted the phase 2 rekey, phase 2 still up" rekeyed

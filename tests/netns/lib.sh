@@ -6,6 +6,10 @@ bad()  { failn=$((failn+1)); echo "  FAILED $*"; }
 # check WHAT CMD...: runs CMD; ok when it succeeds, else FAILED with its output indented.
 check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
 
+# wait_listen NS PORT: wait up to 5 s for a TCP listener on PORT in namespace NS (a server
+# started in the background, or one that daemonised before it listened).
+wait_listen() { for _ in $(seq 1 50); do ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0; sleep 0.1; done; return 1; }
+
 # stop_pid PID: SIGTERM, then SIGKILL after 5 s.
 stop_pid() {
     local pid=$1

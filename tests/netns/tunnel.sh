@@ -187,7 +187,7 @@ start_cap "$GB" gb-wan "$WORK/leak-a2b.pcap" 'not arp and not (ip proto 50) and 
 start_cap "$GA" ga-wan "$WORK/leak-b2a.pcap" 'not arp and not (ip proto 50) and not (ip6 proto 50) and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)' || bad "leak capture did not start"; LCAP_A=$CAPPID
 ip netns exec "$H2" iperf3 -s -D -B 198.51.100.2 >/dev/null 2>&1
 ip netns exec "$H2" iperf3 -s -D -p 5202 -B 2001:db8:2::2 >/dev/null 2>&1
-sleep 0.5
+wait_listen "$H2" 5201; wait_listen "$H2" 5202
 iperf() { # iperf NAME ARGS...: one iperf3 client run, prints Mbit/s received; fails on 0
     local name=$1; shift
     timeout --foreground 20 ip netns exec "$H1" iperf3 -J "$@" >"$WORK/iperf-$name.json" 2>&1
@@ -300,7 +300,9 @@ check "B's out SAs ~ A's in SAs (all of the difference lost on the wan link, <10
 # replay window); the old frame is one from phase 1 (left of the window by now).
 start_cap "$GB" gb-wan "$WORK/fresh.pcap" 'ip proto 50' || bad "capture did not start"; FCAP=$CAPPID
 ip netns exec "$H1" ping -c 1 -W 2 198.51.100.2 >/dev/null 2>&1
-sleep 0.3; stop_cap "$FCAP"
+# Stop the capture once it has written a packet (more than the 24-byte pcap file header).
+for _ in $(seq 1 30); do [ "$(stat -c %s "$WORK/fresh.pcap" 2>/dev/null || echo 0)" -gt 24 ] && break; sleep 0.1; done
+sleep 0.1; stop_cap "$FCAP"
 status b >"$WORK/b0.json" 2>&1; status a >"$WORK/a0.json" 2>&1
 MAC_A=$(ip -n "$GA" -br link show ga-wan | awk '{print $3}')
 ip netns exec "$GA" "$PY" - "$WORK/fresh.pcap" "$WORK/a2b.pcap" "$K_A2B_4" >"$WORK/inject-b.log" 2>&1 <<'PY'
@@ -386,7 +388,7 @@ check "out-v4 kept its counters across the reload ($(sa_pkts "$WORK/r0.json" out
 # SIGHUP reloads too: back to the original file.
 cp "$WORK/a.good.yaml" "$WORK/a.yaml"
 kill -HUP "$PIDA"
-sleep 0.5
+for _ in $(seq 1 50); do [ "$(grep -c 'reloaded: SAs' "$WORK/a.log")" -ge 2 ] && break; sleep 0.1; done
 check "SIGHUP reloads: without the discard policy pings cross again" \
     ping_has "$H1" " 0% packet loss" -c 3 -i 0.2 -W 2 198.51.100.2
 check "espgw logged both reloads and the refusal" \

@@ -110,7 +110,10 @@ if [ "$MODE" = respond ]; then
 fi
 wait $DPID
 RC=$?
-sleep 0.5
+# The driver exits right after its last message; charon logs the keys when it has processed
+# that message (the responder's at quick mode message 3): wait for them.
+for _ in $(seq 1 50); do grep -q "responder key" "$DIR/charon.log" 2>/dev/null && break; [ $RC -ne 0 ] && break; sleep 0.1; done
+sleep 0.2
 # The wrongpsk case expects the driver to fail: its "FAILED:" line is reworded so that a CI log
 # shows only real failures under that word.
 if [ "$MODE" = wrongpsk ]; then sed 's/^FAILED: /refused (expected): /' "$DIR/driver.out"; else cat "$DIR/driver.out"; fi
