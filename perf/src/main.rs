@@ -46,7 +46,7 @@ fn main() -> ExitCode {
             Some("pipeline") => pipeline::main(&args[1..]),
             Some("report") => report::main(&args[1..]),
             _ => Err("usage: espgw-perf forward [--runs N] [--seconds S] [--frame-len BYTES] [--burst N] [--no-l3fwd] [--out FILE]\n       \
-                 espgw-perf esp [--sizes 64,512,1420] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--out FILE]\n       \
+                 espgw-perf esp [--sizes 64,512,1420,imix] [--runs N] [--seconds S] [--dir encrypt|decrypt|both] [--distinct N] [--cores 1|1,2] [--no-check] [--out FILE]\n       \
                  espgw-perf crypto [--sizes 64,...] [--samples N] [--out FILE]\n       \
                  espgw-perf spi [--sas N] [--out FILE]\n       \
                  espgw-perf pipeline [--sas N] [--out FILE]\n       \
