@@ -13,10 +13,7 @@ P=espgw-t$$
 WORK=$(mktemp -d /tmp/espgw-test.XXXXXX)
 SOCK=$WORK/espgw.sock
 PID=""
-pass=0; failn=0
-ok()   { pass=$((pass+1)); echo "  ok   $*"; }
-bad()  { failn=$((failn+1)); echo "  FAILED $*"; }
-check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
+. "$ROOT/tests/netns/lib.sh"
 cleanup() {
     trap - EXIT INT TERM
     if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
@@ -59,7 +56,7 @@ check "gateway answers ping on its wan address from the lan side" ping_has "$H1"
 check "gateway answers ping6" ping_has "$H1" " 0% packet loss" -6 -c 1 -W 2 2001:db8:1::1
 if command -v iperf3 >/dev/null; then
     ip netns exec "$H2" iperf3 -s -1 -D -B 198.51.100.2 >/dev/null 2>&1
-    for _ in $(seq 1 50); do ip netns exec "$H2" ss -Hltn "sport = :5201" | grep -q . && break; sleep 0.1; done
+    wait_listen "$H2" 5201
     tcp() { ip netns exec "$H1" iperf3 -c 198.51.100.2 -t 1 -f m | grep -q receiver; }
     check "TCP (iperf3, 1 s) through espgw" tcp
 else

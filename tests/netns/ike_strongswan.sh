@@ -532,15 +532,10 @@ rekey_case() {
         "$(echo "$before" | cut -d' ' -f3)" != "$(echo "$after" | cut -d' ' -f3)"
     # Rekeys go on every 5 s: a sample taken while one is under way can see new SPIs on one
     # side and old on the other, or the old and the new Child SA both installed for a moment.
-    check "Child SA SPIs in espgw match strongSwan's after the rekeys" settled spis_match
-    check "exactly one Child SA left in espgw, installed" settled one_child
+    check "Child SA SPIs in espgw match strongSwan's after the rekeys" wait_for 3 spis_match
+    check "exactly one Child SA left in espgw, installed" wait_for 3 one_child
 }
 one_child() { [ "$(ike_state)" = "established 1" ] || { ike_state; return 1; }; }
-# settled CMD...: CMD succeeds within 3 s (tried every 0.3 s; the last try's output is shown).
-settled() {
-    for _ in $(seq 1 10); do "$@" >/dev/null 2>&1 && return 0; sleep 0.3; done
-    "$@"
-}
 
 if run_case rekey-gw "espgw rekeys the Child SA every 5 s, strongSwan the IKE SA every 7 s"; then
     E_CHILD_REKEY=5; E_IKE_REKEY=0

@@ -44,10 +44,7 @@ T0=$(date +%s)
 
 WORK=$(mktemp -d /tmp/espgw-ikev1.XXXXXX)
 PID=""; CPID=""
-pass=0; failn=0
-ok()   { pass=$((pass+1)); echo "  ok   $*"; }
-bad()  { failn=$((failn+1)); echo "  FAILED $*"; }
-check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
+. "$ROOT/tests/netns/lib.sh"
 
 topo_down() {
     for ns in "$H1" "$GW" "$SW" "$NAT"; do
@@ -55,13 +52,6 @@ topo_down() {
         ip netns del "$ns" 2>/dev/null
     done
     return 0
-}
-stop_pid() { # stop_pid PID: SIGTERM, SIGKILL after 5 s
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
 }
 cleanup() {
     trap - EXIT INT TERM
@@ -325,7 +315,7 @@ no_sa_left() { status --json | python3 -c 'import json,sys; sys.exit(0 if not js
 iperf_through() {
     ip netns exec "$SW" iperf3 -s -1 -B 198.51.100.1 -p 5201 >"$WORK/iperf3-server.log" 2>&1 &
     local spid=$! ok=1 b0 b1
-    for _ in $(seq 1 50); do ip netns exec "$SW" ss -Hltn "sport = :5201" | grep -q . && break; sleep 0.1; done
+    wait_listen "$SW" 5201
     out_bytes() { status --json | python3 -c 'import json,sys
 print(sum(x["bytes"] for x in json.load(sys.stdin)["ipsec"]["sas"] if x["direction"] == "out"))'; }
     b0=$(out_bytes)
@@ -385,7 +375,7 @@ if want init-A && start_case init-A A start main 2 no; then
     check "phase 1 established, phase 2 partially up again" wait_state "established partially-up 1"
     deletes=$(grep -c "received DELETE for" "$SWD/charon.log")
     stop_pid "$PID"; PID=""
-    check "stopping espgw deletes the SAs at charon" sh -c "for i in \$(seq 1 25); do [ \$(grep -c 'received DELETE for' '$SWD/charon.log') -gt $deletes ] && exit 0; sleep 0.2; done; exit 1"
+    check "stopping espgw deletes the SAs at charon" wait_for 5 sh -c "[ \$(grep -c 'received DELETE for' '$SWD/charon.log') -gt $deletes ]"
 fi
 end_case
 
@@ -418,14 +408,10 @@ p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counter
     # (about 54 s after phase 1) can be under way here, the old and the new ISAKMP SA both
     # listed for a moment.
     charon_one_each() {
-        for _ in $(seq 1 17); do
-            STRONGSWAN_CONF="$SWD/strongswan.conf" ip netns exec "$SW" swanctl --list-sas --uri "unix://$SWD/charon.vici" >"$WORK/sas.txt" 2>&1
-            python3 -c 'import sys; t=open(sys.argv[1]).read(); sys.exit(0 if t.count("ESTABLISHED, IKEv1")==1 and t.count("INSTALLED, TUNNEL")==1 else 1)' "$WORK/sas.txt" && return 0
-            sleep 0.3
-        done
-        cat "$WORK/sas.txt"; return 1
+        STRONGSWAN_CONF="$SWD/strongswan.conf" ip netns exec "$SW" swanctl --list-sas --uri "unix://$SWD/charon.vici" \
+            | tee /dev/stderr | python3 -c 'import sys; t=sys.stdin.read(); sys.exit(0 if t.count("ESTABLISHED, IKEv1")==1 and t.count("INSTALLED, TUNNEL")==1 else 1)'
     }
-    check "charon has one IKE SA and one CHILD SA left" charon_one_each
+    check "charon has one IKE SA and one CHILD SA left" wait_for 5 charon_one_each
     rekeyed() { status --json | python3 -c 'import json,sys
 p=json.load(sys.stdin)["ike"][0]; print(p["counters"]); sys.exit(0 if p["counters"]["child_rekeys"]>=1 and p["ikev1"]["phase2"]=="up" else 1)'; }
     check "espgw counted the phase 2 rekey, phase 2 still up" rekeyed

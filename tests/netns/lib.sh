@@ -6,6 +6,14 @@ bad()  { failn=$((failn+1)); echo "  FAILED $*"; }
 # check WHAT CMD...: runs CMD; ok when it succeeds, else FAILED with its output indented.
 check() { local what=$1; shift; if "$@" >"$WORK/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       /' "$WORK/out"; fi; }
 
+# wait_for SECONDS CMD...: CMD succeeds within SECONDS (tried every 0.2 s); on failure the
+# last try's output is shown.
+wait_for() {
+    local n=$(($1 * 5)); shift
+    for _ in $(seq 1 "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    "$@"
+}
+
 # wait_listen NS PORT: wait up to 5 s for a TCP listener on PORT in namespace NS (a server
 # started in the background, or one that daemonised before it listened).
 wait_listen() { for _ in $(seq 1 50); do ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0; sleep 0.1; done; return 1; }

@@ -301,7 +301,7 @@ check "B's out SAs ~ A's in SAs (all of the difference lost on the wan link, <10
 start_cap "$GB" gb-wan "$WORK/fresh.pcap" 'ip proto 50' || bad "capture did not start"; FCAP=$CAPPID
 ip netns exec "$H1" ping -c 1 -W 2 198.51.100.2 >/dev/null 2>&1
 # Stop the capture once it has written a packet (more than the 24-byte pcap file header).
-for _ in $(seq 1 30); do [ "$(stat -c %s "$WORK/fresh.pcap" 2>/dev/null || echo 0)" -gt 24 ] && break; sleep 0.1; done
+wait_for 3 sh -c "[ \$(stat -c %s '$WORK/fresh.pcap') -gt 24 ]" >/dev/null 2>&1
 sleep 0.1; stop_cap "$FCAP"
 status b >"$WORK/b0.json" 2>&1; status a >"$WORK/a0.json" 2>&1
 MAC_A=$(ip -n "$GA" -br link show ga-wan | awk '{print $3}')
@@ -388,7 +388,7 @@ check "out-v4 kept its counters across the reload ($(sa_pkts "$WORK/r0.json" out
 # SIGHUP reloads too: back to the original file.
 cp "$WORK/a.good.yaml" "$WORK/a.yaml"
 kill -HUP "$PIDA"
-for _ in $(seq 1 50); do [ "$(grep -c 'reloaded: SAs' "$WORK/a.log")" -ge 2 ] && break; sleep 0.1; done
+wait_for 5 sh -c "[ \$(grep -c 'reloaded: SAs' '$WORK/a.log') -ge 2 ]" >/dev/null
 check "SIGHUP reloads: without the discard policy pings cross again" \
     ping_has "$H1" " 0% packet loss" -c 3 -i 0.2 -W 2 198.51.100.2
 check "espgw logged both reloads and the refusal" \

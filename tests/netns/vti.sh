@@ -221,7 +221,7 @@ PY
     ip -n "$GA" -batch "$WORK/del1"; ip -n "$GA" -batch "$WORK/add2"
     check "espgw A replaced them with 100,000 others (within 30 s)" wait_learned 100001
     # (The count above is the old table's too: wait for a route only the new one has.)
-    check "a route of the new table is in A's FIB" sh -c "for i in \$(seq 1 50); do '$ESPGW' status -s '$WORK/a.sock' --json | grep -q '10.0.0.64/26' && exit 0; sleep 0.2; done; exit 1"
+    check "a route of the new table is in A's FIB" wait_for 10 sh -c "'$ESPGW' status -s '$WORK/a.sock' --json | grep -q '10.0.0.64/26'"
     ip -n "$GA" -batch "$WORK/del1" 2>/dev/null; sed 's/route add/route del/' "$WORK/add2" | ip -n "$GA" -batch - 2>/dev/null
     check "and dropped them again when the kernel did" wait_learned 1
     # Go on pinging for a second after the last change, so every request sent during the
