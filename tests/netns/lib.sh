@@ -14,9 +14,11 @@ wait_for() {
     "$@"
 }
 
-# wait_listen NS PORT: wait up to 5 s for a TCP listener on PORT in namespace NS (a server
-# started in the background, or one that daemonised before it listened).
-wait_listen() { for _ in $(seq 1 50); do ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0; sleep 0.1; done; return 1; }
+# listening NS PORT: a TCP listener is on PORT in namespace NS.
+listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
+# wait_listen NS PORT: wait up to 5 s for it (a server started in the background, or one that
+# daemonised before it listened).
+wait_listen() { wait_for 5 listening "$1" "$2" >/dev/null; }
 
 # stop_pid PID: SIGTERM, then SIGKILL after 5 s.
 stop_pid() {
