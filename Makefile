@@ -122,9 +122,9 @@ demo: build
 
 # The standard set, each next to its peer in the same run: L3 forwarding (dpdk-testpmd,
 # l3fwd), ESP tunnel encrypt/decrypt (ipsec-secgw, built once into target/perf), AES-GCM
-# (aws-lc-rs, hence the `peers` build), ESP in memory and the SPI lookup with 100k SAs next to
-# one SA; ESP also with two worker cores next to one; then one table and
-# target/perf/report.json. About 9 minutes on 2 cores.
+# (aws-lc-rs, with ring and RustCrypto aes-gcm beside it: the `peers` build), ESP in memory
+# and the SPI lookup with 100k SAs next to one SA; ESP also with two worker cores next to
+# one; then one table and target/perf/report.json. About 9 minutes on 2 cores.
 bench: build
 	$(CARGO) build --release -p espgw-perf --features peers
 	$(PERF) forward --runs 3 --seconds 3

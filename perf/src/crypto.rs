@@ -1,11 +1,13 @@
 //! `espgw-perf crypto`: AES-128-GCM as ESP uses it (8-byte AAD, 12-byte nonce), espgw's engine
-//! (`espgw-crypto`, the dispatch this CPU gets) next to aws-lc-rs in the same process.
+//! (`espgw-crypto`, the dispatch this CPU gets) next to aws-lc-rs, ring and RustCrypto's aes-gcm
+//! in the same process. aws-lc-rs is the peer the targets are set against (`peer` in the
+//! report); ring's and aes-gcm's figures go beside it (`also`).
 //!
 //! Cases: seal and open at each size, one buffer per call; seal in bursts of 32 buffers
 //! (`seal_many`) at 64 B; and seal at 16 KiB in cycles per byte, next to the AES-128 floor of
 //! this CPU (0.156 cycles/byte, shared/ENVIRONMENT.md). Samples of about 2 ms go round-robin
 //! across the cases (so load spikes hit all of them alike); the median per case is reported,
-//! in ns per packet. Built without the `peers` feature (`make build`), aws-lc-rs is absent and
+//! in ns per packet. Built without the `peers` feature (`make build`), the peers are absent and
 //! only espgw's figures are given.
 
 use crate::report;
@@ -157,10 +159,106 @@ fn peer_cases(size: usize) -> Vec<Case> {
     ]
 }
 
+/// Seal and open with ring, as with aws-lc-rs (the same API shape: ring is where it came from).
+#[cfg(feature = "peers")]
+fn ring_cases(size: usize) -> Vec<Case> {
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+    let key = || LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &KEY).expect("key"));
+    let (k, k2) = (key(), key());
+    let mut buf = vec![0x5au8; size];
+    let mut obuf = vec![0x5au8; size];
+    let tag = k2
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from(AAD), &mut obuf)
+        .expect("seal");
+    let mut sealed = obuf.clone();
+    sealed.extend_from_slice(tag.as_ref());
+    let mut obuf = sealed.clone();
+    vec![
+        (
+            "ring-seal".into(),
+            size,
+            Box::new(move |n| {
+                for _ in 0..n {
+                    let t = k.seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key([1; 12]),
+                        Aad::from(AAD),
+                        black_box(&mut buf),
+                    );
+                    black_box(t.ok());
+                }
+            }),
+        ),
+        (
+            "ring-open".into(),
+            size,
+            Box::new(move |n| {
+                for _ in 0..n {
+                    obuf.copy_from_slice(&sealed);
+                    let r = k2.open_in_place(
+                        Nonce::assume_unique_for_key([1; 12]),
+                        Aad::from(AAD),
+                        black_box(&mut obuf),
+                    );
+                    black_box(r.is_ok());
+                }
+            }),
+        ),
+    ]
+}
+
+/// Seal and open with RustCrypto's aes-gcm (the `aes` and `ghash` crates espgw's portable
+/// backend is built on, with their own run-time AES-NI and CLMUL dispatch).
+#[cfg(feature = "peers")]
+fn rustcrypto_cases(size: usize) -> Vec<Case> {
+    use aes_gcm::aead::{AeadInPlace, KeyInit};
+    use aes_gcm::{Aes128Gcm, Nonce};
+    let (k, k2) =
+        (Aes128Gcm::new_from_slice(&KEY).expect("key"), Aes128Gcm::new_from_slice(&KEY).expect("key"));
+    let nonce = *Nonce::from_slice(&[1; 12]);
+    let mut buf = vec![0x5au8; size];
+    let mut sealed = vec![0x5au8; size];
+    let tag = k2.encrypt_in_place_detached(&nonce, &AAD, &mut sealed).expect("seal");
+    let mut obuf = sealed.clone();
+    vec![
+        (
+            "aes-gcm-seal".into(),
+            size,
+            Box::new(move |n| {
+                for _ in 0..n {
+                    black_box(k.encrypt_in_place_detached(&nonce, &AAD, black_box(&mut buf)).ok());
+                }
+            }),
+        ),
+        (
+            "aes-gcm-open".into(),
+            size,
+            Box::new(move |n| {
+                for _ in 0..n {
+                    obuf.copy_from_slice(&sealed);
+                    black_box(k2.decrypt_in_place_detached(&nonce, &AAD, black_box(&mut obuf), &tag).is_ok());
+                }
+            }),
+        ),
+    ]
+}
+
 #[cfg(not(feature = "peers"))]
 fn peer_cases(_size: usize) -> Vec<Case> {
     Vec::new()
 }
+
+#[cfg(not(feature = "peers"))]
+fn ring_cases(_size: usize) -> Vec<Case> {
+    Vec::new()
+}
+
+#[cfg(not(feature = "peers"))]
+fn rustcrypto_cases(_size: usize) -> Vec<Case> {
+    Vec::new()
+}
+
+/// The libraries measured beside aws-lc-rs, with the name prefix of their cases.
+const OTHERS: [(&str, &str); 2] = [("ring", "ring"), ("RustCrypto aes-gcm", "aes-gcm")];
 
 /// Median ns per operation of each case: `samples` rounds, each case about 2 ms per round.
 fn measure(cases: &mut [Case], samples: usize) -> Vec<f64> {
@@ -207,13 +305,23 @@ fn result(scenario: &str, size: &str, espgw: f64, peer: &str, peer_value: Option
 pub fn main(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
     let backend = espgw_crypto::Backend::detect();
-    let peer = if cfg!(feature = "peers") { "aws-lc-rs" } else { "(none: built without the peers feature)" };
+    let peer = if cfg!(feature = "peers") {
+        "aws-lc-rs, ring and RustCrypto aes-gcm"
+    } else {
+        "(none: built without the peers feature)"
+    };
     eprintln!("crypto: espgw-crypto {backend:?} next to {peer}; {} samples per case", o.samples);
     let mut results = Vec::new();
-    println!("{:<22} {:>6} {:>10} {:>12} {:>6}", "scenario", "size", "espgw ns", "aws-lc-rs ns", "ratio");
+    let dash = |v: Option<f64>| v.map_or("-".into(), |p| format!("{p:.1}"));
+    println!(
+        "{:<22} {:>6} {:>10} {:>12} {:>6} {:>9} {:>10}",
+        "scenario", "size", "espgw ns", "aws-lc-rs ns", "ratio", "ring ns", "aes-gcm ns"
+    );
     for &size in &o.sizes {
         let mut cases = espgw_cases(size);
         cases.extend(peer_cases(size));
+        cases.extend(ring_cases(size));
+        cases.extend(rustcrypto_cases(size));
         if size == 64 {
             cases.push(espgw_burst(size));
         }
@@ -222,14 +330,29 @@ pub fn main(args: &[String]) -> Result<(), String> {
         for op in ["seal", "open"] {
             let e = get(&format!("espgw-{op}")).unwrap_or(0.0);
             let p = get(&format!("aws-lc-rs-{op}"));
-            let r = result(&format!("aes128gcm-{op}"), &size.to_string(), e, "aws-lc-rs", p, "ns");
+            let mut r = result(&format!("aes128gcm-{op}"), &size.to_string(), e, "aws-lc-rs", p, "ns");
+            let others: Vec<Option<f64>> =
+                OTHERS.iter().map(|(_, pre)| get(&format!("{pre}-{op}"))).collect();
+            if others.iter().any(Option::is_some) {
+                r["also"] = OTHERS
+                    .iter()
+                    .zip(&others)
+                    .filter_map(|((name, _), v)| {
+                        let v = (*v)?;
+                        Some(json!({"peer": name, "peer_value": (v * 1000.0).round() / 1000.0,
+                                    "ratio": (v / e * 100.0).round() / 100.0}))
+                    })
+                    .collect();
+            }
             println!(
-                "{:<22} {:>6} {:>10.1} {:>12} {:>6}",
+                "{:<22} {:>6} {:>10.1} {:>12} {:>6} {:>9} {:>10}",
                 format!("aes128gcm-{op}"),
                 size,
                 e,
-                p.map_or("-".into(), |p| format!("{p:.1}")),
-                r["ratio"]
+                dash(p),
+                r["ratio"],
+                dash(others[0]),
+                dash(others[1])
             );
             results.push(r);
         }

@@ -57,10 +57,16 @@ pub fn main(args: &[String]) -> Result<(), String> {
         let Ok(text) = std::fs::read_to_string(dir.join(name)) else { continue };
         let doc: Value = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
         if let Some(r) = doc["results"].as_array() {
-            // Keep the fields (esp.json also holds every run and both peer modes).
+            // Keep the fields (esp.json also holds every run and both peer modes), and
+            // the other peers measured beside the main one (`also`: crypto's ring and aes-gcm).
             results.extend(r.iter().map(|x| {
-                json!({"scenario": x["scenario"], "size": x["size"], "cores": x["cores"], "espgw": x["espgw"],
-                       "peer": x["peer"], "peer_value": x["peer_value"], "unit": x["unit"], "ratio": x["ratio"]})
+                let mut e = json!({"scenario": x["scenario"], "size": x["size"], "cores": x["cores"],
+                       "espgw": x["espgw"], "peer": x["peer"], "peer_value": x["peer_value"], "unit": x["unit"],
+                       "ratio": x["ratio"]});
+                if x["also"].is_array() {
+                    e["also"] = x["also"].clone();
+                }
+                e
             }));
         }
     }
@@ -74,8 +80,21 @@ pub fn main(args: &[String]) -> Result<(), String> {
     );
     for r in &results {
         let num = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
+        let also: Vec<String> = r["also"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                format!(
+                    "{} {} ({})",
+                    a["peer"].as_str().unwrap_or("?"),
+                    num(&a["peer_value"]),
+                    num(&a["ratio"])
+                )
+            })
+            .collect();
         println!(
-            "{:<24} {:>6} {:>5} {:>12} {:>12} {:>8}  {} ({})",
+            "{:<24} {:>6} {:>5} {:>12} {:>12} {:>8}  {} ({}){}",
             r["scenario"].as_str().unwrap_or("?"),
             r["size"].as_str().unwrap_or("-"),
             r["cores"].as_u64().unwrap_or(1),
@@ -83,7 +102,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
             num(&r["peer_value"]),
             num(&r["ratio"]),
             r["peer"].as_str().unwrap_or("-"),
-            r["unit"].as_str().unwrap_or("")
+            r["unit"].as_str().unwrap_or(""),
+            if also.is_empty() { String::new() } else { format!("; also {}", also.join(", ")) }
         );
     }
     let out = dir.join("report.json");
