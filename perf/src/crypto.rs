@@ -113,97 +113,66 @@ fn espgw_burst(size: usize) -> Case {
     )
 }
 
+/// Seal and open cases for a library with ring's AEAD API (`LessSafeKey` and
+/// `seal_in_place_separate_tag`): aws-lc-rs, which took the API from ring, and ring.
 #[cfg(feature = "peers")]
-fn peer_cases(size: usize) -> Vec<Case> {
-    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
-    let key = || LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &KEY).expect("key"));
-    let (k, k2) = (key(), key());
-    let mut buf = vec![0x5au8; size];
-    let mut obuf = vec![0x5au8; size];
-    let tag = k2
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from(AAD), &mut obuf)
-        .expect("seal");
-    let mut sealed = obuf.clone();
-    sealed.extend_from_slice(tag.as_ref());
-    let mut obuf = sealed.clone();
-    vec![
-        (
-            "aws-lc-rs-seal".into(),
-            size,
-            Box::new(move |n| {
-                for _ in 0..n {
-                    let t = k.seal_in_place_separate_tag(
-                        Nonce::assume_unique_for_key([1; 12]),
-                        Aad::from(AAD),
-                        black_box(&mut buf),
-                    );
-                    black_box(t.ok());
-                }
-            }),
-        ),
-        (
-            "aws-lc-rs-open".into(),
-            size,
-            Box::new(move |n| {
-                for _ in 0..n {
-                    obuf.copy_from_slice(&sealed);
-                    let r = k2.open_in_place(
-                        Nonce::assume_unique_for_key([1; 12]),
-                        Aad::from(AAD),
-                        black_box(&mut obuf),
-                    );
-                    black_box(r.is_ok());
-                }
-            }),
-        ),
-    ]
+macro_rules! ring_api_cases {
+    ($lib:ident, $name:literal, $size:expr) => {{
+        use $lib::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+        let size = $size;
+        let key = || LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &KEY).expect("key"));
+        let (k, k2) = (key(), key());
+        let mut buf = vec![0x5au8; size];
+        let mut obuf = vec![0x5au8; size];
+        let tag = k2
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from(AAD), &mut obuf)
+            .expect("seal");
+        let mut sealed = obuf.clone();
+        sealed.extend_from_slice(tag.as_ref());
+        let mut obuf = sealed.clone();
+        let cases: Vec<Case> = vec![
+            (
+                concat!($name, "-seal").into(),
+                size,
+                Box::new(move |n| {
+                    for _ in 0..n {
+                        let t = k.seal_in_place_separate_tag(
+                            Nonce::assume_unique_for_key([1; 12]),
+                            Aad::from(AAD),
+                            black_box(&mut buf),
+                        );
+                        black_box(t.ok());
+                    }
+                }),
+            ),
+            (
+                concat!($name, "-open").into(),
+                size,
+                Box::new(move |n| {
+                    for _ in 0..n {
+                        obuf.copy_from_slice(&sealed);
+                        let r = k2.open_in_place(
+                            Nonce::assume_unique_for_key([1; 12]),
+                            Aad::from(AAD),
+                            black_box(&mut obuf),
+                        );
+                        black_box(r.is_ok());
+                    }
+                }),
+            ),
+        ];
+        cases
+    }};
 }
 
-/// Seal and open with ring, as with aws-lc-rs (the same API shape: ring is where it came from).
+#[cfg(feature = "peers")]
+fn peer_cases(size: usize) -> Vec<Case> {
+    ring_api_cases!(aws_lc_rs, "aws-lc-rs", size)
+}
+
 #[cfg(feature = "peers")]
 fn ring_cases(size: usize) -> Vec<Case> {
-    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
-    let key = || LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &KEY).expect("key"));
-    let (k, k2) = (key(), key());
-    let mut buf = vec![0x5au8; size];
-    let mut obuf = vec![0x5au8; size];
-    let tag = k2
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from(AAD), &mut obuf)
-        .expect("seal");
-    let mut sealed = obuf.clone();
-    sealed.extend_from_slice(tag.as_ref());
-    let mut obuf = sealed.clone();
-    vec![
-        (
-            "ring-seal".into(),
-            size,
-            Box::new(move |n| {
-                for _ in 0..n {
-                    let t = k.seal_in_place_separate_tag(
-                        Nonce::assume_unique_for_key([1; 12]),
-                        Aad::from(AAD),
-                        black_box(&mut buf),
-                    );
-                    black_box(t.ok());
-                }
-            }),
-        ),
-        (
-            "ring-open".into(),
-            size,
-            Box::new(move |n| {
-                for _ in 0..n {
-                    obuf.copy_from_slice(&sealed);
-                    let r = k2.open_in_place(
-                        Nonce::assume_unique_for_key([1; 12]),
-                        Aad::from(AAD),
-                        black_box(&mut obuf),
-                    );
-                    black_box(r.is_ok());
-                }
-            }),
-        ),
-    ]
+    ring_api_cases!(ring, "ring", size)
 }
 
 /// Seal and open with RustCrypto's aes-gcm (the `aes` and `ghash` crates espgw's portable
