@@ -165,14 +165,13 @@ macro_rules! ring_api_cases {
     }};
 }
 
+/// Every in-process peer's cases: aws-lc-rs, ring and RustCrypto's aes-gcm.
 #[cfg(feature = "peers")]
 fn peer_cases(size: usize) -> Vec<Case> {
-    ring_api_cases!(aws_lc_rs, "aws-lc-rs", size)
-}
-
-#[cfg(feature = "peers")]
-fn ring_cases(size: usize) -> Vec<Case> {
-    ring_api_cases!(ring, "ring", size)
+    let mut cases = ring_api_cases!(aws_lc_rs, "aws-lc-rs", size);
+    cases.extend(ring_api_cases!(ring, "ring", size));
+    cases.extend(rustcrypto_cases(size));
+    cases
 }
 
 /// Seal and open with RustCrypto's aes-gcm (the `aes` and `ghash` crates espgw's portable
@@ -216,16 +215,6 @@ fn peer_cases(_size: usize) -> Vec<Case> {
     Vec::new()
 }
 
-#[cfg(not(feature = "peers"))]
-fn ring_cases(_size: usize) -> Vec<Case> {
-    Vec::new()
-}
-
-#[cfg(not(feature = "peers"))]
-fn rustcrypto_cases(_size: usize) -> Vec<Case> {
-    Vec::new()
-}
-
 /// The libraries measured beside aws-lc-rs, with the name prefix of their cases.
 const OTHERS: [(&str, &str); 2] = [("ring", "ring"), ("RustCrypto aes-gcm", "aes-gcm")];
 
@@ -264,11 +253,19 @@ fn ticks_per_ns() -> f64 {
     (c1.wrapping_sub(c0)) as f64 / (t1 - t0).as_nanos() as f64
 }
 
+/// A peer's figure as reported (rounded) and how many times better espgw is: lower is better
+/// for every unit here.
+fn against(peer_value: f64, espgw: f64) -> (f64, f64) {
+    ((peer_value * 1000.0).round() / 1000.0, (peer_value / espgw * 100.0).round() / 100.0)
+}
+
 fn result(scenario: &str, size: &str, espgw: f64, peer: &str, peer_value: Option<f64>, unit: &str) -> Value {
-    // Lower is better for every unit here: how many times better espgw is.
-    let ratio = peer_value.map(|p| (p / espgw * 100.0).round() / 100.0);
+    let (peer_value, ratio) = match peer_value.map(|p| against(p, espgw)) {
+        Some((v, r)) => (Some(v), Some(r)),
+        None => (None, None),
+    };
     json!({"scenario": scenario, "size": size, "cores": 1, "espgw": (espgw * 100.0).round() / 100.0,
-           "peer": peer, "peer_value": peer_value.map(|p| (p * 1000.0).round() / 1000.0), "unit": unit, "ratio": ratio})
+           "peer": peer, "peer_value": peer_value, "unit": unit, "ratio": ratio})
 }
 
 pub fn main(args: &[String]) -> Result<(), String> {
@@ -289,8 +286,6 @@ pub fn main(args: &[String]) -> Result<(), String> {
     for &size in &o.sizes {
         let mut cases = espgw_cases(size);
         cases.extend(peer_cases(size));
-        cases.extend(ring_cases(size));
-        cases.extend(rustcrypto_cases(size));
         if size == 64 {
             cases.push(espgw_burst(size));
         }
@@ -307,9 +302,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
                     .iter()
                     .zip(&others)
                     .filter_map(|((name, _), v)| {
-                        let v = (*v)?;
-                        Some(json!({"peer": name, "peer_value": (v * 1000.0).round() / 1000.0,
-                                    "ratio": (v / e * 100.0).round() / 100.0}))
+                        let (v, ratio) = against((*v)?, e);
+                        Some(json!({"peer": name, "peer_value": v, "ratio": ratio}))
                     })
                     .collect();
             }
